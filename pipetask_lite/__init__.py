@@ -1,0 +1,26 @@
+"""pipetask-lite: LSST's ``pipetask``, readable, and callable from Python.
+
+The command line (`pipetask_lite.cli`) hands every option by keyword to one
+documented function per subcommand; those functions are this package's API::
+
+    import pipetask_lite
+
+    result = pipetask_lite.run(
+        butler_config="REPO",
+        input=["DemoCam/raw/all"],
+        output="DemoCam/calib/bias",
+        pipeline="cpBias.yaml",
+        data_query="instrument='DemoCam'",
+        pipeline_actions=[("config", "isr:overscan.fitType=MEDIAN_PER_ROW")],
+        register_dataset_types=True,
+    )
+
+Importing this package does not import the LSST stack; calling `run` does.
+"""
+
+from ._run import RunResult, run
+from .actions import PipelineAction
+from .errors import PipetaskLiteError, QuantaFailedError, UsageError
+
+__all__ = ("PipelineAction", "PipetaskLiteError", "QuantaFailedError", "RunResult", "UsageError", "run")
+__version__ = "0.1.0"

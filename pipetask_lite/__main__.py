@@ -1,0 +1,7 @@
+"""``python -m pipetask_lite``: the same as the ``pipetask-lite`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,606 @@
+"""The ``pipetask-lite`` command line: one flat argparse parser.
+
+Read this file top to bottom to see every option of ``pipetask run``, grouped
+as in ``pipetask run --help``, and, in `main`, the keyword of
+`pipetask_lite.run` that each option becomes.  Nothing here imports ``lsst``:
+``--help`` and usage errors answer without loading the LSST stack.
+"""
+
+from __future__ import annotations
+
+__all__ = ("build_parser", "main")
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from .actions import parse_pipeline_action
+from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PipetaskLiteError
+
+PROG = "pipetask-lite"
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "VERBOSE", "DEBUG", "TRACE")
+PIPELINE_ACTION_OPTIONS = {
+    "task": ("-t", "--task"),
+    "delete": ("--delete",),
+    "config": ("-c", "--config"),
+    "config_file": ("-C", "--config-file"),
+    "instrument": ("--instrument",),
+}
+
+
+# ---------------------------------------------------------------------------
+# Value types: each turns one typed value into what the Python API takes, or
+# raises ArgumentTypeError so argparse prints "argument -x: ..." and exits 2.
+# ---------------------------------------------------------------------------
+
+
+def comma_list(text: str) -> list[str]:
+    """Split ``a,b`` into ``[a, b]``; with ``action="extend"``, ``-i a,b -i c`` gives ``[a, b, c]``."""
+    return [item for item in text.split(",") if item]
+
+
+def int_at_least(minimum: int):
+    """Make a type for integers ``>= minimum`` (click's ``IntRange(min=...)``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is smaller than the minimum {minimum}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def pipeline_action(option: str):
+    """Make a type that parses one ``-t/--delete/-c/-C/--instrument`` value."""
+
+    def parse(text: str):
+        try:
+            return parse_pipeline_action(option, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def config_file_actions(text: str) -> list:
+    """Parse ``-C LABEL:FILE[,LABEL:FILE...]``; pipetask splits this one at commas."""
+    return [pipeline_action("config_file")(item) for item in comma_list(text)]
+
+
+def log_levels(text: str) -> list[tuple[str | None, str]]:
+    """Parse ``--log-level LEVEL`` or ``COMPONENT=LEVEL`` (comma-separated allowed)."""
+    result = []
+    for item in comma_list(text):
+        component, _, level = item.rpartition("=")
+        if level.upper() not in LOG_LEVELS:
+            raise argparse.ArgumentTypeError(f"{level!r} is not one of {'|'.join(LOG_LEVELS)}")
+        result.append((component or None, level.upper()))
+    return result
+
+
+def key_values(text: str) -> list[tuple[str, str]]:
+    """Parse ``KEY=VALUE[,KEY=VALUE...]`` for ``--log-label``."""
+    result = []
+    for item in comma_list(text):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {item!r}")
+        result.append((key, value))
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Option groups, in the sections of ``pipetask run --help``.  Each is a parent
+# parser so that later subcommands (build, qgraph) share the declarations.
+# ---------------------------------------------------------------------------
+
+show_options = argparse.ArgumentParser(add_help=False)
+show_options.add_argument(
+    "--debug", action="store_true", help="Enable debugging output using lsstDebug facility (imports debug.py)."
+)
+show_options.add_argument(
+    "--show", metavar="ITEM|ITEM=VALUE", action="extend", type=comma_list, default=[],
+    help="Dump various info to standard output: config, config=[Task::]PATTERN[:NOIGNORECASE], "
+    "history=FIELD, dump-config[=Task], pipeline, graph, workflow, tasks, subsets, uri, "
+    "pipeline-graph, task-graph, inputs.",
+)
+
+pipeline_build_options = argparse.ArgumentParser(add_help=False)
+group = pipeline_build_options.add_argument_group("Pipeline build options")
+group.add_argument(
+    "-p", "--pipeline", metavar="FILE",
+    help="Location of a pipeline definition file in YAML format (FILE#label,... selects tasks or subsets).",
+)
+# -t, --delete, -c, -C and --instrument share one ordered list: pipetask applies
+# them to the pipeline in command-line order.
+group.add_argument(
+    "-t", "--task", dest="pipeline_actions", action="append", type=pipeline_action("task"),
+    metavar="TASK[:LABEL]",
+    help="Task name to add to pipeline, must be a fully qualified task name. Task name can be followed by "
+    "colon and label name; without a label the task's class name is used.",
+)
+group.add_argument(
+    "--delete", dest="pipeline_actions", action="append", type=pipeline_action("delete"), metavar="LABEL",
+    help="Delete task with given label from pipeline.",
+)
+group.add_argument(
+    "-c", "--config", dest="pipeline_actions", action="append", type=pipeline_action("config"),
+    metavar="LABEL:NAME=VALUE", help="Config override, as a key-value pair.",
+)
+group.add_argument(
+    "-C", "--config-file", dest="pipeline_actions", action="extend", type=config_file_actions,
+    metavar="LABEL:FILE", help="Configuration override file(s), applies to a task with a given label.",
+)
+group.add_argument(
+    "-s", "--save-pipeline", metavar="FILE",
+    help="Location for storing resulting pipeline definition in YAML format.",
+)
+group.add_argument(
+    "--select-tasks", metavar="EXPR", default="",
+    help="A string expression that filters the tasks to run from the pipeline.",
+)
+group.add_argument(
+    "--pipeline-dot", metavar="FILE", help="Location for storing GraphViz DOT representation of a pipeline."
+)
+group.add_argument(
+    "--pipeline-mermaid", metavar="FILE", help="Location for storing Mermaid representation of a pipeline."
+)
+group.add_argument(
+    "--instrument", dest="pipeline_actions", action="append", type=pipeline_action("instrument"),
+    metavar="instrument",
+    help="Add an instrument which will be used to load config overrides when defining a pipeline. "
+    "This must be the fully qualified class name.",
+)
+
+qgraph_options = argparse.ArgumentParser(add_help=False)
+group = qgraph_options.add_argument_group("Quantum graph building options")
+group.add_argument(
+    "-g", "--qgraph", metavar="TEXT",
+    help="Location for a serialized quantum graph definition. If given, no input data or "
+    "pipeline-building options may be used. Can be a URI.",
+)
+group.add_argument(
+    "--qgraph-id", metavar="TEXT",
+    help="Quantum graph identifier; if given, must match the identifier of the graph loaded from a file.",
+)
+group.add_argument(
+    "--qgraph-node-id", metavar="TEXT", action="extend", type=comma_list, default=[],
+    help="Only load these nodes (UUIDs, comma-separated) when the graph is loaded from a file.",
+)
+group.add_argument(
+    "--qgraph-datastore-records", action="store_true",
+    help="Include datastore records into generated quantum graph, for a quantum-backed butler.",
+)
+group.add_argument(
+    "--skip-existing-in", metavar="COLLECTION", action="extend", type=comma_list, default=[],
+    help="If all Quantum outputs already exist in the specified list of collections then that Quantum "
+    "will be excluded from the QuantumGraph.",
+)
+group.add_argument(
+    "--skip-existing", action="store_true",
+    help="Equivalent to --skip-existing-in with the name of the output RUN collection.",
+)
+group.add_argument(
+    "-q", "--save-qgraph", metavar="TEXT", help="URI location for storing a serialized quantum graph."
+)
+group.add_argument(
+    "--qgraph-dot", metavar="FILE", help="Location for storing GraphViz DOT representation of a quantum graph."
+)
+group.add_argument(
+    "--qgraph-mermaid", metavar="FILE", help="Location for storing Mermaid representation of a quantum graph."
+)
+group.add_argument(
+    "--dataset-query-constraint", metavar="TEXT", default="all",
+    help="Constrain graph building by pre-existence of these dataset types: 'all' (default), 'off', "
+    "or a comma-separated list of dataset type names.",
+)
+group.add_argument(
+    "--data-id-table", metavar="URI", action="append", default=[],
+    help="URI to table of data IDs to join as a constraint; any format astropy.table reads. "
+    "May be passed multiple times.",
+)
+group.add_argument("--mock", action="store_true", help="Mock pipeline execution.")
+group.add_argument(
+    "--mock-failure", metavar="LABEL:EXCEPTION:WHERE", action="append", default=[],
+    help="Tasks that should fail when mocking execution: LABEL:EXCEPTION:WHERE[:MEMORY].",
+)
+group.add_argument(
+    "--unmocked-dataset-types", metavar="COLLECTION", action="extend", type=comma_list, default=[],
+    help="Names of input dataset types that should not be mocked.",
+)
+
+butler_options = argparse.ArgumentParser(add_help=False)
+group = butler_options.add_argument_group("Data repository and selection options")
+group.add_argument(
+    "-b", "--butler-config", metavar="TEXT",
+    help="Location of the gen3 butler/registry config file. [required]",
+)
+group.add_argument(
+    "-i", "--input", metavar="COLLECTION", action="extend", type=comma_list, default=[],
+    help="Comma-separated names of the input collection(s).",
+)
+group.add_argument(
+    "-o", "--output", metavar="COLL",
+    help="Name of the output CHAINED collection: an existing one to use as both input and output "
+    "(incompatible with --input), or a new one created to include all inputs (requires --input).",
+)
+group.add_argument(
+    "--output-run", metavar="COLL",
+    help="Name of the new output RUN collection. If not provided, --output must be, and the run is named "
+    "OUTPUT/TIMESTAMP. If this collection already exists then --extend-run must be passed.",
+)
+run_choice = group.add_mutually_exclusive_group()
+run_choice.add_argument(
+    "--extend-run", action="store_true",
+    help="Insert datasets into the existing run given by --output-run or the first child of --output. "
+    "Also enables --skip-existing.",
+)
+run_choice.add_argument(
+    "--replace-run", action="store_true",
+    help="Before creating a new RUN collection in an existing CHAINED collection, remove its first child "
+    "(which must be a RUN). Requires --output.",
+)
+group.add_argument(
+    "--prune-replaced", choices=("unstore", "purge"),
+    help="Delete the datasets in the collection replaced by --replace-run, from the datastore only "
+    "('unstore') or completely ('purge'). Requires --replace-run.",
+)
+group.add_argument("-d", "--data-query", metavar="QUERY", default="", help="User data selection expression.")
+group.add_argument(
+    "--rebase", action="store_true", help="Reset output collection chain if it is inconsistent with --input."
+)
+
+execution_options = argparse.ArgumentParser(add_help=False)
+group = execution_options.add_argument_group("Execution options")
+group.add_argument(
+    "--clobber-outputs", action="store_true",
+    help="Remove outputs of failed quanta from the output run when they would block new quanta with the "
+    "same data ID. Does nothing without --extend-run.",
+)
+group.add_argument(
+    "--pdb", metavar="TEXT", nargs="?", const="pdb",
+    help="Post-mortem debugger to launch for exceptions (defaults to pdb if unspecified; requires a tty).",
+)
+group.add_argument("--profile", metavar="FILE", help="Dump cProfile statistics to file name.")
+group.add_argument(
+    "-j", "--processes", metavar="INTEGER", type=int_at_least(1), default=1,
+    help="Number of processes to use (default %(default)s).",
+)
+group.add_argument(
+    "--start-method", choices=("spawn", "fork", "forkserver"),
+    help="Multiprocessing start method; 'fork' is no longer supported and spawn is used instead.",
+)
+group.add_argument(
+    "--timeout", metavar="INTEGER", type=int_at_least(0),
+    help="Timeout for multiprocessing; maximum wall time (sec).",
+)
+group.add_argument(
+    "--fail-fast", action="store_true",
+    help="Stop processing at first error, default is to process as many tasks as possible.",
+)
+group.add_argument(
+    "--raise-on-partial-outputs", action=argparse.BooleanOptionalAction, default=True,
+    help="Consider partial outputs from a task an error instead of a qualified success (default on).",
+)
+group.add_argument(
+    "--graph-fixup", metavar="TEXT",
+    help="Name of the class or factory method which makes an instance used for execution graph fixup.",
+)
+group.add_argument(
+    "--summary", metavar="FILE", help="Location for storing job summary (JSON file)."
+)
+group.add_argument(
+    "--enable-implicit-threading", action="store_true",
+    help="Do not disable implicit threading use by third-party libraries (e.g. OpenBLAS).",
+)
+group.add_argument(
+    "-n", "--cores-per-quantum", metavar="INTEGER", type=int_at_least(1), default=1,
+    help="Number of cores available to each quantum when executing (default %(default)s).",
+)
+group.add_argument(
+    "--memory-per-quantum", metavar="TEXT", default="",
+    help="Memory allocated for each quantum (advisory). Plain integers are MB; '3GB', '3000MB' and '3000' "
+    "are the same. Default is no limit.",
+)
+
+meta_options = argparse.ArgumentParser(add_help=False)
+group = meta_options.add_argument_group("Meta-information output options")
+group.add_argument(
+    "--skip-init-writes", action="store_true",
+    help="Do not write collection-wide 'init output' datasets (e.g. schemas).",
+)
+group.add_argument(
+    "--init-only", action="store_true",
+    help="Do not actually run; just register dataset types and/or save init outputs.",
+)
+group.add_argument(
+    "--register-dataset-types", action="store_true",
+    help="Register DatasetTypes that do not already exist in the Registry.",
+)
+group.add_argument("--no-versions", action="store_true", help="Do not save or check package versions.")
+
+coverage_options = argparse.ArgumentParser(add_help=False)
+group = coverage_options.add_argument_group("Coverage options")
+group.add_argument("--coverage", action="store_true", help="Enable coverage output (requires coverage package).")
+group.add_argument(
+    "--cov-report", action=argparse.BooleanOptionalAction, default=True,
+    help="If coverage is enabled, controls whether to produce an HTML coverage report.",
+)
+group.add_argument(
+    "--cov-packages", metavar="TEXT", action="extend", type=comma_list, default=[],
+    help="Python packages to restrict coverage to.",
+)
+
+options_file_option = argparse.ArgumentParser(add_help=False)
+options_file_option.add_argument(
+    "-@", "--options-file", metavar="TEXT",
+    help="URI to YAML file containing overrides of command line options, organized as a hierarchy with "
+    "subcommand names at the top level and options for that subcommand below.",
+)
+
+EPILOG = (
+    "--task, --delete, --config, --config-file, and --instrument can appear multiple times; all values are "
+    "used, in order left to right."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``pipetask-lite`` parser: global logging options, then subcommands.
+
+    Returns
+    -------
+    parser : `argparse.ArgumentParser`
+        The parser; ``parser.parse_args(["run", ...])`` gives the namespace
+        that `main` hands to `pipetask_lite.run` keyword by keyword.
+    """
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Run LSST Science Pipelines: a Click-free clone of pipetask."
+    )
+    parser.add_argument(
+        "--log-level", metavar="LEVEL|COMPONENT=LEVEL", action="extend", type=log_levels, default=[],
+        help="The logging level. Without a logger name, only affects the default root loggers (lsst); "
+        "'.=LEVEL' sets the root logger. Levels: " + "|".join(LOG_LEVELS),
+    )
+    parser.add_argument("--long-log", action="store_true", help="Make log messages appear in long format.")
+    parser.add_argument(
+        "--log-file", metavar="FILE", action="extend", type=comma_list, default=[],
+        help="File(s) to write log messages; '.json' files get JSON records. Appends to existing files.",
+    )
+    parser.add_argument(
+        "--log-tty", action=argparse.BooleanOptionalAction, default=True,
+        help="Log to terminal (default). If false logging to terminal is disabled.",
+    )
+    parser.add_argument(
+        "--log-label", metavar="TEXT", action="extend", type=key_values, default=[],
+        help="Keyword=value pairs to add to MDC of log records.",
+    )
+    parser.add_argument(
+        "--traceback", action="store_true",
+        help="Show the Python traceback of an error (pipetask-lite only; errors are one line otherwise).",
+    )
+    subcommands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+    subcommands.add_parser(
+        "run",
+        parents=[
+            show_options, pipeline_build_options, qgraph_options, butler_options, execution_options,
+            meta_options, coverage_options, options_file_option,
+        ],
+        help="Build and execute pipeline and quantum graph.",
+        description="Build and execute pipeline and quantum graph.",
+        epilog=EPILOG,
+    )
+    return parser
+
+
+def check_run_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Enforce the rules that ``pipetask run --help`` states in prose, before any repo is opened.
+
+    Parameters
+    ----------
+    parser : `argparse.ArgumentParser`
+        The ``run`` subparser; its ``error`` prints usage and exits 2.
+    args : `argparse.Namespace`
+        Parsed options, after the options file was merged in.
+    """
+    # Checked here, not with required=True, because -@ may supply it.
+    if not args.butler_config:
+        parser.error("the following arguments are required: -b/--butler-config")
+    if not (args.output or args.output_run or args.qgraph):
+        parser.error("at least one of -o/--output and --output-run is required")
+    if args.prune_replaced and not args.replace_run:
+        parser.error("--prune-replaced requires --replace-run")
+    if args.replace_run and not args.output:
+        parser.error("--replace-run requires -o/--output")
+    if args.qgraph and (args.pipeline or args.pipeline_actions):
+        parser.error("-g/--qgraph cannot be combined with -p/--pipeline or -t/-c/-C/--delete/--instrument")
+    if not args.qgraph and not (args.pipeline or args.pipeline_actions):
+        parser.error("a pipeline is required: give -p/--pipeline or -t/--task")
+
+
+def merge_options_file(parser: argparse.ArgumentParser, args: argparse.Namespace, subcommand: str) -> None:
+    """Apply ``-@/--options-file`` the way pipetask does: file values are defaults.
+
+    The YAML holds ``{subcommand: {option: value}}``, options spelled as on the
+    command line without dashes (``butler-config``, ``b``, ``input``).  A value
+    given on the command line wins.  Pipeline actions (``config``, ``task``,
+    ...) from the file go before those of the command line; pipetask drops
+    them silently.
+
+    Parameters
+    ----------
+    parser : `argparse.ArgumentParser`
+        The subcommand's parser, whose actions define the option names.
+    args : `argparse.Namespace`
+        Parsed command line; updated in place.
+    subcommand : `str`
+        Top-level key to read from the file.
+    """
+    import yaml
+
+    try:
+        with open(args.options_file) as stream:
+            content = yaml.safe_load(stream) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        parser.error(f"-@/--options-file: cannot read {args.options_file!r}: {exc}")
+    if not isinstance(content, dict):
+        parser.error(f"-@/--options-file: {args.options_file!r} is not a YAML mapping")
+    by_name = {opt.lstrip("-"): action for action in parser._actions for opt in action.option_strings}
+    file_actions = []
+    for name, value in (content.get(subcommand) or {}).items():
+        action = by_name.get(str(name))
+        if action is None or action.dest in ("help", "options_file"):
+            parser.error(f"-@/--options-file: {name!r} is not an option of '{subcommand}'")
+        values = value if isinstance(value, list) else [value]
+        if action.dest == "pipeline_actions":
+            file_actions.extend(_convert(parser, action, name, str(v)) for v in values)
+        elif getattr(args, action.dest) == parser.get_default(action.dest):
+            if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
+                setattr(args, action.dest, bool(value))
+            elif isinstance(action, (argparse._AppendAction, argparse._ExtendAction)):
+                converted = [_convert(parser, action, name, str(v)) for v in values]
+                flat = [x for c in converted for x in (c if isinstance(c, list) else [c])]
+                setattr(args, action.dest, flat)
+            else:
+                setattr(args, action.dest, _convert(parser, action, name, str(value)))
+    flat_actions = [x for a in file_actions for x in (a if isinstance(a, list) else [a])]
+    args.pipeline_actions = flat_actions + (args.pipeline_actions or [])
+
+
+def _convert(parser: argparse.ArgumentParser, action: argparse.Action, name: str, text: str):
+    """Convert one options-file value with the option's own type and choices."""
+    try:
+        value = action.type(text) if action.type else text
+    except argparse.ArgumentTypeError as exc:
+        parser.error(f"-@/--options-file: {name}: {exc}")
+    if action.choices is not None and value not in action.choices:
+        parser.error(f"-@/--options-file: {name}: {value!r} is not one of {', '.join(action.choices)}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``pipetask-lite`` with ``argv`` (default: ``sys.argv[1:]``).
+
+    Parameters
+    ----------
+    argv : `~collections.abc.Sequence` [`str`], optional
+        Command-line arguments without the program name.
+
+    Returns
+    -------
+    exit_code : `int`
+        0 on success, 1 on failure, 2 on usage errors, 130 when interrupted.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    subparser = parser._subparsers._group_actions[0].choices[args.subcommand]
+    if args.options_file:
+        merge_options_file(subparser, args, args.subcommand)
+    args.pipeline_actions = args.pipeline_actions or []
+    check_run_options(subparser, args)
+
+    # Logging as pipetask sets it up (lsst.daf.butler's CliLog, which also
+    # lets worker processes replay the same configuration).
+    from lsst.daf.butler.cli.cliLog import CliLog
+
+    CliLog.initLog(
+        longlog=args.long_log, log_tty=args.log_tty, log_file=tuple(args.log_file),
+        log_label=dict(args.log_label),
+    )
+    if args.log_level:
+        CliLog.setLogLevels(args.log_level)
+
+    from ._run import run
+
+    try:
+        run(
+            # Pipeline build options
+            pipeline=args.pipeline,
+            pipeline_actions=args.pipeline_actions,
+            save_pipeline=args.save_pipeline,
+            select_tasks=args.select_tasks,
+            pipeline_dot=args.pipeline_dot,
+            pipeline_mermaid=args.pipeline_mermaid,
+            show=args.show,
+            debug=args.debug,
+            # Quantum graph building options
+            qgraph=args.qgraph,
+            qgraph_id=args.qgraph_id,
+            qgraph_node_id=args.qgraph_node_id,
+            qgraph_datastore_records=args.qgraph_datastore_records,
+            skip_existing_in=args.skip_existing_in,
+            skip_existing=args.skip_existing,
+            save_qgraph=args.save_qgraph,
+            qgraph_dot=args.qgraph_dot,
+            qgraph_mermaid=args.qgraph_mermaid,
+            dataset_query_constraint=args.dataset_query_constraint,
+            data_id_table=args.data_id_table,
+            mock=args.mock,
+            mock_failure=args.mock_failure,
+            unmocked_dataset_types=args.unmocked_dataset_types,
+            # Data repository and selection options
+            butler_config=args.butler_config,
+            input=args.input,
+            output=args.output,
+            output_run=args.output_run,
+            extend_run=args.extend_run,
+            replace_run=args.replace_run,
+            prune_replaced=args.prune_replaced,
+            data_query=args.data_query,
+            rebase=args.rebase,
+            # Execution options
+            clobber_outputs=args.clobber_outputs,
+            pdb=args.pdb,
+            profile=args.profile,
+            processes=args.processes,
+            start_method=args.start_method,
+            timeout=args.timeout,
+            fail_fast=args.fail_fast,
+            raise_on_partial_outputs=args.raise_on_partial_outputs,
+            graph_fixup=args.graph_fixup,
+            summary=args.summary,
+            enable_implicit_threading=args.enable_implicit_threading,
+            cores_per_quantum=args.cores_per_quantum,
+            memory_per_quantum=args.memory_per_quantum,
+            # Meta-information output options
+            skip_init_writes=args.skip_init_writes,
+            init_only=args.init_only,
+            register_dataset_types=args.register_dataset_types,
+            no_versions=args.no_versions,
+            # Coverage options
+            coverage=args.coverage,
+            cov_report=args.cov_report,
+            cov_packages=args.cov_packages,
+            # Presentation
+            progress=args.log_tty,
+        )
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.subcommand}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except PipetaskLiteError as exc:
+        # The one error boundary: one line naming the option, then a hint.
+        if args.traceback:
+            traceback.print_exc()
+        print(f"{PROG} {args.subcommand}: error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:
+        # Anything else is unexpected: still one line, but say how to see more.
+        if args.traceback or os.environ.get("PIPETASK_LITE_TRACEBACK"):
+            traceback.print_exc()
+        print(f"{PROG} {args.subcommand}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if not args.traceback:
+            print(f"hint: run '{PROG} --traceback {args.subcommand} ...' to see the traceback", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Pytest fixtures shared by the pipetask-lite test suite.
+
+Helpers live in ``tests/harness.py`` (import as ``harness``); this file only
+makes them importable and wraps repo creation in fixtures.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+# ``harness`` and ``failing_tasks`` are plain modules in tests/ (no package),
+# and ``failing_tasks`` must import under that exact name because pipeline
+# YAML refers to ``failing_tasks.FailOnDetectorTask``.
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+from harness import AddRepo, copy_repo, make_add_repo  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def _template_add_repo(tmp_path_factory: pytest.TempPathFactory) -> AddRepo:
+    """Build the default repo once per session; fixtures copy it.
+
+    Copying a closed SQLite repo is cheaper than re-running
+    ``Butler.makeRepo`` and the inserts for every test.
+    """
+    return make_add_repo(tmp_path_factory.mktemp("template") / "repo")
+
+
+@pytest.fixture
+def add_repo(tmp_path: Path, _template_add_repo: AddRepo) -> AddRepo:
+    """Return a fresh default `harness.AddRepo` (3 detectors, 3 tasks).
+
+    The repo is at ``tmp_path / "repo"``; the pipeline file is shared with
+    the session template and must not be modified.
+    """
+    return _template_add_repo.with_root(copy_repo(_template_add_repo.root, tmp_path / "repo"))
+
+
+@pytest.fixture
+def twin_repos(tmp_path: Path, _template_add_repo: AddRepo) -> tuple[AddRepo, AddRepo]:
+    """Return two identical default repos, for side-by-side runs.
+
+    Typically the first is run with the real ``pipetask`` and the second
+    with ``pipetask-lite``; their `harness.snapshot` results are then
+    compared with `harness.diff_snapshots`.
+    """
+    return tuple(  # type: ignore[return-value]
+        _template_add_repo.with_root(copy_repo(_template_add_repo.root, tmp_path / name))
+        for name in ("twin_a", "twin_b")
+    )

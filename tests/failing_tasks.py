@@ -1,0 +1,57 @@
+"""Tiny PipelineTasks used by the test suite to exercise failure handling.
+
+This module is imported by name (``failing_tasks.FailOnDetectorTask``) from
+pipeline YAML files, so it must be importable both in the pytest process
+(``tests/conftest.py`` puts ``tests/`` on `sys.path`) and in ``pipetask``
+subprocesses (``harness.env()`` puts ``tests/`` on ``PYTHONPATH``).
+"""
+
+from __future__ import annotations
+
+__all__ = ["FailOnDetectorConfig", "FailOnDetectorTask"]
+
+import logging
+
+import lsst.pex.config as pexConfig
+from lsst.pipe.base import PipelineTaskConfig, Struct
+from lsst.pipe.base.tests.simpleQGraph import AddTask, AddTaskConnections
+
+_LOG = logging.getLogger(__name__)
+
+
+class FailOnDetectorConfig(PipelineTaskConfig, pipelineConnections=AddTaskConnections):
+    """Config for `FailOnDetectorTask`: `AddTask`'s plus the detector to fail."""
+
+    addend = pexConfig.Field[int](doc="amount to add", default=3)
+    fail_detector = pexConfig.Field[int](
+        doc="Detector ID for which the task raises; negative disables failure.",
+        default=0,
+    )
+
+
+class FailOnDetectorTask(AddTask):
+    """`AddTask` that raises for one detector.
+
+    It reuses `AddTask`'s connections, so it can be dropped into a chain of
+    `AddTask` quanta; the quanta downstream of the failed one (same detector)
+    are then skipped by the executor while the other detectors run.
+    """
+
+    ConfigClass = FailOnDetectorConfig
+    _DefaultName = "fail_on_detector"
+
+    def runQuantum(self, butlerQC, inputRefs, outputRefs):
+        # ``run`` only sees the array, so the detector check is done here
+        # where the quantum's data ID is available.
+        detector = butlerQC.quantum.dataId["detector"]
+        if detector == self.config.fail_detector:
+            raise RuntimeError(f"FailOnDetectorTask: deliberate failure for detector={detector}")
+        super().runQuantum(butlerQC, inputRefs, outputRefs)
+
+    def run(self, input) -> Struct:  # noqa: A002 (name fixed by the connection)
+        # No task-factory bookkeeping here: only the arithmetic of AddTask.
+        self.metadata.add("add", self.config.addend)
+        output = input + self.config.addend
+        output2 = output + self.config.addend
+        _LOG.info("input = %s, output = %s, output2 = %s", input, output, output2)
+        return Struct(output=output, output2=output2)

@@ -1,0 +1,710 @@
+"""Shared test helpers: tiny butler repos, subprocess runners and snapshots.
+
+The central idea is that ``pipetask-lite`` must leave a butler repo in the
+same state as the real ``pipetask``.  Tests therefore build one tiny repo,
+copy it (`copy_repo`), run each tool on its own copy, and compare
+`snapshot` results with `diff_snapshots`.
+
+Public API
+----------
+`AddRepo`, `make_add_repo`, `make_failing_pipeline`, `write_add_pipeline`,
+`copy_repo`, `snapshot`, `diff_snapshots`, `normalise_run_name`, `env`,
+`run_cli`, `run_pipetask`, and the path constants `TESTS_DIR`, `REPO_ROOT`,
+`PIPETASK`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PIPETASK",
+    "REPO_ROOT",
+    "TESTS_DIR",
+    "TIMESTAMP_PLACEHOLDER",
+    "AddRepo",
+    "copy_repo",
+    "diff_snapshots",
+    "env",
+    "make_add_repo",
+    "make_failing_pipeline",
+    "normalise_run_name",
+    "run_cli",
+    "run_pipetask",
+    "snapshot",
+    "write_add_pipeline",
+]
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TESTS_DIR = Path(__file__).resolve().parent
+"""Directory holding this module and `failing_tasks`."""
+
+REPO_ROOT = TESTS_DIR.parent
+"""Root of the pipetask-lite source tree (parent of ``pipetask_lite/``)."""
+
+PIPETASK = Path(sys.executable).parent / "pipetask"
+"""The real ``pipetask`` console script of the current virtualenv."""
+
+TIMESTAMP_PLACEHOLDER = "<timestamp>"
+"""Replacement for the ``/YYYYMMDDTHHMMSSZ`` suffix of timestamped runs."""
+
+INSTRUMENT = "INSTR"
+"""Instrument name used in test repos (as in `populateButler` defaults)."""
+
+INSTRUMENT_CLASS = "lsst.pipe.base.tests.simpleQGraph.SimpleInstrument"
+"""Class name recorded in the instrument dimension record."""
+
+INPUT_RUN = "test/in"
+INPUT_CHAIN = "test/chain"
+INPUT_DATASET_TYPE = "add_dataset0"
+
+ADD_TASK = "lsst.pipe.base.tests.simpleQGraph.AddTask"
+FAIL_TASK = "failing_tasks.FailOnDetectorTask"
+
+# ``Instrument.makeCollectionTimestamp`` gives e.g. ``20261126T053512Z``;
+# pipetask appends it to ``--output`` to make the default output run name.
+_TIMESTAMP_RE = re.compile(r"/\d{8}T\d{6}Z$")
+
+# Dataset types whose *contents* legitimately differ between two otherwise
+# identical runs, so only their existence is compared:
+# - ``*_metadata``: timings, memory use, host names, node IDs;
+# - ``*_log``: log records carry timestamps, process IDs, host names;
+# - ``packages``: versions of the Python modules imported by the process
+#   (from `sys.modules`), so a different front end legitimately lists a
+#   different set;
+# - ``run_provenance``: the provenance quantum graph embeds UUIDs and times;
+# - ``*_resource_usage``: derived from task metadata (timings).
+_EXISTENCE_ONLY_SUFFIXES = ("_metadata", "_log", "_resource_usage")
+_EXISTENCE_ONLY_NAMES = frozenset({"packages", "run_provenance"})
+
+
+@dataclasses.dataclass(frozen=True)
+class AddRepo:
+    """A tiny butler repo prepared for `AddTask` pipelines.
+
+    Attributes
+    ----------
+    root : `pathlib.Path`
+        Root directory of the butler repo (holds ``butler.yaml``).
+    pipeline : `pathlib.Path`
+        Pipeline YAML with tasks ``task0..task{n_tasks-1}``.
+    input_run : `str`
+        RUN collection holding ``add_dataset0`` (``"test/in"``).
+    chain : `str`
+        CHAINED collection pointing to ``input_run`` (``"test/chain"``).
+    detectors : `tuple` [`int`, ...]
+        Detector IDs with an ``add_dataset0`` dataset.
+    instrument : `str`
+        Instrument name (``"INSTR"``).
+    n_tasks : `int`
+        Number of tasks in ``pipeline``.
+    """
+
+    root: Path
+    pipeline: Path
+    input_run: str
+    chain: str
+    detectors: tuple[int, ...]
+    instrument: str = INSTRUMENT
+    n_tasks: int = 3
+
+    def with_root(self, root: Path | str) -> AddRepo:
+        """Return a copy describing the same content at another root.
+
+        Parameters
+        ----------
+        root : `pathlib.Path` or `str`
+            New repo root (e.g. a `copy_repo` destination).
+
+        Returns
+        -------
+        repo : `AddRepo`
+            Same fields except ``root``.
+        """
+        return dataclasses.replace(self, root=Path(root))
+
+
+# ---------------------------------------------------------------------------
+# Repo and pipeline construction
+# ---------------------------------------------------------------------------
+
+
+def input_array(detector: int) -> np.ndarray:
+    """Return the ``add_dataset0`` array stored for ``detector``.
+
+    Parameters
+    ----------
+    detector : `int`
+        Detector ID.
+
+    Returns
+    -------
+    array : `numpy.ndarray`
+        Values distinct per detector, so mixing up data IDs shows up in the
+        content digests.
+    """
+    return np.array([0.0, 1.0, 2.0, 5.0]) + 100.0 * detector
+
+
+def _task_yaml(label: str, task_class: str, level: int, extra_config: Mapping[str, Any]) -> str:
+    # Same config overrides as ``makeSimplePipeline``: task N reads
+    # ``add_dataset{N}`` and writes ``add_dataset{N+1}``/``add2_dataset{N+1}``.
+    lines = [
+        f"  {label}:",
+        f"    class: {task_class}",
+        "    config:",
+        f"      connections.in_tmpl: '{level}'",
+        f"      connections.out_tmpl: '{level + 1}'",
+    ]
+    lines += [f"      {key}: {value!r}" for key, value in extra_config.items()]
+    return "\n".join(lines)
+
+
+def write_add_pipeline(
+    path: Path | str,
+    n_tasks: int = 3,
+    *,
+    fail: tuple[int, int] | None = None,
+    description: str = "pipetask-lite test pipeline",
+) -> Path:
+    """Write a pipeline of ``n_tasks`` chained `AddTask` tasks.
+
+    Parameters
+    ----------
+    path : `pathlib.Path` or `str`
+        File to write.
+    n_tasks : `int`, optional
+        Number of tasks, labelled ``task0..task{n_tasks-1}``.
+    fail : `tuple` [`int`, `int`], optional
+        ``(task_index, detector)``: replace that task by
+        ``failing_tasks.FailOnDetectorTask`` failing for ``detector``.
+    description : `str`, optional
+        Pipeline description.
+
+    Returns
+    -------
+    path : `pathlib.Path`
+        The written file.
+
+    Notes
+    -----
+    A ``subsets:`` section is written when ``n_tasks >= 2``: ``firstTwo``
+    (``task0``, ``task1``) and, for ``n_tasks >= 3``, ``lastOne``.
+    """
+    path = Path(path)
+    tasks = []
+    for level in range(n_tasks):
+        if fail is not None and fail[0] == level:
+            tasks.append(_task_yaml(f"task{level}", FAIL_TASK, level, {"fail_detector": fail[1]}))
+        else:
+            tasks.append(_task_yaml(f"task{level}", ADD_TASK, level, {}))
+    text = f"description: {description}\ntasks:\n" + "\n".join(tasks) + "\n"
+    if n_tasks >= 2:
+        text += "subsets:\n  firstTwo:\n    subset: [task0, task1]\n    description: first two tasks\n"
+        if n_tasks >= 3:
+            text += f"  lastOne:\n    subset: [task{n_tasks - 1}]\n    description: last task\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def make_failing_pipeline(
+    path: Path | str, *, n_tasks: int = 3, fail_task: int = 1, fail_detector: int = 1
+) -> Path:
+    """Write an `AddTask` pipeline in which one task fails for one detector.
+
+    Parameters
+    ----------
+    path : `pathlib.Path` or `str`
+        File to write.
+    n_tasks : `int`, optional
+        Number of tasks.
+    fail_task : `int`, optional
+        Index of the task replaced by ``failing_tasks.FailOnDetectorTask``.
+    fail_detector : `int`, optional
+        Detector for which that task raises.  Its quanta downstream are
+        skipped; other detectors run to the end.
+
+    Returns
+    -------
+    path : `pathlib.Path`
+        The written file.
+
+    Notes
+    -----
+    Running it needs ``tests/`` on ``PYTHONPATH``: pass ``env=env()``.
+    """
+    if not 0 <= fail_task < n_tasks:
+        raise ValueError(f"fail_task={fail_task} not in [0, {n_tasks}).")
+    return write_add_pipeline(
+        path, n_tasks, fail=(fail_task, fail_detector), description="pipeline with a failing task"
+    )
+
+
+def make_add_repo(
+    root: Path | str,
+    *,
+    n_detectors: int = 3,
+    n_tasks: int = 3,
+    pipeline_dir: Path | str | None = None,
+) -> AddRepo:
+    """Create a small SQLite butler repo with `AddTask` inputs.
+
+    Parameters
+    ----------
+    root : `pathlib.Path` or `str`
+        Directory for the new repo (created if needed; must not hold a repo).
+    n_detectors : `int`, optional
+        Number of detectors (IDs ``0..n_detectors-1``).
+    n_tasks : `int`, optional
+        Number of tasks in the pipeline file.
+    pipeline_dir : `pathlib.Path` or `str`, optional
+        Where to write ``pipeline_<n_tasks>.yaml``; default is the parent of
+        ``root`` so that copying the repo does not copy the pipeline.
+
+    Returns
+    -------
+    repo : `AddRepo`
+        Description of the repo.
+
+    Notes
+    -----
+    Contents: instrument record ``INSTR``; detectors; dataset type
+    ``add_dataset0`` (instrument, detector; NumpyArray) with one distinct
+    array per detector in RUN ``test/in``; CHAINED ``test/chain`` ->
+    [``test/in``].  Only ``add_dataset0`` is registered: the pipelines'
+    other dataset types are left for ``--register-dataset-types``.
+    """
+    # Imported here so that merely importing the harness stays cheap.
+    from lsst.daf.butler import Butler, CollectionType, DatasetType
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    Butler.makeRepo(str(root))
+    butler = Butler.from_config(str(root), writeable=True)
+    try:
+        butler.registry.insertDimensionData(
+            "instrument", {"name": INSTRUMENT, "class_name": INSTRUMENT_CLASS, "detector_max": 100}
+        )
+        detectors = tuple(range(n_detectors))
+        butler.registry.insertDimensionData(
+            "detector",
+            *[{"instrument": INSTRUMENT, "id": d, "full_name": f"det{d}"} for d in detectors],
+        )
+        dataset_type = DatasetType(
+            INPUT_DATASET_TYPE, ("instrument", "detector"), "NumpyArray", universe=butler.dimensions
+        )
+        butler.registry.registerDatasetType(dataset_type)
+        butler.collections.register(INPUT_RUN, CollectionType.RUN)
+        for d in detectors:
+            butler.put(input_array(d), dataset_type, run=INPUT_RUN, instrument=INSTRUMENT, detector=d)
+        butler.collections.register(INPUT_CHAIN, CollectionType.CHAINED)
+        butler.collections.redefine_chain(INPUT_CHAIN, [INPUT_RUN])
+    finally:
+        butler.close()
+
+    pipeline_dir = root.parent if pipeline_dir is None else Path(pipeline_dir)
+    pipeline = write_add_pipeline(pipeline_dir / f"pipeline_{n_tasks}.yaml", n_tasks)
+    return AddRepo(
+        root=root,
+        pipeline=pipeline,
+        input_run=INPUT_RUN,
+        chain=INPUT_CHAIN,
+        detectors=detectors,
+        n_tasks=n_tasks,
+    )
+
+
+def copy_repo(src: Path | str, dst: Path | str) -> Path:
+    """Copy a file-based butler repo directory.
+
+    Parameters
+    ----------
+    src : `pathlib.Path` or `str`
+        Existing repo root.
+    dst : `pathlib.Path` or `str`
+        Destination; must not exist.
+
+    Returns
+    -------
+    dst : `pathlib.Path`
+        The new repo root.
+
+    Notes
+    -----
+    A plain copy works because the default repo config uses relative
+    locations (``<butlerRoot>``) for both the SQLite file and the datastore.
+    """
+    return Path(shutil.copytree(src, dst))
+
+
+# ---------------------------------------------------------------------------
+# Snapshots
+# ---------------------------------------------------------------------------
+
+
+def normalise_run_name(name: str) -> str:
+    """Replace a trailing ``/YYYYMMDDTHHMMSSZ`` by ``/<timestamp>``.
+
+    Parameters
+    ----------
+    name : `str`
+        Collection name.
+
+    Returns
+    -------
+    name : `str`
+        Normalised name, so runs made at different times compare equal.
+    """
+    return _TIMESTAMP_RE.sub("/" + TIMESTAMP_PLACEHOLDER, name)
+
+
+def _run_name_map(names: Iterable[str]) -> dict[str, str]:
+    """Map collection names to normalised names, keeping them distinct.
+
+    Notes
+    -----
+    One timestamped run per prefix becomes ``prefix/<timestamp>``.  When a
+    repo holds several (e.g. two ``pipetask run -o out`` invocations), they
+    become ``prefix/<timestamp#0>``, ``prefix/<timestamp#1>``... in
+    chronological order (the timestamps sort as strings), so they do not
+    collapse into one key.
+    """
+    groups: dict[str, list[str]] = {}
+    for name in set(names):
+        groups.setdefault(normalise_run_name(name), []).append(name)
+    mapping = {}
+    for normalised, originals in groups.items():
+        if len(originals) == 1 or not normalised.endswith(TIMESTAMP_PLACEHOLDER):
+            mapping.update((o, normalised) for o in originals)
+        else:
+            stem = normalised[: -len(TIMESTAMP_PLACEHOLDER)]
+            for i, o in enumerate(sorted(originals)):
+                mapping[o] = f"{stem}<timestamp#{i}>"
+    return mapping
+
+
+def _is_existence_only(dataset_type_name: str) -> bool:
+    return dataset_type_name in _EXISTENCE_ONLY_NAMES or dataset_type_name.endswith(
+        _EXISTENCE_ONLY_SUFFIXES
+    )
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _digest_object(obj: Any) -> str:
+    # Prefix says what was hashed, so a diff shows e.g. "numpy:..." vs
+    # "config:...".
+    from lsst.pex.config import Config
+
+    if isinstance(obj, np.ndarray):
+        header = f"{obj.dtype.str}{obj.shape}".encode()
+        return "numpy:" + _sha(header + np.ascontiguousarray(obj).tobytes())
+    if isinstance(obj, np.generic):
+        return "numpy:" + _sha(f"{obj.dtype.str}".encode() + obj.tobytes())
+    if isinstance(obj, Config):
+        # saveToString is deterministic (fields in definition order, no
+        # times or paths); test_twin_runs_compare_equal checks that two
+        # pipetask runs give equal config digests.
+        return "config:" + _sha(obj.saveToString().encode())
+    try:
+        text = json.dumps(obj, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        text = repr(obj)
+    return f"{type(obj).__name__}:" + _sha(text.encode())
+
+
+def _digest_dataset(butler: Any, ref: Any) -> str | None:
+    if _is_existence_only(ref.datasetType.name):
+        return None
+    try:
+        obj = butler.get(ref)
+    except Exception as err:  # Any read failure is itself a difference.
+        return f"<unreadable: {type(err).__name__}>"
+    return _digest_object(obj)
+
+
+def _data_id(ref: Any) -> dict[str, Any]:
+    required = ref.dataId.required
+    return {key: required[key] for key in sorted(required)}
+
+
+def snapshot(root: Path | str, *, ignore_runs_prefix: str | Sequence[str] | None = None) -> dict[str, Any]:
+    """Describe a butler repo's collections, dataset types and datasets.
+
+    Parameters
+    ----------
+    root : `pathlib.Path` or `str`
+        Repo root.
+    ignore_runs_prefix : `str` or sequence of `str`, optional
+        Collections whose (un-normalised) names start with any of these
+        prefixes are left out, as are their datasets and any chain children
+        with those names.
+
+    Returns
+    -------
+    snap : `dict`
+        JSON-compatible, deterministic (sorted) mapping with keys:
+
+        ``collections``
+            list of ``{"name", "type", "doc"}`` plus ``"children"`` for
+            CHAINED collections (search order kept).
+        ``dataset_types``
+            list of ``{"name", "dimensions", "storage_class"}``.
+        ``datasets``
+            list of ``{"dataset_type", "run", "data_id", "digest"}``.
+
+        Collection names are passed through `normalise_run_name` (several
+        timestamped runs with one prefix are numbered ``<timestamp#i>`` in
+        time order).  ``digest`` is `None` for datasets compared only by
+        existence (metadata, logs, packages, provenance).  Dataset UUIDs,
+        file paths, dimension records and TAGGED/CALIBRATION memberships
+        are not included.
+    """
+    from lsst.daf.butler import Butler, CollectionType
+
+    if isinstance(ignore_runs_prefix, str):
+        prefixes: tuple[str, ...] = (ignore_runs_prefix,)
+    else:
+        prefixes = tuple(ignore_runs_prefix or ())
+
+    def ignored(name: str) -> bool:
+        return bool(prefixes) and name.startswith(prefixes)
+
+    butler = Butler.from_config(str(root), writeable=False)
+    try:
+        infos = [
+            info
+            for info in butler.collections.query_info("*", include_chains=True, include_doc=True)
+            if not ignored(info.name)
+        ]
+        rename = _run_name_map(info.name for info in infos)
+        collections = []
+        runs = []
+        for info in infos:
+            entry: dict[str, Any] = {
+                "name": rename[info.name],
+                "type": info.type.name,
+                "doc": info.doc or "",
+            }
+            if info.type is CollectionType.CHAINED:
+                entry["children"] = [
+                    rename.get(c, normalise_run_name(c)) for c in info.children if not ignored(c)
+                ]
+            if info.type is CollectionType.RUN:
+                runs.append(info.name)
+            collections.append(entry)
+        collections.sort(key=lambda c: c["name"])
+
+        dataset_types = sorted(
+            (
+                {
+                    "name": dt.name,
+                    "dimensions": sorted(dt.dimensions.names),
+                    "storage_class": dt.storageClass_name,
+                }
+                for dt in butler.registry.queryDatasetTypes("*")
+            ),
+            key=lambda d: d["name"],
+        )
+
+        datasets = []
+        if runs:
+            for dt in dataset_types:
+                refs = butler.query_datasets(
+                    dt["name"], collections=runs, find_first=False, explain=False, limit=None
+                )
+                for ref in refs:
+                    datasets.append(
+                        {
+                            "dataset_type": ref.datasetType.name,
+                            "run": rename[ref.run],
+                            "data_id": _data_id(ref),
+                            "digest": _digest_dataset(butler, ref),
+                        }
+                    )
+        datasets.sort(key=lambda d: (d["run"], d["dataset_type"], json.dumps(d["data_id"], default=str)))
+    finally:
+        butler.close()
+    return {"collections": collections, "dataset_types": dataset_types, "datasets": datasets}
+
+
+def _dataset_key(d: Mapping[str, Any]) -> str:
+    data_id = ", ".join(f"{k}={v}" for k, v in d["data_id"].items())
+    return f"{d['dataset_type']}@{d['run']}({data_id})"
+
+
+def _keyed(items: Iterable[Mapping[str, Any]], key) -> dict[str, Mapping[str, Any]]:
+    return {key(item): item for item in items}
+
+
+def diff_snapshots(a: Mapping[str, Any], b: Mapping[str, Any], *, names: tuple[str, str] = ("a", "b")) -> str:
+    """Describe the differences between two `snapshot` results.
+
+    Parameters
+    ----------
+    a, b : `dict`
+        Snapshots to compare.
+    names : `tuple` [`str`, `str`], optional
+        Labels for ``a`` and ``b`` in the message (e.g. ``("pipetask",
+        "lite")``).
+
+    Returns
+    -------
+    diff : `str`
+        Empty if equal; otherwise one line per missing/extra/changed
+        collection, dataset type or dataset (datasets are named as
+        ``type@run(data id)``).
+    """
+    na, nb = names
+    lines: list[str] = []
+    sections = (
+        ("collection", "collections", lambda c: c["name"]),
+        ("dataset type", "dataset_types", lambda d: d["name"]),
+        ("dataset", "datasets", _dataset_key),
+    )
+    for label, field, key in sections:
+        ka = _keyed(a.get(field, ()), key)
+        kb = _keyed(b.get(field, ()), key)
+        for k in sorted(ka.keys() - kb.keys()):
+            lines.append(f"{label} only in {na}: {k}")
+        for k in sorted(kb.keys() - ka.keys()):
+            lines.append(f"{label} only in {nb}: {k}")
+        for k in sorted(ka.keys() & kb.keys()):
+            if ka[k] != kb[k]:
+                changed = {
+                    f: (ka[k].get(f), kb[k].get(f))
+                    for f in sorted(ka[k].keys() | kb[k].keys())
+                    if ka[k].get(f) != kb[k].get(f)
+                }
+                detail = "; ".join(f"{f}: {na}={va!r} {nb}={vb!r}" for f, (va, vb) in changed.items())
+                lines.append(f"{label} differs: {k}: {detail}")
+    if not lines and a != b:
+        # Same keys and items but e.g. duplicate keys or extra top-level
+        # fields: fall back to a textual diff so nothing is silently equal.
+        ja = json.dumps(a, indent=1, sort_keys=True, default=str).splitlines()
+        jb = json.dumps(b, indent=1, sort_keys=True, default=str).splitlines()
+        lines = list(difflib.unified_diff(ja, jb, na, nb, lineterm=""))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Subprocess runners
+# ---------------------------------------------------------------------------
+
+
+def env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return `os.environ` with ``PYTHONPATH`` set up for subprocesses.
+
+    Parameters
+    ----------
+    extra : `~collections.abc.Mapping`, optional
+        Additional variables to set.
+
+    Returns
+    -------
+    environ : `dict` [`str`, `str`]
+        Copy of the environment with the source tree (for ``pipetask_lite``,
+        which is not installed into the venv) and ``tests/`` (for
+        ``failing_tasks`` named in pipeline YAML) prepended to
+        ``PYTHONPATH``.
+    """
+    environ = dict(os.environ)
+    paths = [str(REPO_ROOT), str(TESTS_DIR)]
+    if environ.get("PYTHONPATH"):
+        paths.append(environ["PYTHONPATH"])
+    environ["PYTHONPATH"] = os.pathsep.join(paths)
+    if extra:
+        environ.update(extra)
+    return environ
+
+
+# ``run_cli``/``run_pipetask`` take an ``env`` argument that shadows `env`.
+_default_env = env
+
+
+def _run(
+    cmd: list[str], *, cwd: Path | str | None, env: Mapping[str, str] | None, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cmd,
+        cwd=None if cwd is None else str(cwd),
+        env=dict(env) if env is not None else _default_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_cli(
+    argv: Sequence[Any],
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m pipetask_lite *argv`` and capture its output.
+
+    Parameters
+    ----------
+    argv : sequence
+        Arguments; non-string items (e.g. `pathlib.Path`) are `str`-ed.
+    cwd : `pathlib.Path` or `str`, optional
+        Working directory.
+    env : `~collections.abc.Mapping`, optional
+        Environment; default is `harness.env` () so ``pipetask_lite`` and
+        ``failing_tasks`` import from any ``cwd``.
+    timeout : `float`, optional
+        Seconds before `subprocess.TimeoutExpired` is raised.
+
+    Returns
+    -------
+    result : `subprocess.CompletedProcess`
+        With text ``stdout``/``stderr``; the return code is not checked.
+    """
+    return _run(
+        [sys.executable, "-m", "pipetask_lite", *map(str, argv)], cwd=cwd, env=env, timeout=timeout
+    )
+
+
+def run_pipetask(
+    argv: Sequence[Any],
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``pipetask *argv`` and capture its output.
+
+    Parameters
+    ----------
+    argv : sequence
+        Arguments; non-string items are `str`-ed.
+    cwd : `pathlib.Path` or `str`, optional
+        Working directory.
+    env : `~collections.abc.Mapping`, optional
+        Environment; default is `harness.env` ().
+    timeout : `float`, optional
+        Seconds before `subprocess.TimeoutExpired` is raised.
+
+    Returns
+    -------
+    result : `subprocess.CompletedProcess`
+        With text ``stdout``/``stderr``; the return code is not checked.
+    """
+    return _run([str(PIPETASK), *map(str, argv)], cwd=cwd, env=env, timeout=timeout)
