@@ -239,7 +239,8 @@ cov_packages : optional
         raise UsageError("a pipeline is required: give -p/--pipeline or -t/--task")
 
     import astropy.units as u
-    from lsst.daf.butler import Butler
+    from lsst.daf.butler import Butler, MissingDatasetTypeError
+    from lsst.daf.butler.registry import ConflictingDefinitionError
     from lsst.pipe.base import ExecutionResources, Pipeline, TaskFactory
     from lsst.pipe.base.mp_graph_executor import MPGraphExecutor, MPGraphExecutorError
     from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
@@ -257,7 +258,10 @@ cov_packages : optional
 
     # 1. The pipeline: read -p, then apply -t/--delete/-c/-C/--instrument in
     #    command-line order.  Nothing touches the repo yet.
-    with _blame("-p/--pipeline", FileNotFoundError, ValueError, KeyError):
+    with (
+        _blame("-p/--pipeline", ValueError, KeyError),
+        _blame("-p/--pipeline", FileNotFoundError, message=f"no such pipeline file: {pipeline!r}"),
+    ):
         pipe = Pipeline.from_uri(pipeline) if pipeline else Pipeline("anonymous")
     for action in _as_actions(pipeline_actions):
         with _blame(ACTION_OPTIONS[action.option], Exception):
@@ -285,16 +289,22 @@ cov_packages : optional
     # 2. The collections, on a read-only butler: pipetask's rules, all checked
     #    before the first write.  (SimplePipelineExecutor.prep_butler would
     #    create the output collections first and check nothing.)
-    with _blame("-b/--butler-config", FileNotFoundError, ValueError):
+    with _blame("-b/--butler-config", FileNotFoundError, message=f"no butler repo at {butler_config!r}"):
         read_butler = Butler.from_config(butler_config, writeable=False)
     with read_butler:
         plan = plan_collections(
             read_butler, repo=str(butler_config), input=input, output=output, output_run=output_run
         )
         if not register_dataset_types:
-            with _blame("--register-dataset-types", Exception):
+            # pipetask finds unregistered dataset types only when it first
+            # writes, after creating the output collections; check now.
+            pipeline_graph.resolve(read_butler.registry)
+            with _blame("--register-dataset-types", MissingDatasetTypeError, ConflictingDefinitionError):
                 pipeline_graph.check_dataset_type_registrations(read_butler, include_packages=not no_versions)
-        with _blame("--memory-per-quantum", ValueError, TypeError):
+        with _blame(
+            "--memory-per-quantum", ValueError, TypeError,
+            message=f"cannot read {memory_per_quantum!r} as a memory size (examples: 3GB, 3000MB, 3000)",
+        ):
             resources = ExecutionResources(
                 num_cores=cores_per_quantum, max_mem=memory_per_quantum or None, default_mem_units=u.MB
             )
@@ -414,15 +424,23 @@ def _as_actions(items: Sequence[PipelineAction | tuple[str, str]]) -> list[Pipel
 
 
 @contextlib.contextmanager
-def _blame(option: str, *exceptions: type[BaseException] | tuple) -> Iterator[None]:
-    """Turn the given exceptions raised in the body into a one-line error naming ``option``."""
+def _blame(
+    option: str, *exceptions: type[BaseException] | tuple, message: str | None = None
+) -> Iterator[None]:
+    """Turn the given exceptions raised in the body into a one-line error naming ``option``.
+
+    The library's own message is kept (first line only) unless ``message``
+    replaces it; the original exception stays chained for ``--traceback``.
+    """
     try:
         yield
     except PipetaskLiteError:
         raise
     except exceptions as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PipetaskLiteError(message, option=option) from exc
+        text = str(exc).strip()
+        raise PipetaskLiteError(
+            message or (text.splitlines()[0] if text else type(exc).__name__), option=option
+        ) from exc
 
 
 def _query_errors() -> tuple[type[Exception], ...]:

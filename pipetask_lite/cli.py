@@ -8,7 +8,7 @@ as in ``pipetask run --help``, and, in `main`, the keyword of
 
 from __future__ import annotations
 
-__all__ = ("build_parser", "main")
+__all__ = ("build_parser", "main", "parse_args")
 
 import argparse
 import os
@@ -94,6 +94,14 @@ def key_values(text: str) -> list[tuple[str, str]]:
             raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {item!r}")
         result.append((key, value))
     return result
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line (plus a pointer to --help)."""
+
+    def error(self, message: str):
+        """Print ``PROG: error: message`` and exit 2, without the long usage text."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nhint: see '{self.prog} --help'\n")
 
 
 # ---------------------------------------------------------------------------
@@ -360,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
         The parser; ``parser.parse_args(["run", ...])`` gives the namespace
         that `main` hands to `pipetask_lite.run` keyword by keyword.
     """
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG, description="Run LSST Science Pipelines: a Click-free clone of pipetask."
     )
     parser.add_argument(
@@ -392,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
             show_options, pipeline_build_options, qgraph_options, butler_options, execution_options,
             meta_options, coverage_options, options_file_option,
         ],
+        usage="%(prog)s [OPTIONS]",
         help="Build and execute pipeline and quantum graph.",
         description="Build and execute pipeline and quantum graph.",
         epilog=EPILOG,
@@ -484,6 +493,40 @@ def _convert(parser: argparse.ArgumentParser, action: argparse.Action, name: str
     return value
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse a command line completely: options file merged, rules checked.
+
+    Parameters
+    ----------
+    argv : `~collections.abc.Sequence` [`str`], optional
+        Command-line arguments without the program name.
+
+    Returns
+    -------
+    args : `argparse.Namespace`
+        One attribute per option, named like the keyword it becomes.
+
+    Raises
+    ------
+    SystemExit
+        With code 2 and a one-line message, for a usage error.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    subparser = subcommand_parser(parser, args.subcommand)
+    if args.options_file:
+        merge_options_file(subparser, args, args.subcommand)
+    args.pipeline_actions = args.pipeline_actions or []
+    check_run_options(subparser, args)
+    return args
+
+
+def subcommand_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """Return the parser of subcommand ``name`` (argparse keeps it in a private attribute)."""
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return subparsers.choices[name]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``pipetask-lite`` with ``argv`` (default: ``sys.argv[1:]``).
 
@@ -497,13 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     exit_code : `int`
         0 on success, 1 on failure, 2 on usage errors, 130 when interrupted.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    subparser = parser._subparsers._group_actions[0].choices[args.subcommand]
-    if args.options_file:
-        merge_options_file(subparser, args, args.subcommand)
-    args.pipeline_actions = args.pipeline_actions or []
-    check_run_options(subparser, args)
+    args = parse_args(argv)
 
     # Logging as pipetask sets it up (lsst.daf.butler's CliLog, which also
     # lets worker processes replay the same configuration).

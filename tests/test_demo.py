@@ -237,7 +237,10 @@ def test_outputs_are_deterministic(processed_repo: DemoRepo) -> None:
     # output must be bit-identical.
     butler = Butler.from_config(processed_repo.root, collections=processed_repo.raw_collection)
     try:
-        raws = [butler.get("raw", instrument="DemoCam", exposure=e, detector=0) for e in processed_repo.exposures]
+        raws = [
+            butler.get("raw", instrument="DemoCam", exposure=exp, detector=0)
+            for exp in processed_repo.exposures
+        ]
     finally:
         butler.close()
     config = IsrTask.ConfigClass()

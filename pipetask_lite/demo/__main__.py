@@ -17,7 +17,9 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("repo", metavar="REPO", help="Directory for the new repository.")
-    parser.add_argument("--no-run", action="store_true", help="Build the repository and print the command only.")
+    parser.add_argument(
+        "--no-run", action="store_true", help="Build the repository and print the command only."
+    )
     parser.add_argument(
         "--pipetask",
         metavar="CMD",

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = ["DAY_OBS", "DemoRepo", "exposure_id", "make_demo_repo", "make_raw", "pipeline_path"]
 
 import contextlib
+import datetime
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -135,7 +136,8 @@ def _dimension_records(n_exposures: int) -> tuple[dict, dict, list[dict]]:
     from lsst.daf.butler import Timespan
 
     name = DemoCam.getName()
-    noon = astropy.time.Time(f"{str(DAY_OBS)[:4]}-{str(DAY_OBS)[4:6]}-{str(DAY_OBS)[6:]}T12:00:00", scale="tai")
+    # day_obs rolls over at noon; use TAI as the Butler stores timespans in it.
+    noon = astropy.time.Time(datetime.datetime.strptime(f"{DAY_OBS}T12", "%Y%m%dT%H"), scale="tai")
     day_obs = {"instrument": name, "id": DAY_OBS, "timespan": Timespan(noon, noon + 1 * u.day)}
     group = {"instrument": name, "name": f"bias-{DAY_OBS}"}
     exposures = []
