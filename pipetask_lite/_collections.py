@@ -1,8 +1,8 @@
 """Input and output collections: pipetask's rules, checked without writing.
 
 pipetask decides the output RUN, the output CHAINED collection and the input
-search path in ``lsst.ctrl.mpexec.cli.butler_factory.ButlerFactory``, which is
-part of its Click layer.  This module does the same with public
+search path in ctrl_mpexec's ``ButlerFactory`` (``cli/butler_factory.py``),
+which is part of its Click layer.  This module does the same with public
 `lsst.daf.butler.Butler` calls, on a read-only butler, so that every check
 happens before anything is written to the repo.
 """

@@ -312,7 +312,7 @@ cov_packages : optional
         # 3. The quantum graph, the plain recipe: one quantum per task and
         #    data ID that -d selects, reading from the input collections.
         graph_butler = read_butler.clone(collections=list(plan.search_path))
-        with _blame("-d/--data-query", _query_errors()):
+        with _blame("-d/--data-query", *_query_errors()):
             executor = SimplePipelineExecutor.from_pipeline_graph(
                 pipeline_graph,
                 where=data_query,
@@ -425,7 +425,7 @@ def _as_actions(items: Sequence[PipelineAction | tuple[str, str]]) -> list[Pipel
 
 @contextlib.contextmanager
 def _blame(
-    option: str, *exceptions: type[BaseException] | tuple, message: str | None = None
+    option: str, *exceptions: type[BaseException], message: str | None = None
 ) -> Iterator[None]:
     """Turn the given exceptions raised in the body into a one-line error naming ``option``.
 

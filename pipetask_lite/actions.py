@@ -2,8 +2,8 @@
 
 pipetask applies these five options to the pipeline in the order they appear on
 the command line, so they travel together as one ordered list of
-`PipelineAction` values.  The syntax rules are pipetask's (see
-``lsst.ctrl.mpexec.cli.utils._PipelineActionType``).
+`PipelineAction` values.  The syntax rules are pipetask's (ctrl_mpexec's
+Click layer, ``cli/utils.py``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from typing import NamedTuple
 _SYNTAX = {
     "task": (r"(?P<value>[^:]+)(:(?P<label>.+))?", "TASK[:LABEL]"),
     "delete": (r"(?P<label>.+)", "LABEL"),
-    "config": (r"(?P<label>.+):(?P<value>.+=.+)", "LABEL:NAME=VALUE"),
-    "config_file": (r"(?P<label>.+):(?P<value>.+)", "LABEL:FILE"),
+    # pipetask's label pattern is greedy (.+), which mistakes "isr:a=x:y" for
+    # label "isr:a=x"; labels never contain ":", so stop at the first one.
+    "config": (r"(?P<label>[^:]+):(?P<value>[^=]+=.+)", "LABEL:NAME=VALUE"),
+    "config_file": (r"(?P<label>[^:]+):(?P<value>.+)", "LABEL:FILE"),
     "instrument": (r"(?P<value>[^:]+)", "INSTRUMENT"),
 }
 
