@@ -480,7 +480,7 @@ def test_execution_options_and_log_files(twins: Twins) -> None:
     assert sorted(_datasets(snaps["lite"], "add_dataset3", "exec/run")) == [0, 1, 2]
     quanta = {tool: _summary_quanta(twins.dir(tool) / "summary.json") for tool in TOOLS}
     assert quanta["pipetask"] == quanta["lite"]
-    assert {status for _, _, status in quanta["lite"]} == {"SUCCESS"}
+    assert {status for _, _, status in quanta["lite"]} == {"success"}
 
     loggers = {}
     for tool in TOOLS:
