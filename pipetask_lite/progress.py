@@ -66,7 +66,7 @@ def quantum_progress(total: int, *, enabled: bool) -> Iterator[None]:
     old_level = logger.level
     logger.setLevel(min(shown_level, logging.INFO))
     logger.addFilter(on_record)
-    with progress:
+    with progress, _workers_log_off_terminal():
         old_streams = [h.setStream(sys.stderr) for h in handlers]
         try:
             yield
@@ -75,3 +75,26 @@ def quantum_progress(total: int, *, enabled: bool) -> Iterator[None]:
                 handler.setStream(stream)
             logger.removeFilter(on_record)
             logger.setLevel(old_level)
+
+
+@contextmanager
+def _workers_log_off_terminal() -> Iterator[None]:
+    """Keep ``-j`` worker processes from writing log lines through the bar.
+
+    Workers set up their logging by replaying ``CliLog.configState``; they
+    write to the terminal directly, past rich.  While the bar is drawn they
+    replay it with the terminal switched off: their records still go to
+    ``--log-file`` and to each quantum's ``*_log`` dataset, and failures are
+    reported by the main process.
+    """
+    from lsst.daf.butler.cli.cliLog import CliLog
+
+    saved = list(CliLog.configState)
+    # An initLog call is recorded as (initLog, longlog, log_tty, log_file, log_label).
+    CliLog.configState[:] = [
+        (call[0], call[1], False, *call[3:]) if call[0] == CliLog.initLog else call for call in saved
+    ]
+    try:
+        yield
+    finally:
+        CliLog.configState[:] = saved
