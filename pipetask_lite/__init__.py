@@ -18,9 +18,20 @@ documented function per subcommand; those functions are this package's API::
 Importing this package does not import the LSST stack; calling `run` does.
 """
 
+from ._build import build
+from ._qgraph import qgraph
 from ._run import RunResult, run
 from .actions import PipelineAction
 from .errors import PipetaskLiteError, QuantaFailedError, UsageError
 
-__all__ = ("PipelineAction", "PipetaskLiteError", "QuantaFailedError", "RunResult", "UsageError", "run")
+__all__ = (
+    "PipelineAction",
+    "PipetaskLiteError",
+    "QuantaFailedError",
+    "RunResult",
+    "UsageError",
+    "build",
+    "qgraph",
+    "run",
+)
 __version__ = "0.1.0"

@@ -3,13 +3,13 @@
 pipetask decides the output RUN, the output CHAINED collection and the input
 search path in ctrl_mpexec's ``ButlerFactory`` (``cli/butler_factory.py``),
 which is part of its Click layer.  This module does the same with public
-`lsst.daf.butler.Butler` calls, on a read-only butler, so that every check
-happens before anything is written to the repo.
+`lsst.daf.butler.Butler` calls: `plan_collections` reads a read-only butler
+and checks everything; `make_output_collections` is the first write.
 """
 
 from __future__ import annotations
 
-__all__ = ("CollectionPlan", "plan_collections")
+__all__ = ("CollectionPlan", "make_output_collections", "plan_collections")
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +19,7 @@ from .errors import PipetaskLiteError
 
 if TYPE_CHECKING:
     from lsst.daf.butler import Butler
+    from lsst.pipe.base import PipelineGraph
 
 
 @dataclass(frozen=True)
@@ -31,28 +32,45 @@ class CollectionPlan:
         The output CHAINED collection (``-o``).
     output_exists : `bool`
         Whether ``output`` is already in the repo.
-    output_run : `str`
-        The RUN collection that will hold every new dataset.
+    output_run : `str` or `None`
+        The RUN collection that holds every new dataset (`None` only when
+        neither ``-o`` nor ``--output-run`` was given, for ``qgraph -g``).
+    output_run_exists : `bool`
+        Whether ``output_run`` is already in the repo (``--extend-run``).
     inputs : `tuple` [`str`, ...]
         The ``-i`` collections with CHAINED ones flattened, as pipetask does.
     search_path : `tuple` [`str`, ...]
         Collections the quantum graph builder searches for inputs.
     chain : `tuple` [`str`, ...]
-        New definition of ``output`` after the output run (flattened).
+        Definition of ``output`` to write, before the new output run is put
+        in front (flattened; without the run that ``--replace-run`` drops).
+    replaced : `str` or `None`
+        The run that ``--replace-run`` takes out of the chain.
     """
 
     output: str | None
     output_exists: bool
-    output_run: str
+    output_run: str | None
+    output_run_exists: bool
     inputs: tuple[str, ...]
     search_path: tuple[str, ...]
     chain: tuple[str, ...]
+    replaced: str | None
 
 
 def plan_collections(
-    butler: Butler, *, repo: str, input: Sequence[str], output: str | None, output_run: str | None
+    butler: Butler,
+    *,
+    repo: str,
+    input: Sequence[str],
+    output: str | None,
+    output_run: str | None,
+    extend_run: bool = False,
+    replace_run: bool = False,
+    rebase: bool = False,
+    writeable: bool = True,
 ) -> CollectionPlan:
-    """Apply pipetask's collection rules for a new output run.
+    """Apply pipetask's collection rules, reading only.
 
     Parameters
     ----------
@@ -65,7 +83,16 @@ def plan_collections(
     output : `str` or `None`
         Output CHAINED collection (``-o``).
     output_run : `str` or `None`
-        Output RUN collection (``--output-run``); if `None`, ``OUTPUT/TIMESTAMP``.
+        Output RUN collection (``--output-run``).  If `None`: the first child
+        of ``-o`` with ``--extend-run``, else ``OUTPUT/TIMESTAMP``.
+    extend_run : `bool`, optional
+        ``--extend-run``: the output run must exist and is written to again.
+    replace_run : `bool`, optional
+        ``--replace-run``: drop the first child of the existing ``-o`` chain.
+    rebase : `bool`, optional
+        ``--rebase``: reorder an existing ``-o`` chain to agree with ``-i``.
+    writeable : `bool`, optional
+        If `False` (``qgraph -g`` without outputs), an output run is optional.
 
     Returns
     -------
@@ -76,8 +103,8 @@ def plan_collections(
     ------
     pipetask_lite.PipetaskLiteError
         Raised, naming the option, if a collection is missing or has the wrong
-        type, if the output run already exists, or if ``-i`` disagrees with an
-        existing ``-o`` chain.
+        type, if the output run exists without ``--extend-run`` (or is missing
+        with it), or if ``-i`` disagrees with an existing ``-o`` chain.
     """
     from lsst.daf.butler import CollectionType, MissingCollectionError
     from lsst.pipe.base import Instrument
@@ -98,33 +125,69 @@ def plan_collections(
             f"collection {output!r} exists and is a {output_info.type.name} collection, not CHAINED",
             option="-o/--output",
         )
-    existing_chain = tuple(output_info.children) if output_info is not None else ()
+    chain = tuple(output_info.children) if output_info is not None else ()
 
     run_option = "--output-run" if output_run else "-o/--output"
-    if output_run is None:
+    if output_run is not None:
+        if rebase and output and not output_run.startswith(output):
+            raise PipetaskLiteError(
+                f"cannot rebase: output run {output_run!r} does not start with {output!r}", option="--rebase"
+            )
+    elif output is not None and extend_run:
+        if not chain:
+            raise PipetaskLiteError(
+                f"cannot extend a run: output collection {output!r} does not exist or is empty",
+                option="--extend-run",
+            )
+        output_run = chain[0]
+    elif output is not None:
         # pipetask's naming: the same timestamp format as Instrument collections.
         output_run = f"{output}/{Instrument.makeCollectionTimestamp()}"
-    run_info = info(output_run)
-    if run_info is not None:
+    elif writeable:
+        raise PipetaskLiteError("at least one of -o/--output and --output-run is required", option=run_option)
+    run_info = info(output_run) if output_run else None
+    if run_info is not None and run_info.type is not CollectionType.RUN:
         raise PipetaskLiteError(
-            f"output run {output_run!r} already exists in repo {repo!r}",
+            f"collection {output_run!r} exists and is a {run_info.type.name} collection, not RUN",
             option=run_option,
-            hint="choose another --output-run, or resume it with --extend-run",
         )
 
     # pipetask flattens CHAINED inputs, both to compare them with an existing
     # output chain and to define a new one.
     inputs = tuple(butler.collections.query(input, flatten_chains=True)) if input else ()
-    if output_info is not None and inputs:
-        n = len(inputs)
-        if not any(existing_chain[i : i + n] == inputs for i in range(len(existing_chain) - n + 1)):
-            raise PipetaskLiteError(
-                f"output collection {output!r} exists and does not contain the input collections "
-                f"{list(inputs)} as a contiguous sequence (it has {list(existing_chain)})",
-                option="-i/--input",
-                hint="drop -i to reuse the chain's inputs, or pass --rebase to reset the chain",
-            )
-    if not inputs and output_info is None:
+    consistent = _contains_run_of(chain, inputs) if output_info is not None and inputs else True
+    if not consistent and rebase:
+        # --rebase: this output's own runs first, then the new inputs, then the rest.
+        own = [name for name in chain if name.startswith(output)]
+        chain = tuple(own + [n for n in inputs if n not in own] + [n for n in chain if n not in own + list(inputs)])
+        consistent = True
+    if not consistent:
+        raise PipetaskLiteError(
+            f"output collection {output!r} exists and does not contain the input collections "
+            f"{list(inputs)} as a contiguous sequence (it has {list(chain)})",
+            option="-i/--input",
+            hint="drop -i to reuse the chain's inputs, or pass --rebase to reset the chain",
+        )
+
+    if extend_run and output_run is None:
+        raise PipetaskLiteError("cannot extend a run when no output collection is given", option="--extend-run")
+    if extend_run and run_info is None:
+        raise PipetaskLiteError(
+            f"cannot extend output run {output_run!r}: it does not exist in repo {repo!r}",
+            option="--extend-run",
+        )
+    if not extend_run and run_info is not None:
+        raise PipetaskLiteError(
+            f"output run {output_run!r} already exists in repo {repo!r}",
+            option=run_option,
+            hint="resume it with --extend-run, or choose another --output-run",
+        )
+    if replace_run and output_info is None:
+        raise PipetaskLiteError(
+            f"-o/--output must name an existing CHAINED collection, and {output!r} does not exist",
+            option="--replace-run",
+        )
+    if not inputs and output_info is None and not extend_run:
         raise PipetaskLiteError(
             f"no input collections: -o/--output {output!r} is new, so -i/--input is required"
             if output
@@ -132,18 +195,102 @@ def plan_collections(
             option="-i/--input",
         )
 
-    search_path = (output,) if output_info is not None else inputs
-    chain_source = existing_chain if output_info is not None else inputs
-    chain = tuple(
-        butler.collections.query(chain_source, flatten_chains=True, include_chains=False)
-        if chain_source
+    if output_info is not None:
+        search_path = list(output_info.children[1:]) if replace_run else [output]
+    else:
+        search_path = list(inputs)
+    if extend_run:
+        search_path.insert(0, output_run)
+
+    definition = list(
+        butler.collections.query(chain if output_info is not None else inputs, flatten_chains=True,
+                                 include_chains=False)
+        if (chain if output_info is not None else inputs)
         else ()
     )
+    replaced = definition.pop(0) if replace_run else None
     return CollectionPlan(
         output=output,
         output_exists=output_info is not None,
         output_run=output_run,
+        output_run_exists=run_info is not None,
         inputs=inputs,
-        search_path=search_path,
-        chain=chain,
+        search_path=tuple(search_path),
+        chain=tuple(definition),
+        replaced=replaced,
     )
+
+
+def _contains_run_of(chain: Sequence[str], inputs: Sequence[str]) -> bool:
+    """Whether ``inputs`` appears in ``chain`` as a contiguous sequence."""
+    n = len(inputs)
+    return any(tuple(chain[i : i + n]) == tuple(inputs) for i in range(len(chain) - n + 1))
+
+
+def make_output_collections(
+    butler_config: str,
+    plan: CollectionPlan,
+    *,
+    pipeline_graph: PipelineGraph,
+    extend_run: bool,
+    prune_replaced: str | None,
+) -> Butler:
+    """Write the output collections the way pipetask does; return a writeable butler.
+
+    This is `SimplePipelineExecutor.prep_butler` generalised to pipetask's
+    options: an existing ``-o`` chain, ``--extend-run`` (nothing new),
+    ``--replace-run`` with ``--prune-replaced``, and ``--output-run`` alone.
+
+    Parameters
+    ----------
+    butler_config : `str`
+        The repo (``-b``).
+    plan : `CollectionPlan`
+        What `plan_collections` decided.
+    pipeline_graph : `lsst.pipe.base.PipelineGraph`
+        The pipeline, to know which datasets ``--prune-replaced unstore`` removes.
+    extend_run : `bool`
+        ``--extend-run``: the run and chain exist already.
+    prune_replaced : `str` or `None`
+        ``--prune-replaced``: ``"unstore"`` or ``"purge"`` the replaced run.
+
+    Returns
+    -------
+    butler : `lsst.daf.butler.Butler`
+        Writeable butler whose default run is the output run and whose
+        default collections are ``-o`` (or the run and ``-i``).
+    """
+    from lsst.daf.butler import Butler, CollectionType
+    from lsst.daf.butler.registry import RegistryDefaults
+    from lsst.pipe.base.pipeline_graph import NodeType
+
+    if plan.output is None:
+        butler = Butler.from_config(
+            butler_config, writeable=True, run=plan.output_run, collections=[plan.output_run, *plan.inputs]
+        )
+        butler.collections.register(plan.output_run)
+        return butler
+    butler = Butler.from_config(butler_config, writeable=True)
+    chain = list(plan.chain)
+    if plan.replaced is not None and prune_replaced == "unstore":
+        # Only the regular outputs of this pipeline; init-outputs, configs and
+        # versions stay, as in pipetask.
+        with butler.transaction():
+            refs = [
+                ref
+                for ref in butler.registry.queryDatasets(..., collections=plan.replaced)
+                if (producer := pipeline_graph.producer_of(ref.datasetType.name)) is not None
+                and producer.key.node_type is NodeType.TASK
+            ]
+            butler.pruneDatasets(refs, unstore=True, disassociate=False)
+    elif plan.replaced is not None and prune_replaced == "purge":
+        with butler.transaction():
+            butler.collections.redefine_chain(plan.output, chain)
+            butler.removeRuns([plan.replaced])
+    if not plan.output_exists:
+        butler.collections.register(plan.output, CollectionType.CHAINED)
+    if not extend_run:
+        butler.collections.register(plan.output_run, CollectionType.RUN)
+        butler.collections.redefine_chain(plan.output, [plan.output_run, *chain])
+    butler.registry.defaults = RegistryDefaults(run=plan.output_run, collections=[plan.output])
+    return butler

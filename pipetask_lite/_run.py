@@ -1,8 +1,9 @@
 """`run`: what ``pipetask run`` does, as one function of the public LSST API.
 
-Read `run` from top to bottom: build the pipeline, check the collections,
-build the quantum graph, and only then write to the repo and execute.  The
-plain recipe (``-b -i -o -p -d -c --register-dataset-types``) is the one from
+Read `run` from top to bottom: build the pipeline (as `pipetask_lite.build`),
+check the collections and build the quantum graph (as `pipetask_lite.qgraph`),
+and only then write to the repo and execute.  The plain recipe (``-b -i -o -p
+-d -c --register-dataset-types``) is the one from
 `lsst.pipe.base.simple_pipeline_executor.SimplePipelineExecutor`; where that
 class cannot express an option, the lower-level pipe_base classes it is made
 of take over, and the code says why.
@@ -13,13 +14,17 @@ from __future__ import annotations
 __all__ = ("RunResult", "run")
 
 import contextlib
-import inspect
 import logging
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-from .actions import PipelineAction, parse_pipeline_action
+from ._build import build_pipeline
+from ._collections import make_output_collections
+from ._qgraph import make_quantum_graph
+from ._util import blame, make_show, warn_unhandled_show
+from .actions import PipelineAction
 from .errors import PipetaskLiteError, QuantaFailedError, UsageError
 
 if TYPE_CHECKING:
@@ -30,14 +35,6 @@ _LOG = logging.getLogger("lsst.pipetask_lite")
 
 MP_TIMEOUT = 3600 * 24 * 30
 """pipetask's default for ``--timeout``: 30 days, i.e. none in practice."""
-
-ACTION_OPTIONS = {
-    "task": "-t/--task",
-    "delete": "--delete",
-    "config": "-c/--config",
-    "config_file": "-C/--config-file",
-    "instrument": "--instrument",
-}
 
 
 @dataclass
@@ -86,6 +83,9 @@ def run(
     pipeline: str | None = None,
     pipeline_actions: Sequence[PipelineAction | tuple[str, str]] = (),
     save_pipeline: str | None = None,
+    select_tasks: str = "",
+    pipeline_dot: str | None = None,
+    pipeline_mermaid: str | None = None,
     data_query: str = "",
     register_dataset_types: bool = False,
     skip_init_writes: bool = False,
@@ -100,19 +100,17 @@ def run(
     memory_per_quantum: str = "",
     summary: str | None = None,
     enable_implicit_threading: bool = False,
-    # Options pipetask has that pipetask-lite does not implement yet; giving
-    # any of them raises UsageError rather than silently doing nothing.
-    show: Sequence[str] = (),
-    debug: bool = False,
-    select_tasks: str = "",
-    pipeline_dot: str | None = None,
-    pipeline_mermaid: str | None = None,
+    extend_run: bool = False,
+    replace_run: bool = False,
+    prune_replaced: Literal["unstore", "purge"] | None = None,
+    rebase: bool = False,
+    skip_existing_in: Sequence[str] = (),
+    skip_existing: bool = False,
+    clobber_outputs: bool = False,
     qgraph: str | None = None,
     qgraph_id: str | None = None,
     qgraph_node_id: Sequence[str] = (),
     qgraph_datastore_records: bool = False,
-    skip_existing_in: Sequence[str] = (),
-    skip_existing: bool = False,
     save_qgraph: str | None = None,
     qgraph_dot: str | None = None,
     qgraph_mermaid: str | None = None,
@@ -121,11 +119,8 @@ def run(
     mock: bool = False,
     mock_failure: Sequence[str] = (),
     unmocked_dataset_types: Sequence[str] = (),
-    extend_run: bool = False,
-    replace_run: bool = False,
-    prune_replaced: Literal["unstore", "purge"] | None = None,
-    rebase: bool = False,
-    clobber_outputs: bool = False,
+    show: Sequence[str] = (),
+    debug: bool = False,
     pdb: str | None = None,
     profile: str | None = None,
     graph_fixup: str | None = None,
@@ -133,11 +128,12 @@ def run(
     cov_report: bool = True,
     cov_packages: Sequence[str] = (),
     progress: bool = True,
-) -> RunResult:
+) -> RunResult | None:
     """Build a pipeline and its quantum graph, then execute it: ``pipetask run``.
 
     Every keyword is named after the long form of the ``pipetask run`` option
-    it comes from and has the same default.
+    it comes from and has the same default.  The graph keywords are described
+    in full in `pipetask_lite.qgraph`, the pipeline ones in `pipetask_lite.build`.
 
     Parameters
     ----------
@@ -150,8 +146,8 @@ def run(
         ``-o``: output CHAINED collection, created as ``[output_run, *input]``
         or, if it exists, extended with ``output_run`` in front.
     output_run : `str`, optional
-        ``--output-run``: the new RUN collection for all outputs; by default
-        ``OUTPUT/TIMESTAMP``.  It must not exist yet.
+        ``--output-run``: the RUN collection for all outputs; by default
+        ``OUTPUT/TIMESTAMP`` (with ``extend_run``: the first child of ``-o``).
     pipeline : `str`, optional
         ``-p``: pipeline YAML file; ``file.yaml#label1,subset2`` selects tasks
         (`lsst.pipe.base.Pipeline.from_uri`).
@@ -160,8 +156,9 @@ def run(
         this order.  Each item is a `PipelineAction` or a pair
         ``(option, value)`` such as ``("config", "isr:overscan.fitType=MEDIAN")``
         or ``("instrument", "lsst.obs.decam.DarkEnergyCamera")``.
-    save_pipeline : `str`, optional
-        ``-s``: write the final pipeline (after the actions) to this YAML file.
+    save_pipeline, select_tasks, pipeline_dot, pipeline_mermaid : optional
+        ``-s``, ``--select-tasks``, ``--pipeline-dot``, ``--pipeline-mermaid``
+        (see `pipetask_lite.build`).
     data_query : `str`, optional
         ``-d``: the ``where`` expression that selects data IDs.
     register_dataset_types : `bool`, optional
@@ -172,7 +169,7 @@ def run(
     init_only : `bool`, optional
         ``--init-only``: stop after registering and writing init-outputs.
     no_versions : `bool`, optional
-        ``--no-versions``: do not write the ``packages`` dataset.
+        ``--no-versions``: do not write (or compare) the ``packages`` dataset.
     processes : `int`, optional
         ``-j``: number of processes executing quanta.
     timeout : `int`, optional
@@ -193,27 +190,57 @@ def run(
         ``--summary``: write the execution report as JSON here.
     enable_implicit_threading : `bool`, optional
         ``--enable-implicit-threading``: leave OpenBLAS & co. multithreaded.
-    show, debug, select_tasks, pipeline_dot, pipeline_mermaid, qgraph, \
-qgraph_id, qgraph_node_id, qgraph_datastore_records, skip_existing_in, \
-skip_existing, save_qgraph, qgraph_dot, qgraph_mermaid, \
+    extend_run : `bool`, optional
+        ``--extend-run``: write into the existing output run; implies
+        ``skip_existing``.
+    replace_run : `bool`, optional
+        ``--replace-run``: take the first child out of the existing ``-o``
+        chain and put a new run in its place.
+    prune_replaced : `str`, optional
+        ``--prune-replaced``: ``"unstore"`` the replaced run's task outputs
+        or ``"purge"`` the whole run.
+    rebase : `bool`, optional
+        ``--rebase``: reorder an existing ``-o`` chain to agree with ``-i``.
+    skip_existing_in : `~collections.abc.Sequence` [`str`], optional
+        ``--skip-existing-in``: skip quanta whose outputs all exist there.
+    skip_existing : `bool`, optional
+        ``--skip-existing``: the same, in the output run.
+    clobber_outputs : `bool`, optional
+        ``--clobber-outputs``: with ``extend_run``, remove a failed quantum's
+        partial outputs before running it again.
+    qgraph, qgraph_id, qgraph_node_id : optional
+        ``-g``, ``--qgraph-id``, ``--qgraph-node-id``: execute a saved graph
+        (or some of its quanta) instead of building one.
+    qgraph_datastore_records, save_qgraph, qgraph_dot, qgraph_mermaid, \
 dataset_query_constraint, data_id_table, mock, mock_failure, \
-unmocked_dataset_types, extend_run, replace_run, prune_replaced, rebase, \
-clobber_outputs, pdb, profile, graph_fixup, coverage, cov_report, \
-cov_packages : optional
-        The pipetask options of the same names.  Not implemented yet: any
-        value other than the default raises `UsageError`.
+unmocked_dataset_types : optional
+        Graph options (see `pipetask_lite.qgraph`).
+    show : `~collections.abc.Sequence` [`str`], optional
+        ``--show``: pipeline items stop before the graph is built, graph items
+        before execution (see `pipetask_lite.qgraph`).
+    debug : `bool`, optional
+        ``--debug``: import ``debug.py`` for lsstDebug in every quantum.
+    pdb : `str`, optional
+        ``--pdb``: debugger module for post-mortem on a failing quantum.
+    profile : `str`, optional
+        ``--profile``: write cProfile statistics of the execution here.
+    graph_fixup : `str`, optional
+        ``--graph-fixup``: class or factory of an
+        `lsst.pipe.base.execution_graph_fixup.ExecutionGraphFixup`.
+    coverage, cov_report, cov_packages : optional
+        ``--coverage``, ``--[no-]cov-report``, ``--cov-packages``: measure
+        code coverage (needs the coverage package).
     progress : `bool`, optional
         Draw a progress bar while quanta run, if stderr is a terminal.
 
     Returns
     -------
-    result : `RunResult`
-        Output collections, the quantum graph, and how each quantum ended.
+    result : `RunResult` or `None`
+        Output collections, the quantum graph, and how each quantum ended;
+        `None` if ``show`` stopped before execution.
 
     Raises
     ------
-    pipetask_lite.UsageError
-        Raised for an option that is not implemented yet.
     pipetask_lite.PipetaskLiteError
         Raised, naming the option at fault, for bad input; nothing has been
         written to the repo then.
@@ -221,141 +248,163 @@ cov_packages : optional
         Raised after execution if any quantum failed; ``exc.result`` is the
         `RunResult`.
     """
-    _refuse_not_implemented(
-        show=show, debug=debug, select_tasks=select_tasks, pipeline_dot=pipeline_dot,
-        pipeline_mermaid=pipeline_mermaid, qgraph=qgraph, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id,
-        qgraph_datastore_records=qgraph_datastore_records, skip_existing_in=skip_existing_in,
-        skip_existing=skip_existing, save_qgraph=save_qgraph, qgraph_dot=qgraph_dot,
-        qgraph_mermaid=qgraph_mermaid, dataset_query_constraint=dataset_query_constraint,
-        data_id_table=data_id_table, mock=mock, mock_failure=mock_failure,
-        unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run, replace_run=replace_run,
-        prune_replaced=prune_replaced, rebase=rebase, clobber_outputs=clobber_outputs, pdb=pdb,
-        profile=profile, graph_fixup=graph_fixup, coverage=coverage, cov_report=cov_report,
-        cov_packages=cov_packages,
-    )
-    if output is None and output_run is None:
+    if output is None and output_run is None and qgraph is None:
         raise UsageError("at least one of -o/--output and --output-run is required")
-    if pipeline is None and not pipeline_actions:
+    if qgraph is None and pipeline is None and not pipeline_actions:
         raise UsageError("a pipeline is required: give -p/--pipeline or -t/--task")
+    show_info = make_show(show)
 
+    with coverage_enabled(coverage, cov_report=cov_report, cov_packages=cov_packages):
+        # 1. The pipeline (pipetask_lite.build): -p, then -t/--delete/-c/-C/
+        #    --instrument in command-line order.  Nothing touches the repo yet.
+        factory = None
+        if qgraph is None:
+            factory = build_pipeline(
+                pipeline=pipeline, pipeline_actions=pipeline_actions, save_pipeline=save_pipeline,
+                select_tasks=select_tasks, pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid,
+                show_info=show_info,
+            )
+            if show_info.handled and not show_info.unhandled:
+                print("No quantum graph generated or pipeline executed. "
+                      "The --show option was given and all options were processed.", file=sys.stderr)
+                return None
+
+        # 2. Collections and the quantum graph (pipetask_lite.qgraph), on a
+        #    read-only butler: every check happens before the first write.
+        #    (SimplePipelineExecutor.prep_butler would create the output
+        #    collections first and check nothing.)
+        quantum_graph, plan = make_quantum_graph(
+            factory, show_info=show_info, for_execution=True,
+            butler_config=butler_config, input=input, output=output, output_run=output_run,
+            data_query=data_query, qgraph=qgraph, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id,
+            qgraph_datastore_records=qgraph_datastore_records, skip_existing_in=skip_existing_in,
+            skip_existing=skip_existing, save_qgraph=save_qgraph, qgraph_dot=qgraph_dot,
+            qgraph_mermaid=qgraph_mermaid, dataset_query_constraint=dataset_query_constraint,
+            data_id_table=data_id_table, mock=mock, mock_failure=mock_failure,
+            unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run, replace_run=replace_run,
+            prune_replaced=prune_replaced, rebase=rebase, clobber_outputs=clobber_outputs,
+        )
+        warn_unhandled_show(show_info, "run")
+        if show_info.handled:
+            print("No pipeline executed. The --show option was given and all options were processed.",
+                  file=sys.stderr)
+            return None
+        return _execute(
+            quantum_graph, plan=plan, butler_config=butler_config, output=output,
+            register_dataset_types=register_dataset_types, skip_init_writes=skip_init_writes,
+            init_only=init_only, no_versions=no_versions, processes=processes, timeout=timeout,
+            start_method=start_method, fail_fast=fail_fast, raise_on_partial_outputs=raise_on_partial_outputs,
+            cores_per_quantum=cores_per_quantum, memory_per_quantum=memory_per_quantum, summary=summary,
+            enable_implicit_threading=enable_implicit_threading, extend_run=extend_run,
+            replace_run=replace_run, prune_replaced=prune_replaced,
+            skip_existing=skip_existing or extend_run,
+            skip_existing_in=(*skip_existing_in, plan.output_run) if skip_existing or extend_run
+            else tuple(skip_existing_in),
+            clobber_outputs=clobber_outputs and extend_run, debug=debug, pdb=pdb, profile=profile,
+            graph_fixup=graph_fixup, progress=progress,
+        )
+
+
+def _execute(
+    quantum_graph: PredictedQuantumGraph,
+    *,
+    plan,
+    butler_config: str,
+    output: str | None,
+    register_dataset_types: bool,
+    skip_init_writes: bool,
+    init_only: bool,
+    no_versions: bool,
+    processes: int,
+    timeout: int | None,
+    start_method: str | None,
+    fail_fast: bool,
+    raise_on_partial_outputs: bool,
+    cores_per_quantum: int,
+    memory_per_quantum: str,
+    summary: str | None,
+    enable_implicit_threading: bool,
+    extend_run: bool,
+    replace_run: bool,
+    prune_replaced: str | None,
+    skip_existing: bool,
+    skip_existing_in: tuple[str, ...],
+    clobber_outputs: bool,
+    debug: bool,
+    pdb: str | None,
+    profile: str | None,
+    graph_fixup: str | None,
+    progress: bool,
+) -> RunResult:
+    """Write the output collections and init-outputs, then execute the graph.
+
+    The second half of `run`; the keywords are its own.
+    """
     import astropy.units as u
-    from lsst.daf.butler import Butler, MissingDatasetTypeError
+    import lsst.utils.timer
+    from lsst.daf.butler import MissingDatasetTypeError
     from lsst.daf.butler.registry import ConflictingDefinitionError
-    from lsst.pipe.base import ExecutionResources, Pipeline, TaskFactory
+    from lsst.pipe.base import ExecutionResources, TaskFactory
     from lsst.pipe.base.mp_graph_executor import MPGraphExecutor, MPGraphExecutorError
     from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
     from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
     from lsst.utils.threads import disable_implicit_threading
 
-    from ._collections import plan_collections
     from .progress import quantum_progress
 
+    # 3. Checks that need no writing.
+    pipeline_graph = quantum_graph.pipeline_graph
+    if not register_dataset_types:
+        # pipetask finds unregistered dataset types only when it first
+        # writes, after creating the output collections; check now.
+        from lsst.daf.butler import Butler
+
+        with Butler.from_config(butler_config, writeable=False) as read_butler, blame(
+            "--register-dataset-types", MissingDatasetTypeError, ConflictingDefinitionError
+        ):
+            pipeline_graph.check_dataset_type_registrations(read_butler, include_packages=not no_versions)
+    with blame(
+        "--memory-per-quantum", ValueError, TypeError,
+        message=f"cannot read {memory_per_quantum!r} as a memory size (examples: 3GB, 3000MB, 3000)",
+    ):
+        resources = ExecutionResources(
+            num_cores=cores_per_quantum, max_mem=memory_per_quantum or None, default_mem_units=u.MB
+        )
+    fixup = _import_graph_fixup(graph_fixup)
     if start_method == "fork":
         _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
         start_method = "spawn"
     if not enable_implicit_threading:
         disable_implicit_threading()
 
-    # 1. The pipeline: read -p, then apply -t/--delete/-c/-C/--instrument in
-    #    command-line order.  Nothing touches the repo yet.
-    with (
-        _blame("-p/--pipeline", ValueError, KeyError),
-        _blame("-p/--pipeline", FileNotFoundError, message=f"no such pipeline file: {pipeline!r}"),
-    ):
-        pipe = Pipeline.from_uri(pipeline) if pipeline else Pipeline("anonymous")
-    for action in _as_actions(pipeline_actions):
-        with _blame(ACTION_OPTIONS[action.option], Exception):
-            match action.option:
-                case "instrument":
-                    pipe.addInstrument(action.value)
-                case "task":
-                    pipe.addTask(action.value, action.label)
-                case "delete":
-                    pipe.removeTask(action.label)
-                case "config":
-                    name, _, value = action.value.partition("=")
-                    pipe.addConfigOverride(action.label, name, value)
-                case "config_file":
-                    pipe.addConfigFile(action.label, action.value)
-    if save_pipeline:
-        with _blame("-s/--save-pipeline", OSError):
-            pipe.write_to_uri(save_pipeline)
-    # Task configs are built and validated here, so a bad -c/-C surfaces now.
-    config_option = "-c/--config" if any(a.option in ("config", "config_file") for a in
-                                          _as_actions(pipeline_actions)) else "-p/--pipeline"
-    with _blame(config_option, Exception):
-        pipeline_graph = pipe.to_graph()
-
-    # 2. The collections, on a read-only butler: pipetask's rules, all checked
-    #    before the first write.  (SimplePipelineExecutor.prep_butler would
-    #    create the output collections first and check nothing.)
-    with _blame("-b/--butler-config", FileNotFoundError, message=f"no butler repo at {butler_config!r}"):
-        read_butler = Butler.from_config(butler_config, writeable=False)
-    with read_butler:
-        plan = plan_collections(
-            read_butler, repo=str(butler_config), input=input, output=output, output_run=output_run
-        )
-        if not register_dataset_types:
-            # pipetask finds unregistered dataset types only when it first
-            # writes, after creating the output collections; check now.
-            pipeline_graph.resolve(read_butler.registry)
-            with _blame("--register-dataset-types", MissingDatasetTypeError, ConflictingDefinitionError):
-                pipeline_graph.check_dataset_type_registrations(read_butler, include_packages=not no_versions)
-        with _blame(
-            "--memory-per-quantum", ValueError, TypeError,
-            message=f"cannot read {memory_per_quantum!r} as a memory size (examples: 3GB, 3000MB, 3000)",
-        ):
-            resources = ExecutionResources(
-                num_cores=cores_per_quantum, max_mem=memory_per_quantum or None, default_mem_units=u.MB
-            )
-
-        # 3. The quantum graph, the plain recipe: one quantum per task and
-        #    data ID that -d selects, reading from the input collections.
-        graph_butler = read_butler.clone(collections=list(plan.search_path))
-        with _blame("-d/--data-query", *_query_errors()):
-            executor = SimplePipelineExecutor.from_pipeline_graph(
-                pipeline_graph,
-                where=data_query,
-                butler=graph_butler,
-                output=output,
-                output_run=plan.output_run,
-                resources=resources,
-                raise_on_partial_outputs=raise_on_partial_outputs,
-            )
-        quantum_graph = executor.predicted
-    if len(quantum_graph) == 0:
-        raise PipetaskLiteError(
-            f"no quanta: query {data_query!r} selected no data in collections {list(plan.search_path)} "
-            f"for the pipeline's inputs ({', '.join(sorted(_overall_inputs(pipeline_graph)))}); "
-            "nothing was written",
-            option="-d/--data-query",
-            hint="check -i/--input and -d/--data-query; the log above names the empty query",
-        )
-
     # 4. First write: the output RUN and CHAINED collections.
-    if output is not None:
+    if output is not None and not extend_run and not replace_run:
+        # The SimplePipelineExecutor recipe, given pipetask's flattened chain.
         butler = SimplePipelineExecutor.prep_butler(
             butler_config, inputs=plan.chain, output=output, output_run=plan.output_run
         )
     else:
-        # prep_butler needs a CHAINED output; with only --output-run, pipetask
-        # reads from the inputs directly and writes to the run.
-        butler = Butler.from_config(
-            butler_config, writeable=True, run=plan.output_run, collections=[plan.output_run, *plan.inputs]
+        # An existing run, a replaced run, or --output-run alone: pipetask's
+        # rules, which prep_butler does not know.
+        butler = make_output_collections(
+            butler_config, plan, pipeline_graph=pipeline_graph, extend_run=extend_run,
+            prune_replaced=prune_replaced,
         )
-        butler.collections.register(plan.output_run)
     result = RunResult(output=output, output_run=plan.output_run, quantum_graph=quantum_graph)
     with butler:
+        if debug:
+            _import_lsst_debug()
         # 5. Init-outputs, configs and software versions: what
         #    SimplePipelineExecutor.run writes first, split up here because
-        #    --skip-init-writes and --no-versions switch parts of it off.
+        #    --skip-init-writes, --no-versions and --extend-run change it.
         if register_dataset_types:
-            quantum_graph.pipeline_graph.register_dataset_types(butler, include_packages=not no_versions)
+            pipeline_graph.register_dataset_types(butler, include_packages=not no_versions)
         if not skip_init_writes:
-            quantum_graph.write_init_outputs(butler, skip_existing=False)
-            quantum_graph.write_configs(butler, compare_existing=False)
-            if not no_versions:
-                quantum_graph.write_packages(butler, compare_existing=False)
+            with blame("--extend-run", ConflictingDefinitionError, ValueError):
+                quantum_graph.write_init_outputs(butler, skip_existing=skip_existing)
+                quantum_graph.write_configs(butler, compare_existing=extend_run)
+                if not no_versions:
+                    quantum_graph.write_packages(butler, compare_existing=extend_run)
         if init_only:
             return result
 
@@ -367,6 +416,9 @@ cov_packages : optional
         quantum_executor = SingleQuantumExecutor(
             butler=butler,
             task_factory=TaskFactory(),
+            skip_existing_in=skip_existing_in,
+            clobber_outputs=clobber_outputs,
+            enable_lsst_debug=debug,
             resources=resources,
             raise_on_partial_outputs=raise_on_partial_outputs,
         )
@@ -376,19 +428,21 @@ cov_packages : optional
             start_method=start_method,
             quantum_executor=quantum_executor,
             fail_fast=fail_fast,
+            pdb=pdb,
+            execution_graph_fixup=fixup,
         )
         # Worker processes must not share the parent's database connections.
         butler.registry.resetConnectionPool()
         failure: MPGraphExecutorError | None = None
         try:
-            with quantum_progress(len(quantum_graph), enabled=progress):
+            with quantum_progress(len(quantum_graph), enabled=progress), lsst.utils.timer.profile(profile, _LOG):
                 graph_executor.execute(quantum_graph)
         except MPGraphExecutorError as exc:
             failure = exc
         finally:
             result.report = graph_executor.getReport()
             if summary and result.report is not None:
-                with _blame("--summary", OSError), open(summary, "w") as stream:
+                with blame("--summary", OSError), open(summary, "w") as stream:
                     stream.write(result.report.model_dump_json(exclude_none=True, indent=2))
     _sort_quanta(result)
     if failure is not None or result.failed:
@@ -396,64 +450,57 @@ cov_packages : optional
     return result
 
 
-def _refuse_not_implemented(**given: Any) -> None:
-    """Raise `UsageError` naming the first option given that is not implemented yet."""
-    defaults = inspect.signature(run).parameters
-    for name, value in given.items():
-        default = defaults[name].default
-        if value != default and not (not value and not default):
-            option = "--" + name.replace("_", "-")
-            raise UsageError(f"{option} is not implemented yet in pipetask-lite", option=option)
+def _import_graph_fixup(graph_fixup: str | None):
+    """Import and make the ``--graph-fixup`` object, as pipetask does."""
+    if not graph_fixup:
+        return None
+    from lsst.pipe.base.execution_graph_fixup import ExecutionGraphFixup
+    from lsst.utils.doImport import doImportType
+
+    with blame("--graph-fixup", Exception, message=f"cannot import {graph_fixup!r}"):
+        factory = doImportType(graph_fixup)
+    with blame("--graph-fixup", Exception):
+        fixup = factory()
+    if not isinstance(fixup, ExecutionGraphFixup):
+        raise PipetaskLiteError(f"{graph_fixup!r} does not make an ExecutionGraphFixup", option="--graph-fixup")
+    return fixup
 
 
-def _as_actions(items: Sequence[PipelineAction | tuple[str, str]]) -> list[PipelineAction]:
-    """Accept `PipelineAction` values or ``(option, value)`` pairs from Python callers."""
-    actions = []
-    for item in items:
-        if isinstance(item, PipelineAction):
-            actions.append(item)
-            continue
-        option, text = item
-        if option not in ACTION_OPTIONS:
-            raise UsageError(f"unknown pipeline action {option!r}; expected one of {', '.join(ACTION_OPTIONS)}")
-        try:
-            actions.append(parse_pipeline_action(option, text))
-        except ValueError as exc:
-            raise UsageError(str(exc), option=ACTION_OPTIONS[option]) from None
-    return actions
+def _import_lsst_debug() -> None:
+    """``--debug``: import the user's ``debug.py`` so lsstDebug sees it, as pipetask does."""
+    try:
+        import debug  # noqa: F401
+    except ImportError:
+        _LOG.warning("No 'debug' module found.")
 
 
 @contextlib.contextmanager
-def _blame(
-    option: str, *exceptions: type[BaseException], message: str | None = None
-) -> Iterator[None]:
-    """Turn the given exceptions raised in the body into a one-line error naming ``option``.
-
-    The library's own message is kept (first line only) unless ``message``
-    replaces it; the original exception stays chained for ``--traceback``.
-    """
-    try:
+def coverage_enabled(enabled: bool, *, cov_report: bool, cov_packages: Sequence[str]) -> Iterator[None]:
+    """``--coverage``: measure coverage of the whole command, as pipetask does."""
+    if not enabled:
         yield
-    except PipetaskLiteError:
-        raise
-    except exceptions as exc:
-        text = str(exc).strip()
-        raise PipetaskLiteError(
-            message or (text.splitlines()[0] if text else type(exc).__name__), option=option
-        ) from exc
+        return
+    try:
+        import coverage
+    except ModuleNotFoundError:
+        raise PipetaskLiteError("the coverage package is not installed", option="--coverage") from None
+    import tempfile
 
-
-def _query_errors() -> tuple[type[Exception], ...]:
-    """Exceptions that mean the ``-d`` expression itself is wrong."""
-    from lsst.daf.butler import InvalidQueryError
-    from lsst.daf.butler.registry import UserExpressionError
-
-    return (InvalidQueryError, UserExpressionError)
-
-
-def _overall_inputs(pipeline_graph) -> list[str]:
-    """Names of the dataset types the pipeline reads but does not produce."""
-    return [name for name, _ in pipeline_graph.iter_overall_inputs()]
+    with tempfile.NamedTemporaryFile("w", suffix=".coveragerc") as rcfile:
+        rcfile.write("[run]\nbranch = True\nconcurrency = multiprocessing\n")
+        if cov_packages:
+            rcfile.write(f"source_pkgs = {','.join(cov_packages)}\n")
+        rcfile.flush()
+        cov = coverage.Coverage(config_file=rcfile.name)
+        cov.start()
+        try:
+            yield
+        finally:
+            cov.stop()
+            cov.save()
+            if cov_report:
+                cov.html_report(directory="./covhtml")
+                print("Coverage report written to ./covhtml.", file=sys.stderr)
 
 
 def _sort_quanta(result: RunResult) -> None:

@@ -109,11 +109,13 @@ class Parser(argparse.ArgumentParser):
 # parser so that later subcommands (build, qgraph) share the declarations.
 # ---------------------------------------------------------------------------
 
-show_options = argparse.ArgumentParser(add_help=False)
-show_options.add_argument(
+debug_option = argparse.ArgumentParser(add_help=False)
+debug_option.add_argument(
     "--debug", action="store_true", help="Enable debugging output using lsstDebug facility (imports debug.py)."
 )
-show_options.add_argument(
+
+show_option = argparse.ArgumentParser(add_help=False)
+show_option.add_argument(
     "--show", metavar="ITEM|ITEM=VALUE", action="extend", type=comma_list, default=[],
     help="Dump various info to standard output: config, config=[Task::]PATTERN[:NOIGNORECASE], "
     "history=FIELD, dump-config[=Task], pipeline, graph, workflow, tasks, subsets, uri, "
@@ -265,13 +267,24 @@ group.add_argument(
     "--rebase", action="store_true", help="Reset output collection chain if it is inconsistent with --input."
 )
 
+
+
+def add_clobber_outputs_and_summary(group) -> None:
+    """Add --clobber-outputs and --summary: run has them under execution, qgraph under graph building."""
+    group.add_argument(
+        "--clobber-outputs", action="store_true",
+        help="Remove outputs of failed quanta from the output run when they would block new quanta with the "
+        "same data ID (or assume that this will be done, if just building a graph). "
+        "Does nothing without --extend-run.",
+    )
+    group.add_argument(
+        "--summary", metavar="FILE", help="Location for storing job summary (JSON file)."
+    )
+
+
 execution_options = argparse.ArgumentParser(add_help=False)
 group = execution_options.add_argument_group("Execution options")
-group.add_argument(
-    "--clobber-outputs", action="store_true",
-    help="Remove outputs of failed quanta from the output run when they would block new quanta with the "
-    "same data ID. Does nothing without --extend-run.",
-)
+add_clobber_outputs_and_summary(group)
 group.add_argument(
     "--pdb", metavar="TEXT", nargs="?", const="pdb",
     help="Post-mortem debugger to launch for exceptions (defaults to pdb if unspecified; requires a tty).",
@@ -300,9 +313,6 @@ group.add_argument(
 group.add_argument(
     "--graph-fixup", metavar="TEXT",
     help="Name of the class or factory method which makes an instance used for execution graph fixup.",
-)
-group.add_argument(
-    "--summary", metavar="FILE", help="Location for storing job summary (JSON file)."
 )
 group.add_argument(
     "--enable-implicit-threading", action="store_true",
@@ -394,11 +404,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="Show the Python traceback of an error (pipetask-lite only; errors are one line otherwise).",
     )
     subcommands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+    build = subcommands.add_parser(
+        "build",
+        parents=[show_option, pipeline_build_options, options_file_option],
+        usage="%(prog)s [OPTIONS]",
+        help="Build pipeline definition.",
+        description="Build and optionally save pipeline definition. This does not require input data.",
+        epilog=EPILOG,
+    )
+    group_named(build, "Pipeline build options").add_argument(
+        "-b", "--butler-config", metavar="TEXT",
+        help="Location of the gen3 butler/registry config file; only used to resolve dataset types for "
+        "--show pipeline-graph, --show task-graph and --pipeline-dot.",
+    )
+    qgraph = subcommands.add_parser(
+        "qgraph",
+        parents=[
+            show_option, pipeline_build_options, qgraph_options, coverage_options, butler_options,
+            options_file_option,
+        ],
+        usage="%(prog)s [OPTIONS]",
+        help="Build and optionally save quantum graph.",
+        description="Build and optionally save quantum graph.",
+        epilog=EPILOG,
+    )
+    add_clobber_outputs_and_summary(group_named(qgraph, "Quantum graph building options"))
     subcommands.add_parser(
         "run",
         parents=[
-            show_options, pipeline_build_options, qgraph_options, butler_options, execution_options,
-            meta_options, coverage_options, options_file_option,
+            debug_option, show_option, pipeline_build_options, qgraph_options, butler_options,
+            execution_options, meta_options, coverage_options, options_file_option,
         ],
         usage="%(prog)s [OPTIONS]",
         help="Build and execute pipeline and quantum graph.",
@@ -408,29 +443,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_run_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Enforce the rules that ``pipetask run --help`` states in prose, before any repo is opened.
+def group_named(parser: argparse.ArgumentParser, title: str):
+    """Return the option group of ``parser`` with this title (to add a subcommand's own options)."""
+    return next(group for group in parser._action_groups if group.title == title)
+
+
+def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Enforce the rules that pipetask's help states in prose, before any repo is opened.
 
     Parameters
     ----------
     parser : `argparse.ArgumentParser`
-        The ``run`` subparser; its ``error`` prints usage and exits 2.
+        The subcommand's parser; its ``error`` prints the message and exits 2.
     args : `argparse.Namespace`
         Parsed options, after the options file was merged in.
     """
+    if args.subcommand == "build":
+        return
     # Checked here, not with required=True, because -@ may supply it.
     if not args.butler_config:
         parser.error("the following arguments are required: -b/--butler-config")
-    if not (args.output or args.output_run or args.qgraph):
-        parser.error("at least one of -o/--output and --output-run is required")
     if args.prune_replaced and not args.replace_run:
         parser.error("--prune-replaced requires --replace-run")
     if args.replace_run and not args.output:
         parser.error("--replace-run requires -o/--output")
-    if args.qgraph and (args.pipeline or args.pipeline_actions):
-        parser.error("-g/--qgraph cannot be combined with -p/--pipeline or -t/-c/-C/--delete/--instrument")
-    if not args.qgraph and not (args.pipeline or args.pipeline_actions):
-        parser.error("a pipeline is required: give -p/--pipeline or -t/--task")
+    if args.qgraph:
+        building = [
+            name for name, given in [
+                ("-p/--pipeline", args.pipeline), ("-t/-c/-C/--delete/--instrument", args.pipeline_actions),
+                ("-s/--save-pipeline", args.save_pipeline), ("--select-tasks", args.select_tasks),
+                ("--pipeline-dot", args.pipeline_dot), ("--pipeline-mermaid", args.pipeline_mermaid),
+                ("-d/--data-query", args.data_query), ("--data-id-table", args.data_id_table),
+                ("--dataset-query-constraint", args.dataset_query_constraint != "all"),
+                ("--mock", args.mock),
+            ] if given
+        ]
+        if building:
+            parser.error(f"-g/--qgraph loads a saved graph; it cannot be combined with {', '.join(building)}")
+    else:
+        if not (args.output or args.output_run):
+            parser.error("at least one of -o/--output and --output-run is required")
+        if not (args.pipeline or args.pipeline_actions):
+            parser.error("a pipeline is required: give -p/--pipeline or -t/--task (or -g/--qgraph)")
+        if args.qgraph_id or args.qgraph_node_id:
+            parser.error("--qgraph-id and --qgraph-node-id apply only to a graph loaded with -g/--qgraph")
+    if (args.mock_failure or args.unmocked_dataset_types) and not args.mock:
+        parser.error("--mock-failure and --unmocked-dataset-types require --mock")
 
 
 def merge_options_file(parser: argparse.ArgumentParser, args: argparse.Namespace, subcommand: str) -> None:
@@ -517,7 +575,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.options_file:
         merge_options_file(subparser, args, args.subcommand)
     args.pipeline_actions = args.pipeline_actions or []
-    check_run_options(subparser, args)
+    check_options(subparser, args)
     return args
 
 
@@ -525,6 +583,139 @@ def subcommand_parser(parser: argparse.ArgumentParser, name: str) -> argparse.Ar
     """Return the parser of subcommand ``name`` (argparse keeps it in a private attribute)."""
     (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     return subparsers.choices[name]
+
+
+# ---------------------------------------------------------------------------
+# One function per subcommand: every option handed over by keyword.
+# ---------------------------------------------------------------------------
+
+
+def call_build(args: argparse.Namespace) -> None:
+    """``pipetask-lite build`` is `pipetask_lite.build`."""
+    from ._build import build
+
+    build(
+        pipeline=args.pipeline,
+        pipeline_actions=args.pipeline_actions,
+        save_pipeline=args.save_pipeline,
+        select_tasks=args.select_tasks,
+        pipeline_dot=args.pipeline_dot,
+        pipeline_mermaid=args.pipeline_mermaid,
+        show=args.show,
+        butler_config=args.butler_config,
+    )
+
+
+def call_qgraph(args: argparse.Namespace) -> None:
+    """``pipetask-lite qgraph`` is `pipetask_lite.qgraph`."""
+    from ._qgraph import qgraph
+    from ._run import coverage_enabled
+
+    with coverage_enabled(args.coverage, cov_report=args.cov_report, cov_packages=args.cov_packages):
+        qgraph(
+            # Pipeline build options
+            pipeline=args.pipeline,
+            pipeline_actions=args.pipeline_actions,
+            save_pipeline=args.save_pipeline,
+            select_tasks=args.select_tasks,
+            pipeline_dot=args.pipeline_dot,
+            pipeline_mermaid=args.pipeline_mermaid,
+            show=args.show,
+            # Quantum graph building options
+            qgraph=args.qgraph,
+            qgraph_id=args.qgraph_id,
+            qgraph_node_id=args.qgraph_node_id,
+            qgraph_datastore_records=args.qgraph_datastore_records,
+            skip_existing_in=args.skip_existing_in,
+            skip_existing=args.skip_existing,
+            save_qgraph=args.save_qgraph,
+            qgraph_dot=args.qgraph_dot,
+            qgraph_mermaid=args.qgraph_mermaid,
+            dataset_query_constraint=args.dataset_query_constraint,
+            data_id_table=args.data_id_table,
+            mock=args.mock,
+            mock_failure=args.mock_failure,
+            unmocked_dataset_types=args.unmocked_dataset_types,
+            clobber_outputs=args.clobber_outputs,
+            summary=args.summary,
+            # Data repository and selection options
+            butler_config=args.butler_config,
+            input=args.input,
+            output=args.output,
+            output_run=args.output_run,
+            extend_run=args.extend_run,
+            replace_run=args.replace_run,
+            prune_replaced=args.prune_replaced,
+            data_query=args.data_query,
+            rebase=args.rebase,
+        )
+
+
+def call_run(args: argparse.Namespace) -> None:
+    """``pipetask-lite run`` is `pipetask_lite.run`."""
+    from ._run import run
+
+    run(
+        debug=args.debug,
+        show=args.show,
+        # Pipeline build options
+        pipeline=args.pipeline,
+        pipeline_actions=args.pipeline_actions,
+        save_pipeline=args.save_pipeline,
+        select_tasks=args.select_tasks,
+        pipeline_dot=args.pipeline_dot,
+        pipeline_mermaid=args.pipeline_mermaid,
+        # Quantum graph building options
+        qgraph=args.qgraph,
+        qgraph_id=args.qgraph_id,
+        qgraph_node_id=args.qgraph_node_id,
+        qgraph_datastore_records=args.qgraph_datastore_records,
+        skip_existing_in=args.skip_existing_in,
+        skip_existing=args.skip_existing,
+        save_qgraph=args.save_qgraph,
+        qgraph_dot=args.qgraph_dot,
+        qgraph_mermaid=args.qgraph_mermaid,
+        dataset_query_constraint=args.dataset_query_constraint,
+        data_id_table=args.data_id_table,
+        mock=args.mock,
+        mock_failure=args.mock_failure,
+        unmocked_dataset_types=args.unmocked_dataset_types,
+        # Data repository and selection options
+        butler_config=args.butler_config,
+        input=args.input,
+        output=args.output,
+        output_run=args.output_run,
+        extend_run=args.extend_run,
+        replace_run=args.replace_run,
+        prune_replaced=args.prune_replaced,
+        data_query=args.data_query,
+        rebase=args.rebase,
+        # Execution options
+        clobber_outputs=args.clobber_outputs,
+        pdb=args.pdb,
+        profile=args.profile,
+        processes=args.processes,
+        start_method=args.start_method,
+        timeout=args.timeout,
+        fail_fast=args.fail_fast,
+        raise_on_partial_outputs=args.raise_on_partial_outputs,
+        graph_fixup=args.graph_fixup,
+        summary=args.summary,
+        enable_implicit_threading=args.enable_implicit_threading,
+        cores_per_quantum=args.cores_per_quantum,
+        memory_per_quantum=args.memory_per_quantum,
+        # Meta-information output options
+        skip_init_writes=args.skip_init_writes,
+        init_only=args.init_only,
+        register_dataset_types=args.register_dataset_types,
+        no_versions=args.no_versions,
+        # Coverage options
+        coverage=args.coverage,
+        cov_report=args.cov_report,
+        cov_packages=args.cov_packages,
+        # Presentation
+        progress=args.log_tty,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -553,70 +744,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.log_level:
         CliLog.setLogLevels(args.log_level)
 
-    from ._run import run
-
     try:
-        run(
-            # Pipeline build options
-            pipeline=args.pipeline,
-            pipeline_actions=args.pipeline_actions,
-            save_pipeline=args.save_pipeline,
-            select_tasks=args.select_tasks,
-            pipeline_dot=args.pipeline_dot,
-            pipeline_mermaid=args.pipeline_mermaid,
-            show=args.show,
-            debug=args.debug,
-            # Quantum graph building options
-            qgraph=args.qgraph,
-            qgraph_id=args.qgraph_id,
-            qgraph_node_id=args.qgraph_node_id,
-            qgraph_datastore_records=args.qgraph_datastore_records,
-            skip_existing_in=args.skip_existing_in,
-            skip_existing=args.skip_existing,
-            save_qgraph=args.save_qgraph,
-            qgraph_dot=args.qgraph_dot,
-            qgraph_mermaid=args.qgraph_mermaid,
-            dataset_query_constraint=args.dataset_query_constraint,
-            data_id_table=args.data_id_table,
-            mock=args.mock,
-            mock_failure=args.mock_failure,
-            unmocked_dataset_types=args.unmocked_dataset_types,
-            # Data repository and selection options
-            butler_config=args.butler_config,
-            input=args.input,
-            output=args.output,
-            output_run=args.output_run,
-            extend_run=args.extend_run,
-            replace_run=args.replace_run,
-            prune_replaced=args.prune_replaced,
-            data_query=args.data_query,
-            rebase=args.rebase,
-            # Execution options
-            clobber_outputs=args.clobber_outputs,
-            pdb=args.pdb,
-            profile=args.profile,
-            processes=args.processes,
-            start_method=args.start_method,
-            timeout=args.timeout,
-            fail_fast=args.fail_fast,
-            raise_on_partial_outputs=args.raise_on_partial_outputs,
-            graph_fixup=args.graph_fixup,
-            summary=args.summary,
-            enable_implicit_threading=args.enable_implicit_threading,
-            cores_per_quantum=args.cores_per_quantum,
-            memory_per_quantum=args.memory_per_quantum,
-            # Meta-information output options
-            skip_init_writes=args.skip_init_writes,
-            init_only=args.init_only,
-            register_dataset_types=args.register_dataset_types,
-            no_versions=args.no_versions,
-            # Coverage options
-            coverage=args.coverage,
-            cov_report=args.cov_report,
-            cov_packages=args.cov_packages,
-            # Presentation
-            progress=args.log_tty,
-        )
+        if args.subcommand == "build":
+            call_build(args)
+        elif args.subcommand == "qgraph":
+            call_qgraph(args)
+        else:
+            call_run(args)
     except KeyboardInterrupt:
         print(f"{PROG} {args.subcommand}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

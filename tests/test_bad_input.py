@@ -61,12 +61,12 @@ def base(repo, *extra: str) -> list[str]:
             lambda r: base(r, "--register-dataset-types", "--memory-per-quantum", "3XB"),
             1, ["--memory-per-quantum", "'3XB'"],
         ),
-        (lambda r: base(r, "--extend-run"), 2, ["--extend-run", "not implemented yet"]),
+        (lambda r: base(r, "--extend-run"), 1, ["--extend-run", "'out' does not exist"]),
     ],
     ids=[
         "missing-repo", "unknown-input", "missing-pipeline", "config-no-label", "config-no-equals",
         "unknown-label", "unknown-field", "bad-field-value", "unparsable-query", "empty-query",
-        "unregistered-dataset-types", "bad-memory", "not-implemented",
+        "unregistered-dataset-types", "bad-memory", "extend-missing-run",
     ],
 )
 def test_bad_input_leaves_repo_untouched(add_repo, make_argv, exit_code, expected):

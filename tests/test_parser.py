@@ -45,12 +45,14 @@ def our_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     return {opt: action for action in parser._actions for opt in action.option_strings}
 
 
-def test_run_has_every_pipetask_run_option_with_same_default():
-    from lsst.ctrl.mpexec.cli.cmd import run as pipetask_run
+@pytest.mark.parametrize("subcommand", ["build", "qgraph", "run"])
+def test_subcommand_has_every_pipetask_option_with_same_default(subcommand):
+    from lsst.ctrl.mpexec.cli import cmd
 
-    ours = our_actions(subcommand_parser(build_parser(), "run"))
+    pipetask_command = getattr(cmd, subcommand)
+    ours = our_actions(subcommand_parser(build_parser(), subcommand))
     seen = set()
-    for opts, secondary, default, multiple, is_flag in click_options(pipetask_run):
+    for opts, secondary, default, multiple, is_flag in click_options(pipetask_command):
         for opt in opts + secondary:
             assert opt in ours, f"pipetask run option {opt} missing from pipetask-lite run"
             seen.add(opt)
@@ -63,7 +65,7 @@ def test_run_has_every_pipetask_run_option_with_same_default():
             theirs = theirs or ""  # pipetask turns a missing -d into ""
         assert ours_default == theirs, f"default of {opts[0]}: {ours_default!r} != pipetask's {theirs!r}"
     extra = set(ours) - seen - {"-h", "--help"}
-    assert not extra, f"options pipetask run does not have: {sorted(extra)}"
+    assert not extra, f"options pipetask {subcommand} does not have: {sorted(extra)}"
 
 
 def test_global_options_match_pipetask():
@@ -150,7 +152,10 @@ def test_global_logging_options_before_subcommand():
         (["run", "-o", "out", "-p", "p.yaml"], "-b/--butler-config"),
         (["run", "-b", "R", "-p", "p.yaml"], "-o/--output and --output-run"),
         (["run", "-b", "R", "-o", "o"], "a pipeline is required"),
-        ([*BASE, "-g", "g.qg"], "-g/--qgraph cannot be combined"),
+        ([*BASE, "-g", "g.qg"], "-g/--qgraph loads a saved graph; it cannot be combined with -p/--pipeline"),
+        ([*BASE, "--qgraph-node-id", "x"], "--qgraph-id and --qgraph-node-id apply only to a graph loaded"),
+        ([*BASE, "--mock-failure", "a:b:c"], "--mock-failure and --unmocked-dataset-types require --mock"),
+        (["qgraph", "-b", "R", "-p", "p.yaml"], "-o/--output and --output-run"),
         ([*BASE, "-c", "isr.a=1"], "argument -c/--config: expected LABEL:NAME=VALUE"),
         ([*BASE, "-c", "isr:a"], "argument -c/--config: expected LABEL:NAME=VALUE"),
         ([*BASE, "-j", "0"], "argument -j/--processes: 0 is smaller than the minimum 1"),
@@ -232,8 +237,12 @@ def test_package_never_imports_click_or_pipetask_cli():
         assert "lsst.ctrl.mpexec.cli" not in text, path
 
 
-def test_not_implemented_option_fails_loudly(tmp_path):
-    from pipetask_lite import UsageError, run
-
-    with pytest.raises(UsageError, match="--extend-run is not implemented yet"):
-        run(butler_config=str(tmp_path), input=["x"], output="o", pipeline="p.yaml", extend_run=True)
+def test_bps_qgraph_command_line_parses():
+    """The line ctrl_bps generates to build a graph, with pipetask-lite in place of pipetask."""
+    args = parse_args(
+        ["--long-log", "--log-level=VERBOSE", "qgraph", "--butler-config", "REPO", "-i", "IN", "-o", "OUT",
+         "--output-run", "RUN", "--pipeline", "P.yaml", "--save-qgraph", "G.qg", "--qgraph-datastore-records",
+         "-d", "instrument='X'"]
+    )
+    assert (args.subcommand, args.output_run, args.save_qgraph) == ("qgraph", "RUN", "G.qg")
+    assert args.qgraph_datastore_records and args.long_log and args.log_level == [(None, "VERBOSE")]

@@ -1,0 +1,405 @@
+"""`qgraph`: what ``pipetask qgraph`` does, and the graph step of ``run``."""
+
+from __future__ import annotations
+
+__all__ = ("qgraph",)
+
+import logging
+import sys
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+from ._build import build_pipeline
+from ._collections import CollectionPlan, plan_collections
+from ._util import blame, make_show, query_errors, warn_unhandled_show
+from .actions import PipelineAction
+from .errors import PipetaskLiteError, UsageError
+
+if TYPE_CHECKING:
+    from lsst.ctrl.mpexec import PipelineGraphFactory
+    from lsst.ctrl.mpexec.showInfo import ShowInfo
+    from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
+
+_LOG = logging.getLogger("lsst.pipetask_lite")
+
+
+def qgraph(
+    *,
+    butler_config: str,
+    input: Sequence[str] = (),
+    output: str | None = None,
+    output_run: str | None = None,
+    pipeline: str | None = None,
+    pipeline_actions: Sequence[PipelineAction | tuple[str, str]] = (),
+    save_pipeline: str | None = None,
+    select_tasks: str = "",
+    pipeline_dot: str | None = None,
+    pipeline_mermaid: str | None = None,
+    data_query: str = "",
+    qgraph: str | None = None,
+    qgraph_id: str | None = None,
+    qgraph_node_id: Sequence[str] = (),
+    qgraph_datastore_records: bool = False,
+    skip_existing_in: Sequence[str] = (),
+    skip_existing: bool = False,
+    save_qgraph: str | None = None,
+    qgraph_dot: str | None = None,
+    qgraph_mermaid: str | None = None,
+    dataset_query_constraint: str = "all",
+    data_id_table: Sequence[str] = (),
+    mock: bool = False,
+    mock_failure: Sequence[str] = (),
+    unmocked_dataset_types: Sequence[str] = (),
+    extend_run: bool = False,
+    replace_run: bool = False,
+    prune_replaced: Literal["unstore", "purge"] | None = None,
+    rebase: bool = False,
+    clobber_outputs: bool = False,
+    summary: str | None = None,
+    show: Sequence[str] = (),
+) -> PredictedQuantumGraph | None:
+    """Build or load a quantum graph, optionally save and show it: ``pipetask qgraph``.
+
+    Nothing is written to the repo.  The pipeline keywords are those of
+    `pipetask_lite.build`; the collection keywords those of `pipetask_lite.run`.
+
+    Parameters
+    ----------
+    butler_config : `str`
+        ``-b``: the data repository.
+    input, output, output_run : optional
+        ``-i``, ``-o``, ``--output-run``: as for `pipetask_lite.run`; the
+        graph is built for that output run.
+    pipeline, pipeline_actions, save_pipeline, select_tasks, pipeline_dot, \
+pipeline_mermaid : optional
+        As for `pipetask_lite.build`.
+    data_query : `str`, optional
+        ``-d``: the ``where`` expression that selects data IDs.
+    qgraph : `str`, optional
+        ``-g``: load this saved graph (``.qg``, or legacy ``.qgraph``) instead
+        of building one; no pipeline keywords then.
+    qgraph_id : `str`, optional
+        ``--qgraph-id``: the loaded legacy graph must have this ID.
+    qgraph_node_id : `~collections.abc.Sequence` [`str`], optional
+        ``--qgraph-node-id``: load only these quanta (UUIDs).
+    qgraph_datastore_records : `bool`, optional
+        ``--qgraph-datastore-records``: put datastore records in the graph,
+        for quantum-backed butlers.
+    skip_existing_in : `~collections.abc.Sequence` [`str`], optional
+        ``--skip-existing-in``: leave out quanta whose outputs all exist in
+        these collections.
+    skip_existing : `bool`, optional
+        ``--skip-existing``: the same, in the output run.
+    save_qgraph : `str`, optional
+        ``-q``: write the graph to this file (``.qg``).
+    qgraph_dot, qgraph_mermaid : `str`, optional
+        ``--qgraph-dot`` / ``--qgraph-mermaid``: write a picture of the graph.
+    dataset_query_constraint : `str`, optional
+        ``--dataset-query-constraint``: ``all``, ``off``, or dataset type
+        names whose existence constrains the data IDs.
+    data_id_table : `~collections.abc.Sequence` [`str`], optional
+        ``--data-id-table``: tables (any format astropy reads) of data IDs
+        joined into the query.
+    mock : `bool`, optional
+        ``--mock``: build the graph for mock tasks
+        (`lsst.pipe.base.tests.mocks.mock_pipeline_graph`).
+    mock_failure : `~collections.abc.Sequence` [`str`], optional
+        ``--mock-failure``: ``LABEL:EXCEPTION:WHERE[:MEMORY]`` failures for
+        the mocked tasks.
+    unmocked_dataset_types : `~collections.abc.Sequence` [`str`], optional
+        ``--unmocked-dataset-types``: overall inputs read unmocked.
+    extend_run, replace_run, prune_replaced, rebase, clobber_outputs : optional
+        As for `pipetask_lite.run`; ``extend_run`` implies ``skip_existing``.
+    summary : `str`, optional
+        ``--summary``: write a JSON summary of the graph here.
+    show : `~collections.abc.Sequence` [`str`], optional
+        ``--show``: pipeline items (see `pipetask_lite.build`) stop before the
+        graph is built; ``graph``, ``workflow`` and ``uri`` print the graph.
+
+    Returns
+    -------
+    quantum_graph : `lsst.pipe.base.quantum_graph.PredictedQuantumGraph` or `None`
+        The graph; `None` if ``show`` had only pipeline items.
+    """
+    show_info = make_show(show)
+    factory = None
+    if qgraph is None:
+        factory = build_pipeline(
+            pipeline=pipeline, pipeline_actions=pipeline_actions, save_pipeline=save_pipeline,
+            select_tasks=select_tasks, pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid,
+            show_info=show_info,
+        )
+        if show_info.handled and not show_info.unhandled:
+            print("No quantum graph generated. The --show option was given and all options were processed.",
+                  file=sys.stderr)
+            return None
+    quantum_graph, _ = make_quantum_graph(
+        factory, show_info=show_info, for_execution=summary is not None,
+        butler_config=butler_config, input=input, output=output, output_run=output_run, data_query=data_query,
+        qgraph=qgraph, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id,
+        qgraph_datastore_records=qgraph_datastore_records, skip_existing_in=skip_existing_in,
+        skip_existing=skip_existing, save_qgraph=save_qgraph, qgraph_dot=qgraph_dot,
+        qgraph_mermaid=qgraph_mermaid, dataset_query_constraint=dataset_query_constraint,
+        data_id_table=data_id_table, mock=mock, mock_failure=mock_failure,
+        unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run, replace_run=replace_run,
+        prune_replaced=prune_replaced, rebase=rebase, clobber_outputs=clobber_outputs,
+    )
+    if summary:
+        from lsst.pipe.base.quantum_reports import Report
+
+        # pipetask's summary of a graph; _make_summary is what pipe_base's own
+        # executors call to fill in the same field.
+        report = Report(qgraphSummary=quantum_graph._make_summary())
+        with blame("--summary", OSError), open(summary, "w") as stream:
+            stream.write(report.model_dump_json(exclude_none=True, indent=2))
+    warn_unhandled_show(show_info, "qgraph")
+    return quantum_graph
+
+
+def make_quantum_graph(
+    factory: PipelineGraphFactory | None,
+    *,
+    show_info: ShowInfo,
+    for_execution: bool,
+    butler_config: str,
+    input: Sequence[str],
+    output: str | None,
+    output_run: str | None,
+    data_query: str,
+    qgraph: str | None,
+    qgraph_id: str | None,
+    qgraph_node_id: Sequence[str],
+    qgraph_datastore_records: bool,
+    skip_existing_in: Sequence[str],
+    skip_existing: bool,
+    save_qgraph: str | None,
+    qgraph_dot: str | None,
+    qgraph_mermaid: str | None,
+    dataset_query_constraint: str,
+    data_id_table: Sequence[str],
+    mock: bool,
+    mock_failure: Sequence[str],
+    unmocked_dataset_types: Sequence[str],
+    extend_run: bool,
+    replace_run: bool,
+    prune_replaced: str | None,
+    rebase: bool,
+    clobber_outputs: bool,
+) -> tuple[PredictedQuantumGraph, CollectionPlan]:
+    """Do the work of `qgraph` after the pipeline is built; ``run`` calls it too.
+
+    The keywords are those of `qgraph`; ``factory`` is `None` with ``-g``.
+    ``for_execution`` loads everything a saved graph needs to be executed.
+
+    Returns
+    -------
+    quantum_graph : `lsst.pipe.base.quantum_graph.PredictedQuantumGraph`
+        The graph, never empty.
+    plan : `pipetask_lite._collections.CollectionPlan`
+        The collections it reads from and is to be written to.
+    """
+    from lsst.daf.butler import Butler
+    from lsst.pipe.base.all_dimensions_quantum_graph_builder import (
+        AllDimensionsQuantumGraphBuilder,
+        DatasetQueryConstraintVariant,
+    )
+    from lsst.pipe.base.dot_tools import graph2dot
+    from lsst.pipe.base.mermaid_tools import graph2mermaid
+    from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
+
+    if extend_run:
+        skip_existing = True  # as pipetask's help says
+    with blame("-b/--butler-config", FileNotFoundError, message=f"no butler repo at {butler_config!r}"):
+        read_butler = Butler.from_config(butler_config, writeable=False)
+    with read_butler:
+        loaded = None
+        if qgraph is not None:
+            loaded = load_quantum_graph(
+                qgraph, butler=read_butler, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id,
+                full=for_execution or bool(qgraph_dot or qgraph_mermaid or save_qgraph)
+                or show_info.needs_full_qg,
+            )
+            if output_run is not None and output_run != loaded.header.output_run:
+                raise PipetaskLiteError(
+                    f"output run {output_run!r} differs from the graph's ({loaded.header.output_run!r})",
+                    option="--output-run",
+                    hint="to write elsewhere, update the graph with 'pipetask update-graph-run'",
+                )
+        plan = plan_collections(
+            read_butler, repo=str(butler_config), input=input, output=output,
+            output_run=output_run if loaded is None else loaded.header.output_run,
+            extend_run=extend_run, replace_run=replace_run, rebase=rebase,
+            writeable=for_execution or loaded is None,
+        )
+        if skip_existing and plan.output_run:
+            skip_existing_in = (*skip_existing_in, plan.output_run)
+
+        if loaded is not None:
+            components = loaded
+        else:
+            pipeline_graph = factory(resolve=False)
+            if mock:
+                from lsst.pipe.base.tests.mocks import mock_pipeline_graph
+
+                pipeline_graph = mock_pipeline_graph(
+                    pipeline_graph, unmocked_dataset_types=unmocked_dataset_types,
+                    force_failures=parse_mock_failures(mock_failure),
+                )
+            tables = read_data_id_tables(data_id_table)
+            with blame("--dataset-query-constraint", ValueError):
+                constraint = DatasetQueryConstraintVariant.fromExpression(dataset_query_constraint)
+            graph_butler = read_butler.clone(collections=list(plan.search_path))
+            plain = not (skip_existing_in or clobber_outputs or tables or save_qgraph or qgraph_datastore_records
+                         or dataset_query_constraint != "all")
+            with blame("-d/--data-query", *query_errors()):
+                if plain:
+                    # The SimplePipelineExecutor recipe: one quantum per task
+                    # and data ID that -d selects, in the input collections.
+                    quantum_graph = SimplePipelineExecutor.from_pipeline_graph(
+                        pipeline_graph, where=data_query, butler=graph_butler, output=output,
+                        output_run=plan.output_run,
+                    ).predicted
+                    components = None
+                else:
+                    # The builder SimplePipelineExecutor wraps, called directly
+                    # for the options it does not take.
+                    builder = AllDimensionsQuantumGraphBuilder(
+                        pipeline_graph, graph_butler, where=data_query, skip_existing_in=skip_existing_in,
+                        clobber=clobber_outputs, dataset_query_constraint=constraint,
+                        input_collections=list(plan.search_path), output_run=plan.output_run,
+                        data_id_tables=tables,
+                    )
+                    metadata = {
+                        "butler_argument": str(butler_config), "extend_run": extend_run,
+                        "skip_existing_in": skip_existing_in, "skip_existing": skip_existing,
+                        "data_query": data_query,
+                    }
+                    components = builder.finish(
+                        output, metadata=metadata, attach_datastore_records=qgraph_datastore_records
+                    )
+        if components is not None:
+            quantum_graph = components.assemble()
+
+    if len(quantum_graph) == 0:
+        raise PipetaskLiteError(
+            f"no quanta: query {data_query!r} selected no data in collections {list(plan.search_path)} "
+            f"for the pipeline's inputs "
+            f"({', '.join(sorted(name for name, _ in quantum_graph.pipeline_graph.iter_overall_inputs()))})"
+            + (f", or all outputs exist in {list(skip_existing_in)}" if skip_existing_in else "")
+            + "; nothing was written",
+            option="-d/--data-query",
+            hint="check -i/--input and -d/--data-query; the log above names the empty query",
+        )
+    _log_summary(quantum_graph)
+    if save_qgraph:
+        with blame("-q/--save-qgraph", OSError, ValueError):
+            components.write(save_qgraph)
+    if qgraph_dot:
+        with blame("--qgraph-dot", OSError):
+            graph2dot(quantum_graph, qgraph_dot)
+    if qgraph_mermaid:
+        with blame("--qgraph-mermaid", OSError):
+            graph2mermaid(quantum_graph, qgraph_mermaid)
+    with blame("--show", Exception):
+        show_info.show_graph_info(quantum_graph, butler_config)
+    sys.stdout.flush()
+    return quantum_graph, plan
+
+
+def load_quantum_graph(
+    uri: str, *, butler, qgraph_id: str | None, qgraph_node_id: Sequence[str], full: bool
+):
+    """Read a saved graph (``-g``): the current ``.qg`` format or the legacy ``.qgraph``.
+
+    Returns
+    -------
+    components : `lsst.pipe.base.quantum_graph.PredictedQuantumGraphComponents`
+        What was read; ``components.assemble()`` gives the graph.
+    """
+    from lsst.pipe.base import BuildId, QuantumGraph
+    from lsst.pipe.base.pipeline_graph import TaskImportMode
+    from lsst.pipe.base.quantum_graph import PredictedQuantumGraph, PredictedQuantumGraphComponents
+    from lsst.resources import ResourcePath
+
+    try:
+        node_ids = {uuid.UUID(str(q)) for q in qgraph_node_id} or None
+    except ValueError as exc:
+        raise UsageError(f"not a UUID: {exc}", option="--qgraph-node-id") from None
+    path = ResourcePath(uri)
+    if not path.exists():
+        raise PipetaskLiteError(f"no such graph file: {uri!r}", option="-g/--qgraph")
+    message = f"cannot read {uri!r} as a quantum graph"
+    match path.getExtension():
+        case ".qgraph":
+            with blame("-g/--qgraph", Exception, message=message):
+                old = QuantumGraph.loadUri(
+                    path, butler.dimensions, nodes=node_ids,
+                    graphID=BuildId(qgraph_id) if qgraph_id is not None else None,
+                )
+                components = PredictedQuantumGraphComponents.from_old_quantum_graph(old)
+        case ".qg":
+            if qgraph_id is not None:
+                _LOG.warning("--qgraph-id is ignored when loading new '.qg' files.")
+            import_mode = TaskImportMode.ASSUME_CONSISTENT_EDGES if full else TaskImportMode.DO_NOT_IMPORT
+            with (
+                blame("-g/--qgraph", Exception, message=message),
+                PredictedQuantumGraph.open(path, import_mode=import_mode) as reader,
+            ):
+                if full or node_ids:
+                    reader.read_execution_quanta(node_ids)
+                else:
+                    reader.read_thin_graph()
+                components = reader.components
+        case extension:
+            raise PipetaskLiteError(
+                f"{uri!r} has extension {extension!r}; expected '.qg' or '.qgraph'", option="-g/--qgraph"
+            )
+    if node_ids:
+        found = set(components.assemble())
+        if missing := node_ids - found:
+            raise PipetaskLiteError(
+                f"not in graph {uri!r}: {', '.join(sorted(map(str, missing)))}", option="--qgraph-node-id"
+            )
+    return components
+
+
+def parse_mock_failures(entries: Sequence[str]) -> dict:
+    """Parse ``--mock-failure LABEL:EXCEPTION:WHERE[:MEMORY]`` into pipe_base's `ForcedFailure` values."""
+    from lsst.pipe.base.tests.mocks import ForcedFailure
+    from lsst.utils.doImport import doImportType
+
+    result = {}
+    for entry in entries:
+        parts = entry.split(":")
+        if len(parts) not in (3, 4):
+            raise UsageError(f"expected LABEL:EXCEPTION:WHERE[:MEMORY], got {entry!r}", option="--mock-failure")
+        label, exception, where, *memory = parts
+        with blame("--mock-failure", ImportError, TypeError, ValueError):
+            result[label] = ForcedFailure(where, doImportType(exception) if exception else None, *memory)
+    return result
+
+
+def read_data_id_tables(uris: Sequence[str]) -> list:
+    """Read ``--data-id-table`` files with astropy, which knows their format."""
+    from astropy.table import Table
+    from lsst.resources import ResourcePath
+
+    tables = []
+    for uri in uris:
+        with blame("--data-id-table", Exception, message=f"cannot read {uri!r} as a table"):
+            with ResourcePath(uri).as_local() as local:
+                table = Table.read(local.ospath)
+        # The builder names the file in its log messages.
+        table.meta["filename"] = uri
+        tables.append(table)
+    return tables
+
+
+def _log_summary(quantum_graph: PredictedQuantumGraph) -> None:
+    """Log the number of quanta per task, as pipetask does."""
+    counts = {label: len(q) for label, q in quantum_graph.quanta_by_task.items() if q}
+    _LOG.info(
+        "QuantumGraph contains %d quanta for %d tasks: %s",
+        sum(counts.values()), len(counts), ", ".join(f"{label} {n}" for label, n in counts.items()),
+    )

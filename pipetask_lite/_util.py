@@ -1,0 +1,87 @@
+"""Small helpers shared by `build`, `qgraph` and `run`."""
+
+from __future__ import annotations
+
+__all__ = ("ACTION_OPTIONS", "as_actions", "blame", "make_show", "query_errors", "warn_unhandled_show")
+
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from .actions import PipelineAction, parse_pipeline_action
+from .errors import PipetaskLiteError, UsageError
+
+if TYPE_CHECKING:
+    from lsst.ctrl.mpexec.showInfo import ShowInfo
+
+ACTION_OPTIONS = {
+    "task": "-t/--task",
+    "delete": "--delete",
+    "config": "-c/--config",
+    "config_file": "-C/--config-file",
+    "instrument": "--instrument",
+}
+
+
+def as_actions(items: Sequence[PipelineAction | tuple[str, str]]) -> list[PipelineAction]:
+    """Accept `PipelineAction` values or ``(option, value)`` pairs from Python callers."""
+    actions = []
+    for item in items:
+        if isinstance(item, PipelineAction):
+            actions.append(item)
+            continue
+        option, text = item
+        if option not in ACTION_OPTIONS:
+            raise UsageError(f"unknown pipeline action {option!r}; expected one of {', '.join(ACTION_OPTIONS)}")
+        try:
+            actions.append(parse_pipeline_action(option, text))
+        except ValueError as exc:
+            raise UsageError(str(exc), option=ACTION_OPTIONS[option]) from None
+    return actions
+
+
+@contextlib.contextmanager
+def blame(option: str, *exceptions: type[BaseException], message: str | None = None) -> Iterator[None]:
+    """Turn the given exceptions raised in the body into a one-line error naming ``option``.
+
+    The library's own message is kept (first line only) unless ``message``
+    replaces it; the original exception stays chained for ``--traceback``.
+    """
+    try:
+        yield
+    except PipetaskLiteError:
+        raise
+    except exceptions as exc:
+        text = str(exc).strip()
+        raise PipetaskLiteError(
+            message or (text.splitlines()[0] if text else type(exc).__name__), option=option
+        ) from exc
+
+
+def query_errors() -> tuple[type[Exception], ...]:
+    """Exceptions that mean the ``-d`` expression itself is wrong."""
+    from lsst.daf.butler import InvalidQueryError
+    from lsst.daf.butler.registry import UserExpressionError
+
+    return (InvalidQueryError, UserExpressionError)
+
+
+def make_show(show: Sequence[str]) -> ShowInfo:
+    """Parse ``--show`` items with pipetask's own `lsst.ctrl.mpexec.showInfo.ShowInfo`."""
+    from lsst.ctrl.mpexec.showInfo import ShowInfo
+
+    try:
+        return ShowInfo(list(show))
+    except ValueError as exc:
+        raise UsageError(str(exc), option="--show") from None
+
+
+def warn_unhandled_show(show_info: ShowInfo, subcommand: str) -> None:
+    """Say which ``--show`` items this subcommand could not act on, as pipetask does."""
+    if show_info.unhandled:
+        print(
+            f"The following '--show' options were not known to the {subcommand} command: "
+            f"{', '.join(sorted(show_info.unhandled))}",
+            file=sys.stderr,
+        )
