@@ -14,6 +14,7 @@ from __future__ import annotations
 __all__ = ("RunResult", "run")
 
 import contextlib
+import functools
 import logging
 import sys
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ._build import build_pipeline
 from ._collections import make_output_collections
+from ._parallel import WorkerPool, WorkerSetup
 from ._qgraph import make_quantum_graph
 from ._util import blame, make_show, warn_unhandled_show
 from .actions import PipelineAction
@@ -253,8 +255,14 @@ unmocked_dataset_types : optional
     if qgraph is None and pipeline is None and not pipeline_actions:
         raise UsageError("a pipeline is required: give -p/--pipeline or -t/--task")
     show_info = make_show(show)
+    if start_method == "fork":
+        _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
+        start_method = "spawn"
 
-    with coverage_enabled(coverage, cov_report=cov_report, cov_packages=cov_packages):
+    with (
+        coverage_enabled(coverage, cov_report=cov_report, cov_packages=cov_packages),
+        _worker_pool(processes, start_method=start_method, progress=progress) as pool,
+    ):
         # 1. The pipeline (pipetask_lite.build): -p, then -t/--delete/-c/-C/
         #    --instrument in command-line order.  Nothing touches the repo yet.
         factory = None
@@ -290,7 +298,7 @@ unmocked_dataset_types : optional
                   file=sys.stderr)
             return None
         return _execute(
-            quantum_graph, plan=plan, butler_config=butler_config, output=output,
+            quantum_graph, plan=plan, pool=pool, butler_config=butler_config, output=output,
             register_dataset_types=register_dataset_types, skip_init_writes=skip_init_writes,
             init_only=init_only, no_versions=no_versions, processes=processes, timeout=timeout,
             start_method=start_method, fail_fast=fail_fast, raise_on_partial_outputs=raise_on_partial_outputs,
@@ -309,6 +317,7 @@ def _execute(
     quantum_graph: PredictedQuantumGraph,
     *,
     plan,
+    pool: WorkerPool | None,
     butler_config: str,
     output: str | None,
     register_dataset_types: bool,
@@ -371,9 +380,6 @@ def _execute(
             num_cores=cores_per_quantum, max_mem=memory_per_quantum or None, default_mem_units=u.MB
         )
     fixup = _import_graph_fixup(graph_fixup)
-    if start_method == "fork":
-        _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
-        start_method = "spawn"
     if not enable_implicit_threading:
         disable_implicit_threading()
 
@@ -412,42 +418,76 @@ def _execute(
         #    quantum and uses one process; pipetask runs every quantum not
         #    blocked by a failure, honours -j, --fail-fast and --timeout, and
         #    reports each quantum.  That is pipe_base's MPGraphExecutor driving
-        #    a SingleQuantumExecutor, which is what runs here.
-        quantum_executor = SingleQuantumExecutor(
-            butler=butler,
-            task_factory=TaskFactory(),
-            skip_existing_in=skip_existing_in,
-            clobber_outputs=clobber_outputs,
-            enable_lsst_debug=debug,
-            resources=resources,
-            raise_on_partial_outputs=raise_on_partial_outputs,
-        )
-        graph_executor = MPGraphExecutor(
-            num_proc=processes,
-            timeout=MP_TIMEOUT if timeout is None else timeout,
-            start_method=start_method,
-            quantum_executor=quantum_executor,
-            fail_fast=fail_fast,
-            pdb=pdb,
-            execution_graph_fixup=fixup,
-        )
+        #    a SingleQuantumExecutor, which is what runs here with -j 1.  With
+        #    -j N, MPGraphExecutor would start (and import the stack in) one
+        #    process per quantum; pipetask-lite's pool keeps N workers instead.
+        if pool is None:
+            quantum_executor = SingleQuantumExecutor(
+                butler=butler,
+                task_factory=TaskFactory(),
+                skip_existing_in=skip_existing_in,
+                clobber_outputs=clobber_outputs,
+                enable_lsst_debug=debug,
+                resources=resources,
+                raise_on_partial_outputs=raise_on_partial_outputs,
+            )
+            graph_executor = MPGraphExecutor(
+                num_proc=1,
+                timeout=MP_TIMEOUT if timeout is None else timeout,
+                quantum_executor=quantum_executor,
+                fail_fast=fail_fast,
+                pdb=pdb,
+                execution_graph_fixup=fixup,
+            )
+            execute = functools.partial(graph_executor.execute, quantum_graph)
+            get_report = graph_executor.getReport
+        else:
+            # Each worker makes its own butler and SingleQuantumExecutor from these.
+            setup = WorkerSetup(
+                butler_config=str(butler_config), run=plan.output_run,
+                collections=tuple(butler.collections.defaults), resources=resources,
+                raise_on_partial_outputs=raise_on_partial_outputs, skip_existing_in=skip_existing_in,
+                clobber_outputs=clobber_outputs, enable_lsst_debug=debug,
+            )
+            execute = functools.partial(
+                pool.execute, quantum_graph, setup=setup, timeout=MP_TIMEOUT if timeout is None else timeout,
+                fail_fast=fail_fast, execution_graph_fixup=fixup,
+            )
+            get_report = pool.get_report
         # Worker processes must not share the parent's database connections.
         butler.registry.resetConnectionPool()
         failure: MPGraphExecutorError | None = None
         try:
             with quantum_progress(len(quantum_graph), enabled=progress), lsst.utils.timer.profile(profile, _LOG):
-                graph_executor.execute(quantum_graph)
+                execute()
         except MPGraphExecutorError as exc:
             failure = exc
         finally:
-            result.report = graph_executor.getReport()
-            if summary and result.report is not None:
-                with blame("--summary", OSError), open(summary, "w") as stream:
-                    stream.write(result.report.model_dump_json(exclude_none=True, indent=2))
+            result.report = get_report()
+            _write_summary(summary, result.report)
     _sort_quanta(result)
     if failure is not None or result.failed:
         raise QuantaFailedError(_failure_message(result, failure), result=result)
     return result
+
+
+def _write_summary(summary: str | None, report: Report | None) -> None:
+    """``--summary``: the executor's report as JSON, fields that are not set left out (as pipetask)."""
+    if summary and report is not None:
+        with blame("--summary", OSError), open(summary, "w") as stream:
+            stream.write(report.model_dump_json(exclude_none=True, indent=2))
+
+
+@contextlib.contextmanager
+def _worker_pool(processes: int, *, start_method: str | None, progress: bool) -> Iterator[WorkerPool | None]:
+    """With ``-j N`` (N > 1), start the workers now, so they import the stack while the graph is built."""
+    if processes <= 1:
+        yield None
+        return
+    from .progress import bar_wanted
+
+    with WorkerPool(processes, start_method=start_method, quiet_workers=bar_wanted(progress)) as pool:
+        yield pool
 
 
 def _import_graph_fixup(graph_fixup: str | None):

@@ -1,0 +1,314 @@
+"""``-j N``: quanta on N long-lived worker processes.
+
+pipe_base's `~lsst.pipe.base.mp_graph_executor.MPGraphExecutor` starts a new
+process for every quantum, and each one imports the LSST stack again (about
+3 s), so on small quanta ``pipetask run -j 2`` is many times slower than
+``-j 1``.  Here a `concurrent.futures.ProcessPoolExecutor` keeps N workers;
+each imports the stack once (while the main process is still building the
+graph), keeps its own butler and `~lsst.pipe.base.single_quantum_executor.
+SingleQuantumExecutor`, and is fed quanta as their inputs become ready, in
+the graph's dependency order (`lsst.pipe.base.graph_walker.GraphWalker`).
+The per-quantum reports are the same as MPGraphExecutor's.
+"""
+
+from __future__ import annotations
+
+__all__ = ("WorkerPool", "WorkerSetup")
+
+import logging
+import os
+import pickle
+import signal
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
+    from lsst.pipe.base.quantum_reports import Report
+
+_LOG = logging.getLogger("lsst.pipetask_lite.parallel")
+PROGRESS_MESSAGE = "Executed %d quanta successfully, %d failed and %d remain out of total %d quanta."
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What a worker needs to execute quanta; sent with each quantum, used once per worker.
+
+    Attributes mirror the arguments of `~lsst.daf.butler.Butler.from_config`
+    and `~lsst.pipe.base.single_quantum_executor.SingleQuantumExecutor`.
+    """
+
+    butler_config: str
+    run: str
+    collections: tuple[str, ...]
+    resources: Any
+    raise_on_partial_outputs: bool
+    skip_existing_in: tuple[str, ...]
+    clobber_outputs: bool
+    enable_lsst_debug: bool
+
+
+# Worker-process state: the executors (and their butlers), made on the first
+# quantum, keyed by ``retry`` and remade only if the setup changes.
+_EXECUTORS: dict[bool, tuple[WorkerSetup, Any]] = {}
+
+
+def _start_worker(log_config_state: list) -> None:
+    """Pool initializer: set up logging like the main process and import the stack once."""
+    from lsst.daf.butler.cli.cliLog import CliLog
+
+    if log_config_state and not CliLog.configState:
+        CliLog.replayConfigState(log_config_state)
+    # Ctrl-C goes to the whole process group; the main process decides what
+    # stops, so workers ignore it and finish or get terminated.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import lsst.daf.butler  # noqa: F401
+    import lsst.pipe.base.single_quantum_executor  # noqa: F401
+
+
+def _warm_up() -> int:
+    """A no-op task whose only purpose is to make the pool start a worker now."""
+    return os.getpid()
+
+
+def _execute_quantum(setup: WorkerSetup, task_node_pickle: bytes, quantum_pickle: bytes,
+                     quantum_id: uuid.UUID, retry: bool):
+    """Run one quantum in a worker; return its `~lsst.pipe.base.quantum_reports.QuantumReport`.
+
+    ``retry`` is set for a quantum whose worker was stopped by another
+    worker's death: it may have left partial outputs, which are clobbered.
+    """
+    made_for, executor = _EXECUTORS.get(retry, (None, None))
+    if made_for != setup:
+        from lsst.daf.butler import Butler
+        from lsst.pipe.base import TaskFactory
+        from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
+
+        butler = Butler.from_config(
+            setup.butler_config, writeable=True, run=setup.run, collections=list(setup.collections)
+        )
+        executor = SingleQuantumExecutor(
+            butler=butler,
+            task_factory=TaskFactory(),
+            skip_existing_in=(*setup.skip_existing_in, setup.run) if retry else setup.skip_existing_in,
+            clobber_outputs=setup.clobber_outputs or retry,
+            enable_lsst_debug=setup.enable_lsst_debug,
+            resources=setup.resources,
+            raise_on_partial_outputs=setup.raise_on_partial_outputs,
+        )
+        _EXECUTORS[retry] = (setup, executor)
+    task_node = pickle.loads(task_node_pickle)
+    quantum = pickle.loads(quantum_pickle)
+    return executor.execute(task_node, quantum, quantum_id=quantum_id).report
+
+
+class WorkerPool:
+    """N worker processes that execute quanta, started as soon as this is made.
+
+    Parameters
+    ----------
+    processes : `int`
+        Number of workers (``-j``).
+    start_method : `str` or `None`
+        ``spawn`` (default) or ``forkserver`` (``--start-method``).
+    quiet_workers : `bool`
+        Keep workers' log records off the terminal (a progress bar is drawn);
+        they still reach ``--log-file`` and each quantum's log dataset.
+    """
+
+    def __init__(self, processes: int, *, start_method: str | None, quiet_workers: bool):
+        import multiprocessing
+
+        self.processes = processes
+        self._context = multiprocessing.get_context(start_method or "spawn")
+        self._quiet = quiet_workers
+        self._pool = self._new_pool()
+        self.report: Report | None = None
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        from lsst.daf.butler.cli.cliLog import CliLog
+
+        state = list(CliLog.configState)
+        if self._quiet:
+            # An initLog call is recorded as (initLog, longlog, log_tty, log_file, log_label).
+            state = [(c[0], c[1], False, *c[3:]) if c[0] == CliLog.initLog else c for c in state]
+        pool = ProcessPoolExecutor(
+            max_workers=self.processes, mp_context=self._context, initializer=_start_worker, initargs=(state,)
+        )
+        # Start every worker now, so their imports overlap the graph building.
+        for _ in range(self.processes):
+            pool.submit(_warm_up)
+        return pool
+
+    def get_report(self) -> Report | None:
+        """The report of the last `execute` (also after it raised), as MPGraphExecutor.getReport."""
+        return self.report
+
+    def close(self) -> None:
+        """Stop the workers (cancelling queued quanta) and wait for them."""
+        self._terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _terminate(self) -> None:
+        """Kill the workers now (timeout, Ctrl-C); the pool is unusable afterwards."""
+        for process in list(getattr(self._pool, "_processes", {}).values()):
+            if process.is_alive():
+                process.terminate()
+
+    def execute(
+        self,
+        quantum_graph: PredictedQuantumGraph,
+        *,
+        setup: WorkerSetup,
+        timeout: float,
+        fail_fast: bool,
+        execution_graph_fixup: Any = None,
+    ) -> Report:
+        """Execute every quantum of the graph; return pipe_base's `Report`.
+
+        Parameters
+        ----------
+        quantum_graph : `lsst.pipe.base.quantum_graph.PredictedQuantumGraph`
+            The graph, with datasets for execution.
+        setup : `WorkerSetup`
+            Butler and executor settings for the workers.
+        timeout : `float`
+            Seconds for the whole execution (``--timeout``).
+        fail_fast : `bool`
+            Stop submitting quanta after the first failure (``--fail-fast``).
+        execution_graph_fixup : `~lsst.pipe.base.execution_graph_fixup.ExecutionGraphFixup`, optional
+            Extra ordering constraints (``--graph-fixup``).
+
+        Raises
+        ------
+        lsst.pipe.base.mp_graph_executor.MPGraphExecutorError
+            Raised after execution if any quantum failed, was blocked or timed
+            out; the report is then available from `get_report`.
+        """
+        import networkx
+        from lsst.pipe.base.graph_walker import GraphWalker
+        from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError, MPTimeoutError
+        from lsst.pipe.base.quantum_reports import ExecutionStatus, QuantumReport, Report
+
+        quantum_graph.build_execution_quanta()
+        xgraph = quantum_graph.quantum_only_xgraph.copy()
+        if execution_graph_fixup is not None:
+            execution_graph_fixup.fixup_graph(xgraph, quantum_graph.quanta_by_task)
+            if networkx.dag.has_cycle(xgraph):
+                raise MPGraphExecutorError("Updated execution graph has dependency cycle.")
+        self.report = report = Report(qgraphSummary=quantum_graph._make_summary())
+        nodes = xgraph.nodes
+        walker: GraphWalker[uuid.UUID] = GraphWalker(xgraph.copy())
+        total, succeeded, failed = len(nodes), 0, 0
+
+        def describe(quantum_id: uuid.UUID) -> str:
+            return f"{quantum_id} ({nodes[quantum_id]['task_label']}@{nodes[quantum_id]['data_id']})"
+
+        def fail(quantum_id: uuid.UUID, quantum_report: QuantumReport) -> None:
+            nonlocal failed
+            report.quantaReports.append(quantum_report)
+            failed += 1
+            for blocked in walker.fail(quantum_id):
+                _LOG.error("Upstream job failed for task %s, skipping this quantum.", describe(blocked))
+                report.quantaReports.append(
+                    QuantumReport(status=ExecutionStatus.SKIPPED, dataId=nodes[blocked]["data_id"],
+                                  taskLabel=nodes[blocked]["task_label"])
+                )
+                failed += 1
+
+        def sort_key(quantum_id: uuid.UUID) -> tuple:
+            return (nodes[quantum_id]["task_label"], *nodes[quantum_id]["data_id"].required_values)
+
+        running: dict[Future, tuple[uuid.UUID, bool]] = {}
+        retries: list[uuid.UUID] = []  # stopped by another worker's death; run again, one at a time
+        ready: list[uuid.UUID] = []
+        stopping = False
+        deadline = time.monotonic() + timeout
+        while True:
+            ready.extend(sorted(next(walker, frozenset()), key=sort_key))
+            # While a worker death is being sorted out, quanta that were on
+            # the broken pool run alone, so a second death names its quantum.
+            while not stopping and (retries or ready) and (not retries or not running):
+                quantum_id, retry = (retries.pop(0), True) if retries else (ready.pop(0), False)
+                node = nodes[quantum_id]
+                future = self._pool.submit(
+                    _execute_quantum, setup, pickle.dumps(node["pipeline_node"]), pickle.dumps(node["quantum"]),
+                    quantum_id, retry,
+                )
+                running[future] = (quantum_id, retry)
+                if retry:
+                    break
+            if not running:
+                break
+            done, _ = wait(running, timeout=max(0.0, min(1.0, deadline - time.monotonic())),
+                           return_when=FIRST_COMPLETED)
+            broken = [f for f in done if isinstance(f.exception(), BrokenProcessPool)]
+            for future in done:
+                if future in broken:
+                    continue
+                quantum_id, _ = running.pop(future)
+                exc = future.exception()
+                if exc is None:
+                    quantum_report = future.result()
+                    if quantum_report is not None:
+                        report.quantaReports.append(quantum_report)
+                    succeeded += 1
+                    walker.finish(quantum_id)
+                else:
+                    _LOG.error("%s failed; processing will continue for remaining tasks.", describe(quantum_id),
+                               exc_info=exc)
+                    fail(quantum_id, QuantumReport.from_exception(
+                        exception=exc, dataId=nodes[quantum_id]["data_id"], taskLabel=nodes[quantum_id]["task_label"]
+                    ))
+                    stopping = stopping or fail_fast
+                _LOG.info(PROGRESS_MESSAGE, succeeded, failed, total - succeeded - failed, total)
+            if broken:
+                # A worker died (killed, out of memory, os._exit); the pool
+                # stops all of them.  Quanta that ran alone are the culprits;
+                # others run again, alone, on a new pool.
+                lost = [running.pop(f) for f in list(running)]
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = self._new_pool()
+                alone = len(lost) == 1
+                for quantum_id, retry in lost:
+                    if alone or retry:
+                        _LOG.error("%s failed: its worker process died.", describe(quantum_id))
+                        fail(quantum_id, QuantumReport(
+                            status=ExecutionStatus.FAILURE, dataId=nodes[quantum_id]["data_id"],
+                            taskLabel=nodes[quantum_id]["task_label"], exitCode=-1,
+                        ))
+                        stopping = stopping or fail_fast
+                    else:
+                        retries.append(quantum_id)
+                _LOG.info(PROGRESS_MESSAGE, succeeded, failed, total - succeeded - failed, total)
+            if running and time.monotonic() >= deadline:
+                for quantum_id, _ in running.values():
+                    _LOG.error("Timeout (%s sec) for %s; stopping it.", timeout, describe(quantum_id))
+                    report.quantaReports.append(QuantumReport(
+                        status=ExecutionStatus.TIMEOUT, dataId=nodes[quantum_id]["data_id"],
+                        taskLabel=nodes[quantum_id]["task_label"],
+                    ))
+                self._terminate()
+                report.status = ExecutionStatus.TIMEOUT
+                raise MPTimeoutError(f"Timeout ({timeout} sec) for {len(running)} running quanta; "
+                                     f"{total - succeeded - failed} quanta did not finish.")
+        if failed or stopping or total - succeeded - failed:
+            report.status = ExecutionStatus.FAILURE
+            raise MPGraphExecutorError("One or more tasks failed during execution.")
+        return report
+
+
+def worker_collections(butler) -> Sequence[str]:
+    """The default collections of the main process's write butler, for the workers' butlers."""
+    return tuple(butler.collections.defaults)
