@@ -27,6 +27,7 @@ test: install
 
 bench: install
 	$(PY) bench/bench_help.py
+	$(PY) bench/bench_parallel.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_REPO) *.egg-info .pytest_cache

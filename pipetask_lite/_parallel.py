@@ -9,6 +9,16 @@ graph), keeps its own butler and `~lsst.pipe.base.single_quantum_executor.
 SingleQuantumExecutor`, and is fed quanta as their inputs become ready, in
 the graph's dependency order (`lsst.pipe.base.graph_walker.GraphWalker`).
 The per-quantum reports are the same as MPGraphExecutor's.
+
+Workers writing through their own full butlers serialise on the SQLite
+registry's lock, which undoes most of the gain on small quanta.  So for a new
+output run the workers use quantum-backed butlers
+(`lsst.daf.butler.QuantumBackedButler`), which write files only, and the main
+process registers each quantum's outputs from the provenance they return
+(`lsst.daf.butler.QuantumProvenanceData.collect_and_transfer`), as batch
+systems do with ``pipetask run-qbb`` and ``butler transfer-from-graph``.
+Resuming a run (``--extend-run``) may meet outputs already registered by an
+earlier attempt, so there the workers keep full butlers.
 """
 
 from __future__ import annotations
@@ -20,8 +30,8 @@ import os
 import pickle
 import signal
 import time
+import traceback
 import uuid
-from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -33,14 +43,19 @@ if TYPE_CHECKING:
 
 _LOG = logging.getLogger("lsst.pipetask_lite.parallel")
 PROGRESS_MESSAGE = "Executed %d quanta successfully, %d failed and %d remain out of total %d quanta."
+REGISTRATION_INTERVAL = 2.0
+"""Seconds between registrations of the outputs of quantum-backed workers."""
 
 
 @dataclass(frozen=True)
 class WorkerSetup:
-    """What a worker needs to execute quanta; sent with each quantum, used once per worker.
+    """What a worker needs to execute quanta; sent pickled with each quantum, used once per worker.
 
-    Attributes mirror the arguments of `~lsst.daf.butler.Butler.from_config`
-    and `~lsst.pipe.base.single_quantum_executor.SingleQuantumExecutor`.
+    Attributes mirror the arguments of `~lsst.daf.butler.Butler.from_config`,
+    `~lsst.daf.butler.QuantumBackedButler.initialize` and
+    `~lsst.pipe.base.single_quantum_executor.SingleQuantumExecutor`.
+    ``quantum_backed`` chooses quantum-backed butlers (with ``universe`` and
+    ``dataset_types``) over full ones (with ``run`` and ``collections``).
     """
 
     butler_config: str
@@ -51,11 +66,42 @@ class WorkerSetup:
     skip_existing_in: tuple[str, ...]
     clobber_outputs: bool
     enable_lsst_debug: bool
+    quantum_backed: bool = False
+    universe: Any = None
+    dataset_types: Any = None
+
+
+class _QuantumBackedButlers:
+    """Makes a `~lsst.daf.butler.QuantumBackedButler` per quantum and keeps its provenance.
+
+    `SingleQuantumExecutor` takes a factory like this one (as pipetask's
+    ``run-qbb`` does) and closes each butler after its quantum; the butlers
+    made here record their provenance (which outputs were written, with their
+    datastore records) as they close, for the worker to return.
+    """
+
+    def __init__(self, setup: WorkerSetup):
+        from lsst.daf.butler import QuantumBackedButler
+
+        class RecordingButler(QuantumBackedButler):
+            def close(butler) -> None:
+                self.provenance = butler.extract_provenance_data()
+                super().close()
+
+        self.setup = setup
+        self.provenance = None
+        self._butler_class = RecordingButler
+
+    def __call__(self, quantum):
+        return self._butler_class.initialize(
+            config=self.setup.butler_config, quantum=quantum, dimensions=self.setup.universe,
+            dataset_types=self.setup.dataset_types,
+        )
 
 
 # Worker-process state: the executors (and their butlers), made on the first
 # quantum, keyed by ``retry`` and remade only if the setup changes.
-_EXECUTORS: dict[bool, tuple[WorkerSetup, Any]] = {}
+_EXECUTORS: dict[bool, tuple[bytes, Any, _QuantumBackedButlers | None]] = {}
 
 
 def _start_worker(log_config_state: list) -> None:
@@ -76,35 +122,64 @@ def _warm_up() -> int:
     return os.getpid()
 
 
-def _execute_quantum(setup: WorkerSetup, task_node_pickle: bytes, quantum_pickle: bytes,
+def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickle: bytes,
                      quantum_id: uuid.UUID, retry: bool):
-    """Run one quantum in a worker; return its `~lsst.pipe.base.quantum_reports.QuantumReport`.
+    """Run one quantum in a worker.
 
     ``retry`` is set for a quantum whose worker was stopped by another
     worker's death: it may have left partial outputs, which are clobbered.
+
+    Returns
+    -------
+    report : `lsst.pipe.base.quantum_reports.QuantumReport` or `None`
+        The executor's report of a success.
+    provenance : `lsst.daf.butler.QuantumProvenanceData` or `None`
+        With quantum-backed butlers: the outputs written, to be registered by
+        the main process (also after a failure, for its log).
+    error : `tuple` [`Exception`, `str`] or `None`
+        The exception of a failure and its formatted traceback.
     """
-    made_for, executor = _EXECUTORS.get(retry, (None, None))
-    if made_for != setup:
+    made_for, executor, butlers = _EXECUTORS.get(retry, (None, None, None))
+    if made_for != setup_pickle:
         from lsst.daf.butler import Butler
         from lsst.pipe.base import TaskFactory
         from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
 
-        butler = Butler.from_config(
-            setup.butler_config, writeable=True, run=setup.run, collections=list(setup.collections)
-        )
-        executor = SingleQuantumExecutor(
-            butler=butler,
-            task_factory=TaskFactory(),
-            skip_existing_in=(*setup.skip_existing_in, setup.run) if retry else setup.skip_existing_in,
-            clobber_outputs=setup.clobber_outputs or retry,
-            enable_lsst_debug=setup.enable_lsst_debug,
-            resources=setup.resources,
-            raise_on_partial_outputs=setup.raise_on_partial_outputs,
-        )
-        _EXECUTORS[retry] = (setup, executor)
+        setup: WorkerSetup = pickle.loads(setup_pickle)
+        if setup.quantum_backed:
+            # As pipetask run-qbb: files only; skip and clobber are judged
+            # from what is on disk.
+            butlers = _QuantumBackedButlers(setup)
+            executor = SingleQuantumExecutor(
+                butler=None, task_factory=TaskFactory(), limited_butler_factory=butlers,
+                skip_existing=True, clobber_outputs=True, enable_lsst_debug=setup.enable_lsst_debug,
+                resources=setup.resources, raise_on_partial_outputs=setup.raise_on_partial_outputs,
+            )
+        else:
+            butlers = None
+            butler = Butler.from_config(
+                setup.butler_config, writeable=True, run=setup.run, collections=list(setup.collections)
+            )
+            executor = SingleQuantumExecutor(
+                butler=butler,
+                task_factory=TaskFactory(),
+                skip_existing_in=(*setup.skip_existing_in, setup.run) if retry else setup.skip_existing_in,
+                clobber_outputs=setup.clobber_outputs or retry,
+                enable_lsst_debug=setup.enable_lsst_debug,
+                resources=setup.resources,
+                raise_on_partial_outputs=setup.raise_on_partial_outputs,
+            )
+        _EXECUTORS[retry] = (setup_pickle, executor, butlers)
     task_node = pickle.loads(task_node_pickle)
     quantum = pickle.loads(quantum_pickle)
-    return executor.execute(task_node, quantum, quantum_id=quantum_id).report
+    if butlers is not None:
+        butlers.provenance = None
+    report = error = None
+    try:
+        report = executor.execute(task_node, quantum, quantum_id=quantum_id).report
+    except Exception as exc:
+        error = (exc, traceback.format_exc())
+    return report, butlers.provenance if butlers is not None else None, error
 
 
 class WorkerPool:
@@ -170,6 +245,7 @@ class WorkerPool:
         self,
         quantum_graph: PredictedQuantumGraph,
         *,
+        butler,
         setup: WorkerSetup,
         timeout: float,
         fail_fast: bool,
@@ -181,6 +257,9 @@ class WorkerPool:
         ----------
         quantum_graph : `lsst.pipe.base.quantum_graph.PredictedQuantumGraph`
             The graph, with datasets for execution.
+        butler : `lsst.daf.butler.Butler`
+            The main process's writeable butler; with quantum-backed workers
+            it registers their outputs.
         setup : `WorkerSetup`
             Butler and executor settings for the workers.
         timeout : `float`
@@ -197,6 +276,7 @@ class WorkerPool:
             out; the report is then available from `get_report`.
         """
         import networkx
+        from lsst.daf.butler import QuantumProvenanceData
         from lsst.pipe.base.graph_walker import GraphWalker
         from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError, MPTimeoutError
         from lsst.pipe.base.quantum_reports import ExecutionStatus, QuantumReport, Report
@@ -230,85 +310,110 @@ class WorkerPool:
         def sort_key(quantum_id: uuid.UUID) -> tuple:
             return (nodes[quantum_id]["task_label"], *nodes[quantum_id]["data_id"].required_values)
 
+        unregistered: list[tuple[uuid.UUID, Any]] = []
+        last_registration = time.monotonic()
+
+        def register(*, now: bool) -> None:
+            # Outputs of finished quanta (successful or not: a failure leaves
+            # its log) go into the registry in one transaction per batch; a
+            # batch costs about the same for one quantum as for many, and the
+            # workers do not need it (they find their inputs on disk).
+            nonlocal last_registration
+            if unregistered and (now or time.monotonic() - last_registration > REGISTRATION_INTERVAL):
+                with butler.transaction():
+                    QuantumProvenanceData.collect_and_transfer(
+                        butler, [nodes[quantum_id]["quantum"] for quantum_id, _ in unregistered],
+                        [provenance for _, provenance in unregistered],
+                    )
+                unregistered.clear()
+                last_registration = time.monotonic()
+
+        setup_pickle = pickle.dumps(setup)
         running: dict[Future, tuple[uuid.UUID, bool]] = {}
         retries: list[uuid.UUID] = []  # stopped by another worker's death; run again, one at a time
         ready: list[uuid.UUID] = []
         stopping = False
         deadline = time.monotonic() + timeout
-        while True:
-            ready.extend(sorted(next(walker, frozenset()), key=sort_key))
-            # While a worker death is being sorted out, quanta that were on
-            # the broken pool run alone, so a second death names its quantum.
-            while not stopping and (retries or ready) and (not retries or not running):
-                quantum_id, retry = (retries.pop(0), True) if retries else (ready.pop(0), False)
-                node = nodes[quantum_id]
-                future = self._pool.submit(
-                    _execute_quantum, setup, pickle.dumps(node["pipeline_node"]), pickle.dumps(node["quantum"]),
-                    quantum_id, retry,
-                )
-                running[future] = (quantum_id, retry)
-                if retry:
+        try:
+            while True:
+                ready.extend(sorted(next(walker, frozenset()), key=sort_key))
+                # While a worker death is being sorted out, quanta that were on
+                # the broken pool run alone, so a second death names its quantum.
+                while not stopping and (retries or ready) and (not retries or not running):
+                    quantum_id, retry = (retries.pop(0), True) if retries else (ready.pop(0), False)
+                    node = nodes[quantum_id]
+                    future = self._pool.submit(
+                        _execute_quantum, setup_pickle, pickle.dumps(node["pipeline_node"]),
+                        pickle.dumps(node["quantum"]), quantum_id, retry,
+                    )
+                    running[future] = (quantum_id, retry)
+                    if retry:
+                        break
+                if not running:
                     break
-            if not running:
-                break
-            done, _ = wait(running, timeout=max(0.0, min(1.0, deadline - time.monotonic())),
-                           return_when=FIRST_COMPLETED)
-            broken = [f for f in done if isinstance(f.exception(), BrokenProcessPool)]
-            for future in done:
-                if future in broken:
-                    continue
-                quantum_id, _ = running.pop(future)
-                exc = future.exception()
-                if exc is None:
-                    quantum_report = future.result()
-                    if quantum_report is not None:
-                        report.quantaReports.append(quantum_report)
-                    succeeded += 1
-                    walker.finish(quantum_id)
-                else:
-                    _LOG.error("%s failed; processing will continue for remaining tasks.", describe(quantum_id),
-                               exc_info=exc)
-                    fail(quantum_id, QuantumReport.from_exception(
-                        exception=exc, dataId=nodes[quantum_id]["data_id"], taskLabel=nodes[quantum_id]["task_label"]
-                    ))
-                    stopping = stopping or fail_fast
-                _LOG.info(PROGRESS_MESSAGE, succeeded, failed, total - succeeded - failed, total)
-            if broken:
-                # A worker died (killed, out of memory, os._exit); the pool
-                # stops all of them.  Quanta that ran alone are the culprits;
-                # others run again, alone, on a new pool.
-                lost = [running.pop(f) for f in list(running)]
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = self._new_pool()
-                alone = len(lost) == 1
-                for quantum_id, retry in lost:
-                    if alone or retry:
-                        _LOG.error("%s failed: its worker process died.", describe(quantum_id))
-                        fail(quantum_id, QuantumReport(
-                            status=ExecutionStatus.FAILURE, dataId=nodes[quantum_id]["data_id"],
-                            taskLabel=nodes[quantum_id]["task_label"], exitCode=-1,
+                done, _ = wait(running, timeout=max(0.0, min(1.0, deadline - time.monotonic())),
+                               return_when=FIRST_COMPLETED)
+                broken = [f for f in done if isinstance(f.exception(), BrokenProcessPool)]
+                for future in done:
+                    if future in broken:
+                        continue
+                    quantum_id, _ = running.pop(future)
+                    if (exc := future.exception()) is not None:  # the pool could not run it at all
+                        error = (exc, "".join(traceback.format_exception(exc)))
+                        quantum_report = provenance = None
+                    else:
+                        quantum_report, provenance, error = future.result()
+                    if provenance is not None:
+                        unregistered.append((quantum_id, provenance))
+                    if error is None:
+                        if quantum_report is not None:
+                            report.quantaReports.append(quantum_report)
+                        succeeded += 1
+                        walker.finish(quantum_id)
+                    else:
+                        exc, text = error
+                        _LOG.error("%s failed; processing will continue for remaining tasks.\n%s",
+                                   describe(quantum_id), text.rstrip())
+                        fail(quantum_id, QuantumReport.from_exception(
+                            exception=exc, dataId=nodes[quantum_id]["data_id"], taskLabel=nodes[quantum_id]["task_label"]
                         ))
                         stopping = stopping or fail_fast
-                    else:
-                        retries.append(quantum_id)
-                _LOG.info(PROGRESS_MESSAGE, succeeded, failed, total - succeeded - failed, total)
-            if running and time.monotonic() >= deadline:
-                for quantum_id, _ in running.values():
-                    _LOG.error("Timeout (%s sec) for %s; stopping it.", timeout, describe(quantum_id))
-                    report.quantaReports.append(QuantumReport(
-                        status=ExecutionStatus.TIMEOUT, dataId=nodes[quantum_id]["data_id"],
-                        taskLabel=nodes[quantum_id]["task_label"],
-                    ))
-                self._terminate()
-                report.status = ExecutionStatus.TIMEOUT
-                raise MPTimeoutError(f"Timeout ({timeout} sec) for {len(running)} running quanta; "
-                                     f"{total - succeeded - failed} quanta did not finish.")
+                    _LOG.info(PROGRESS_MESSAGE, succeeded, failed, total - succeeded - failed, total)
+                register(now=not running)
+                if broken:
+                    # A worker died (killed, out of memory, os._exit); the pool
+                    # stops all of them.  Quanta that ran alone are the culprits;
+                    # others run again, alone, on a new pool.
+                    lost = [running.pop(f) for f in list(running)]
+                    self._pool.shutdown(wait=True, cancel_futures=True)
+                    self._pool = self._new_pool()
+                    alone = len(lost) == 1
+                    for quantum_id, retry in lost:
+                        if alone or retry:
+                            _LOG.error("%s failed: its worker process died.", describe(quantum_id))
+                            fail(quantum_id, QuantumReport(
+                                status=ExecutionStatus.FAILURE, dataId=nodes[quantum_id]["data_id"],
+                                taskLabel=nodes[quantum_id]["task_label"], exitCode=-1,
+                            ))
+                            stopping = stopping or fail_fast
+                        else:
+                            retries.append(quantum_id)
+                    _LOG.info(PROGRESS_MESSAGE, succeeded, failed, total - succeeded - failed, total)
+                if running and time.monotonic() >= deadline:
+                    for quantum_id, _ in running.values():
+                        _LOG.error("Timeout (%s sec) for %s; stopping it.", timeout, describe(quantum_id))
+                        report.quantaReports.append(QuantumReport(
+                            status=ExecutionStatus.TIMEOUT, dataId=nodes[quantum_id]["data_id"],
+                            taskLabel=nodes[quantum_id]["task_label"],
+                        ))
+                    self._terminate()
+                    report.status = ExecutionStatus.TIMEOUT
+                    raise MPTimeoutError(f"Timeout ({timeout} sec) for {len(running)} running quanta; "
+                                         f"{total - succeeded - failed} quanta did not finish.")
+        finally:
+            # Whatever stopped the loop, outputs already written get registered.
+            register(now=True)
         if failed or stopping or total - succeeded - failed:
             report.status = ExecutionStatus.FAILURE
             raise MPGraphExecutorError("One or more tasks failed during execution.")
         return report
-
-
-def worker_collections(butler) -> Sequence[str]:
-    """The default collections of the main process's write butler, for the workers' butlers."""
-    return tuple(butler.collections.defaults)

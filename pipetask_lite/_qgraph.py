@@ -162,6 +162,7 @@ def make_quantum_graph(
     *,
     show_info: ShowInfo,
     for_execution: bool,
+    with_datastore_records: bool = False,
     butler_config: str,
     input: Sequence[str],
     output: str | None,
@@ -190,7 +191,10 @@ def make_quantum_graph(
     """Do the work of `qgraph` after the pipeline is built; ``run`` calls it too.
 
     The keywords are those of `qgraph`; ``factory`` is `None` with ``-g``.
-    ``for_execution`` loads everything a saved graph needs to be executed.
+    ``for_execution`` loads everything a saved graph needs to be executed;
+    ``with_datastore_records`` attaches the inputs' datastore records to a new
+    graph even without ``--qgraph-datastore-records`` (for quantum-backed
+    butlers in ``run -j N``).
 
     Returns
     -------
@@ -258,7 +262,7 @@ def make_quantum_graph(
                     # and data ID that -d selects, in the input collections.
                     quantum_graph = SimplePipelineExecutor.from_pipeline_graph(
                         pipeline_graph, where=data_query, butler=graph_butler, output=output,
-                        output_run=plan.output_run,
+                        output_run=plan.output_run, attach_datastore_records=with_datastore_records,
                     ).predicted
                     components = None
                 else:
@@ -276,7 +280,8 @@ def make_quantum_graph(
                         "data_query": data_query,
                     }
                     components = builder.finish(
-                        output, metadata=metadata, attach_datastore_records=qgraph_datastore_records
+                        output, metadata=metadata,
+                        attach_datastore_records=qgraph_datastore_records or with_datastore_records,
                     )
         if components is not None:
             quantum_graph = components.assemble()

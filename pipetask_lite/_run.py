@@ -282,7 +282,7 @@ unmocked_dataset_types : optional
         #    (SimplePipelineExecutor.prep_butler would create the output
         #    collections first and check nothing.)
         quantum_graph, plan = make_quantum_graph(
-            factory, show_info=show_info, for_execution=True,
+            factory, show_info=show_info, for_execution=True, with_datastore_records=processes > 1,
             butler_config=butler_config, input=input, output=output, output_run=output_run,
             data_query=data_query, qgraph=qgraph, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id,
             qgraph_datastore_records=qgraph_datastore_records, skip_existing_in=skip_existing_in,
@@ -442,16 +442,22 @@ def _execute(
             execute = functools.partial(graph_executor.execute, quantum_graph)
             get_report = graph_executor.getReport
         else:
-            # Each worker makes its own butler and SingleQuantumExecutor from these.
+            # Each worker makes its own butler and SingleQuantumExecutor from
+            # these: quantum-backed for a new run whose graph carries the
+            # inputs' datastore records, full butlers otherwise (see _parallel).
             setup = WorkerSetup(
                 butler_config=str(butler_config), run=plan.output_run,
                 collections=tuple(butler.collections.defaults), resources=resources,
                 raise_on_partial_outputs=raise_on_partial_outputs, skip_existing_in=skip_existing_in,
                 clobber_outputs=clobber_outputs, enable_lsst_debug=debug,
+                quantum_backed=not plan.output_run_exists and _has_datastore_records(quantum_graph),
+                universe=pipeline_graph.universe,
+                dataset_types={node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()},
             )
             execute = functools.partial(
-                pool.execute, quantum_graph, setup=setup, timeout=MP_TIMEOUT if timeout is None else timeout,
-                fail_fast=fail_fast, execution_graph_fixup=fixup,
+                pool.execute, quantum_graph, butler=butler, setup=setup,
+                timeout=MP_TIMEOUT if timeout is None else timeout, fail_fast=fail_fast,
+                execution_graph_fixup=fixup,
             )
             get_report = pool.get_report
         # Worker processes must not share the parent's database connections.
@@ -469,6 +475,12 @@ def _execute(
     if failure is not None or result.failed:
         raise QuantaFailedError(_failure_message(result, failure), result=result)
     return result
+
+
+def _has_datastore_records(quantum_graph: PredictedQuantumGraph) -> bool:
+    """Whether the graph carries its inputs' datastore records (quantum-backed butlers need them)."""
+    quantum_graph.build_execution_quanta()
+    return any(node["quantum"].datastore_records for node in quantum_graph.quantum_only_xgraph.nodes.values())
 
 
 def _write_summary(summary: str | None, report: Report | None) -> None:
