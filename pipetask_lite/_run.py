@@ -584,6 +584,6 @@ def _failure_message(result: RunResult, failure: Exception | None) -> str:
             else report.status.name
         )
         lines.append(f"  {report.taskLabel}@{{{data_id}}}: {why}")
-    if not result.failed and failure is not None:
-        lines.append(f"  {failure}")
+    if failure is not None and (not result.failed or "One or more tasks failed" not in str(failure)):
+        lines.append(f"  {failure}")  # e.g. a timeout, which also says what did not finish
     return "\n".join(lines)

@@ -55,3 +55,53 @@ class FailOnDetectorTask(AddTask):
         output2 = output + self.config.addend
         _LOG.info("input = %s, output = %s, output2 = %s", input, output, output2)
         return Struct(output=output, output2=output2)
+
+
+class ExitOnDetectorConfig(FailOnDetectorConfig):
+    """Config for `ExitOnDetectorTask`."""
+
+    how = pexConfig.ChoiceField[str](
+        doc="How the process ends.",
+        default="kill",
+        allowed={"kill": "SIGKILL to itself, as the out-of-memory killer would", "exit": "os._exit(3)"},
+    )
+
+
+class ExitOnDetectorTask(AddTask):
+    """`AddTask` whose process dies (no exception, no cleanup) on one detector."""
+
+    ConfigClass = ExitOnDetectorConfig
+    _DefaultName = "exit_on_detector"
+
+    def runQuantum(self, butlerQC, inputRefs, outputRefs):
+        import os
+        import signal
+
+        if butlerQC.quantum.dataId["detector"] == self.config.fail_detector:
+            if self.config.how == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            os._exit(3)
+        super().runQuantum(butlerQC, inputRefs, outputRefs)
+
+
+class SleepConfig(PipelineTaskConfig, pipelineConnections=AddTaskConnections):
+    """Config for `SleepTask`."""
+
+    addend = pexConfig.Field[int](doc="amount to add", default=3)
+    seconds = pexConfig.Field[float](doc="How long each quantum sleeps.", default=0.0)
+
+
+class SleepTask(AddTask):
+    """`AddTask` that sleeps first and records the resources it was given in its metadata."""
+
+    ConfigClass = SleepConfig
+    _DefaultName = "sleep"
+
+    def runQuantum(self, butlerQC, inputRefs, outputRefs):
+        import time
+
+        self.metadata["num_cores"] = butlerQC.resources.num_cores
+        max_mem = butlerQC.resources.max_mem
+        self.metadata["max_mem_bytes"] = -1 if max_mem is None else int(max_mem.to_value("byte"))
+        time.sleep(self.config.seconds)
+        super().runQuantum(butlerQC, inputRefs, outputRefs)

@@ -1,0 +1,109 @@
+"""``-j N`` on long-lived workers: the same outputs as ``-j 1``, failures,
+dying workers, timeouts and resources.  Timing is in bench/, not here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from harness import diff_snapshots, make_failing_pipeline, run_cli, snapshot
+
+
+def pipeline_with(path, task_class: str, config: dict, *, level: int = 1, n_tasks: int = 3):
+    """A chain of AddTasks (like the harness's) with task ``level`` replaced by ``task_class``."""
+    lines = ["description: pipetask-lite parallel test", "tasks:"]
+    for i in range(n_tasks):
+        cls = task_class if i == level else "lsst.pipe.base.tests.simpleQGraph.AddTask"
+        lines += [f"  task{i}:", f"    class: {cls}", "    config:",
+                  f"      connections.in_tmpl: '{i}'", f"      connections.out_tmpl: '{i + 1}'"]
+        if i == level:
+            lines += [f"      {key}: {value}" for key, value in config.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def argv(repo, pipeline, *extra):
+    return ["run", "-b", str(repo.root), "-i", repo.input_run, "-o", "out", "--output-run", "out/run",
+            "-p", str(pipeline), "--register-dataset-types", *extra]
+
+
+def test_j2_writes_what_j1_writes(twin_repos):
+    a, b = twin_repos
+    one = run_cli(argv(a, a.pipeline, "-j", "1"))
+    two = run_cli(argv(b, b.pipeline, "-j", "2"))
+    assert one.returncode == 0, one.stderr
+    assert two.returncode == 0, two.stderr
+    assert diff_snapshots(snapshot(a.root), snapshot(b.root), names=("-j 1", "-j 2")) == ""
+
+
+def test_j2_with_a_failing_task_writes_what_j1_writes(tmp_path, twin_repos):
+    a, b = twin_repos
+    pipeline = make_failing_pipeline(tmp_path / "fail.yaml")
+    one = run_cli(argv(a, pipeline, "-j", "1", "--summary", str(tmp_path / "one.json")))
+    two = run_cli(argv(b, pipeline, "-j", "2", "--summary", str(tmp_path / "two.json")))
+    assert one.returncode == two.returncode == 1
+    assert "task1@{instrument='INSTR', detector=1}: RuntimeError" in two.stderr
+    assert diff_snapshots(snapshot(a.root), snapshot(b.root), names=("-j 1", "-j 2")) == ""
+
+    def statuses(name):
+        report = json.loads((tmp_path / name).read_text())
+        return sorted((q["taskLabel"], q["dataId"]["detector"], q["status"]) for q in report["quantaReports"])
+
+    assert statuses("one.json") == statuses("two.json")
+    assert len(statuses("two.json")) == 9  # every quantum is reported
+
+
+def test_fail_fast_stops_submitting(tmp_path, add_repo):
+    # task0 fails on detector 0, which runs first: nothing of task1/task2
+    # may start after it, on either detector.
+    pipeline = pipeline_with(tmp_path / "p.yaml", "failing_tasks.FailOnDetectorTask", {"fail_detector": 0},
+                             level=0)
+    proc = run_cli(argv(add_repo, pipeline, "-j", "2", "--fail-fast", "--summary", str(tmp_path / "s.json")))
+    assert proc.returncode == 1
+    report = json.loads((tmp_path / "s.json").read_text())
+    ran = [(q["taskLabel"], q["status"]) for q in report["quantaReports"] if q["status"] == "success"]
+    assert all(label == "task0" for label, _ in ran), ran
+    assert len(ran) < 8
+
+
+@pytest.mark.parametrize("how", ["kill", "exit"])
+def test_a_dying_worker_fails_its_quantum_and_the_rest_completes(tmp_path, add_repo, how):
+    pipeline = pipeline_with(tmp_path / "p.yaml", "failing_tasks.ExitOnDetectorTask",
+                             {"fail_detector": 1, "how": how})
+    proc = run_cli(argv(add_repo, pipeline, "-j", "2"), timeout=240)
+    assert proc.returncode == 1, proc.stderr
+    assert "task1@{instrument='INSTR', detector=1}: FAILURE" in proc.stderr
+    assert "its worker process died" in proc.stderr
+    datasets = {(d["dataset_type"], d["data_id"].get("detector")) for d in snapshot(add_repo.root)["datasets"]}
+    for detector in (0, 2):
+        assert ("add_dataset3", detector) in datasets  # the last task ran on the other detectors
+    assert ("add_dataset2", 1) not in datasets and ("add_dataset3", 1) not in datasets
+
+
+def test_timeout_stops_the_run_and_says_what_did_not_finish(tmp_path, add_repo):
+    pipeline = pipeline_with(tmp_path / "p.yaml", "failing_tasks.SleepTask", {"seconds": 60})
+    proc = run_cli(argv(add_repo, pipeline, "-j", "2", "--timeout", "5"), timeout=120)
+    assert proc.returncode == 1
+    assert "TIMEOUT" in proc.stderr and "did not finish" in proc.stderr
+    datasets = {(d["dataset_type"], d["data_id"].get("detector")) for d in snapshot(add_repo.root)["datasets"]}
+    assert {("add_dataset1", d) for d in (0, 1, 2)} <= datasets  # task0 finished and was registered
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_cores_and_memory_reach_each_quantum(tmp_path, add_repo, processes):
+    pipeline = pipeline_with(tmp_path / "p.yaml", "failing_tasks.SleepTask", {})
+    proc = run_cli(argv(add_repo, pipeline, "-j", processes, "-n", "3", "--memory-per-quantum", "2GB"))
+    assert proc.returncode == 0, proc.stderr
+    from lsst.daf.butler import Butler
+
+    with Butler.from_config(str(add_repo.root), collections="out/run") as butler:
+        for detector in (0, 1, 2):
+            metadata = butler.get("task1_metadata", instrument="INSTR", detector=detector)
+            assert metadata["task1"]["num_cores"] == 3
+            assert metadata["task1"]["max_mem_bytes"] == 2 * 10**9
+
+
+def test_fork_start_method_falls_back_to_spawn_with_a_warning(add_repo):
+    proc = run_cli(argv(add_repo, add_repo.pipeline, "-j", "2", "--start-method", "fork"))
+    assert proc.returncode == 0, proc.stderr
+    assert "--start-method=fork is unsafe and no longer supported, using spawn instead" in proc.stderr
