@@ -403,6 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--traceback", action="store_true",
         help="Show the Python traceback of an error (pipetask-lite only; errors are one line otherwise).",
     )
+    parser.add_argument(
+        "--explain", action="store_true",
+        help="Do not run anything: print the Python script, using the LSST API only, that does what the "
+        "command line does (pipetask-lite only; the repo is not opened).",
+    )
     subcommands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
     build = subcommands.add_parser(
         "build",
@@ -732,6 +737,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 1 on failure, 2 on usage errors, 130 when interrupted.
     """
     args = parse_args(argv)
+    if args.explain:
+        from ._explain import explain
+
+        print(explain(args))
+        return EXIT_OK
 
     # Logging as pipetask sets it up (lsst.daf.butler's CliLog, which also
     # lets worker processes replay the same configuration).
