@@ -737,25 +737,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 1 on failure, 2 on usage errors, 130 when interrupted.
     """
     args = parse_args(argv)
-    if args.explain:
-        from ._explain import explain
+    if not args.explain:
+        # Logging as pipetask sets it up (lsst.daf.butler's CliLog, which also
+        # lets worker processes replay the same configuration).
+        from lsst.daf.butler.cli.cliLog import CliLog
 
-        print(explain(args))
-        return EXIT_OK
-
-    # Logging as pipetask sets it up (lsst.daf.butler's CliLog, which also
-    # lets worker processes replay the same configuration).
-    from lsst.daf.butler.cli.cliLog import CliLog
-
-    CliLog.initLog(
-        longlog=args.long_log, log_tty=args.log_tty, log_file=tuple(args.log_file),
-        log_label=dict(args.log_label),
-    )
-    if args.log_level:
-        CliLog.setLogLevels(args.log_level)
+        CliLog.initLog(
+            longlog=args.long_log, log_tty=args.log_tty, log_file=tuple(args.log_file),
+            log_label=dict(args.log_label),
+        )
+        if args.log_level:
+            CliLog.setLogLevels(args.log_level)
 
     try:
-        if args.subcommand == "build":
+        if args.explain:
+            from ._explain import explain
+
+            print(explain(args))
+        elif args.subcommand == "build":
             call_build(args)
         elif args.subcommand == "qgraph":
             call_qgraph(args)

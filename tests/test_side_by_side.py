@@ -16,7 +16,41 @@ the wall time on two cores; each side has its own repo and directory.
 
 Several options are combined per command line to keep the number of
 subprocess runs down; every option that pipetask-lite implements appears at
-least once (see the table in each test's docstring).
+least once:
+
+==========================================  ==========================================
+option                                      test
+==========================================  ==========================================
+-b, -i CHAINED, -o new, --output-run        test_output_chain_config_overrides_and_reruns
+-o existing without -i / with same -i       test_output_chain_config_overrides_and_reruns
+-c (order: last wins), -C, -s               test_output_chain_config_overrides_and_reruns
+--register-dataset-types (types exist)      test_output_chain_config_overrides_and_reruns
+-p FILE#subset                              ..._reruns (#lastOne), test_pipeline_edits_* (#firstTwo)
+-i a,b / -i a -i b, --output-run without -o test_multi_value_inputs
+-t TASK:LABEL, --delete, -d, -s             test_pipeline_edits_query_and_debug_log
+--skip-init-writes                          test_pipeline_edits_query_and_debug_log
+--log-level LEVEL / COMPONENT=LEVEL         test_pipeline_edits_query_and_debug_log
+--long-log                                  test_pipeline_edits_query_and_debug_log
+--instrument (both fail / both succeed)     test_instrument_missing_from_repo, test_instrument_config_file_*
+--no-versions                               test_instrument_config_file_no_versions
+no --register-dataset-types, fresh repo     test_unregistered_dataset_types
+--init-only                                 test_init_only
+--fail-fast                                 test_failing_task_fail_fast
+failing task, -j 1 / -j 2, --summary        test_failing_task_keeps_going, test_failing_task_parallel_summary
+--[no-]raise-on-partial-outputs             test_failing_task_keeps_going, test_execution_options_*
+-j 2, --timeout, --start-method spawn, -n,  test_execution_options_and_log_files
+--memory-per-quantum, --summary,
+--enable-implicit-threading
+--no-log-tty, --log-file .log/.json,        test_execution_options_and_log_files
+--log-label
+--start-method fork (warning)               test_start_method_fork_warns
+-@/--options-file                           test_options_file (+ two xfail discrepancies)
+==========================================  ==========================================
+
+Known differences are kept as strict ``xfail`` tests; the one deliberate
+difference (pipetask-lite writes nothing when dataset types are missing,
+pipetask leaves its new output collections behind) is asserted as such in
+`test_unregistered_dataset_types`.
 """
 
 from __future__ import annotations
@@ -150,6 +184,17 @@ def assert_same(
         Per tool: the completed process and the repo snapshot after the run.
     """
     results = run_both(twins, argv, env=env)
+    return results, check_same(twins, argv, results, expect_ok=expect_ok)
+
+
+def check_same(
+    twins: Twins,
+    argv: Sequence[Any],
+    results: Mapping[str, subprocess.CompletedProcess[str]],
+    *,
+    expect_ok: bool | None = True,
+) -> dict[str, dict[str, Any]]:
+    """The checks of `assert_same`, on results of `run_both`; returns the snapshots."""
     command = " ".join(str(a) for a in argv)
     details = "\n".join(f"--- {tool}: {_format(results[tool])}" for tool in TOOLS)
     if expect_ok is not None:
@@ -162,7 +207,7 @@ def assert_same(
     snaps = twins.snapshots()
     diff = diff_snapshots(snaps["pipetask"], snaps["lite"], names=TOOLS)
     assert not diff, f"snapshots differ after: {command}\n{diff}"
-    return results, snaps
+    return snaps
 
 
 # ---------------------------------------------------------------------------
@@ -445,39 +490,68 @@ def test_failing_task_keeps_going(tmp_path: Path, twins: Twins) -> None:
 
 
 def test_failing_task_parallel_summary(tmp_path: Path, twins: Twins) -> None:
-    """Failing pipeline with ``-j 2`` and ``--summary``: same outputs and quantum statuses."""
+    """Failing pipeline with ``-j 2`` and ``--summary``: same outputs and quantum statuses.
+
+    Detectors 0 and 1 only: with ``-j 2`` every quantum runs in a freshly
+    spawned process that re-imports the stack (~2 s each).
+    """
     pipeline = make_failing_pipeline(tmp_path / "failing.yaml", fail_task=1, fail_detector=1)
     results, snaps = assert_same(
         twins,
         ["run", "-b", REPO, "-i", "test/chain", "-o", "out", "--output-run", "out/fail", "-p", pipeline,
-         "--register-dataset-types", "-j", "2", "--summary", "summary.json"],
+         "--register-dataset-types", "-d", "detector IN (0, 1)", "-j", "2", "--summary", "summary.json"],
         expect_ok=False,
     )
-    assert sorted(_datasets(snaps["lite"], "add_dataset3", "out/fail")) == [0, 2]
+    assert sorted(_datasets(snaps["lite"], "add_dataset3", "out/fail")) == [0]
     _assert_failure_reported(results["lite"])
     quanta = {tool: _summary_quanta(twins.dir(tool) / "summary.json") for tool in TOOLS}
     assert quanta["pipetask"] == quanta["lite"], (
         f"only in pipetask: {sorted(quanta['pipetask'] - quanta['lite'])}\n"
         f"only in lite: {sorted(quanta['lite'] - quanta['pipetask'])}"
     )
-    assert len(quanta["lite"]) == 9
+    assert len(quanta["lite"]) == 6
 
 
-def test_execution_options_and_log_files(twins: Twins) -> None:
-    """``-j 2 --timeout --start-method spawn -n 2 --memory-per-quantum --enable-implicit-threading``,
-    ``--no-raise-on-partial-outputs``, ``--summary``.
+# Loggers of the front ends and of their quantum schedulers: these may differ
+# (pipetask-lite has its own -j scheduler); the loggers of the work itself
+# (graph building, quantum execution, the tasks) must not.
+FRONT_END_LOGGERS = ("lsst.ctrl.mpexec", "lsst.pipetask_lite", "lsst.pipe.base.mp_graph_executor")
+QUANTUM_LOGGERS = ("lsst.pipe.base.single_quantum_executor", "lsst.pipe.base.tests.simpleQGraph")
 
-    Global options: ``--no-log-tty --log-file x.log --log-file x.json --log-label K=V``.
+
+@pytest.fixture(scope="module")
+def exec_options_run(tmp_path_factory: pytest.TempPathFactory, _template_add_repo: AddRepo):
+    """One side-by-side run with the execution and log-file options; shared by two tests.
+
+    ``-j 2 --timeout 600 --start-method spawn -n 2 --memory-per-quantum 2GB
+    --enable-implicit-threading --no-raise-on-partial-outputs --summary``;
+    global ``--no-log-tty --log-file x.log --log-file x.json --log-label K=V``.
+    Detectors 0 and 1 of ``#firstTwo`` only (4 quanta): spawned workers
+    re-import the stack.
     """
-    results, snaps = assert_same(
-        twins,
+    twins = make_twins(tmp_path_factory.mktemp("exec_options"), _template_add_repo)
+    # Only run here: the comparisons are test_execution_options_and_log_files's,
+    # so that a difference fails that test instead of erroring both.
+    argv = (
         ["--no-log-tty", "--log-file", "x.log", "--log-file", "x.json", "--log-label", "K=V",
-         "run", "-b", REPO, "-i", "test/chain", "--output-run", "exec/run", "-p", twins.pipeline,
-         "--register-dataset-types", "-j", "2", "--timeout", "600", "--start-method", "spawn", "-n", "2",
-         "--memory-per-quantum", "2GB", "--enable-implicit-threading", "--no-raise-on-partial-outputs",
-         "--summary", "summary.json"],
+         "run", "-b", REPO, "-i", "test/chain", "--output-run", "exec/run", "-p", f"{twins.pipeline}#firstTwo",
+         "-d", "detector IN (0, 1)", "--register-dataset-types", "-j", "2", "--timeout", "600",
+         "--start-method", "spawn", "-n", "2", "--memory-per-quantum", "2GB", "--enable-implicit-threading",
+         "--no-raise-on-partial-outputs", "--summary", "summary.json"]
     )
-    assert sorted(_datasets(snaps["lite"], "add_dataset3", "exec/run")) == [0, 1, 2]
+    results = run_both(twins, argv)
+    records = {}
+    for tool in TOOLS:
+        path = twins.dir(tool) / "x.json"
+        records[tool] = _log_records(path.read_text().splitlines()) if path.exists() else []
+    return twins, argv, results, records
+
+
+def test_execution_options_and_log_files(exec_options_run) -> None:
+    """Execution options give the same repo and summary; log files are written, the terminal is quiet."""
+    twins, argv, results, records = exec_options_run
+    snaps = check_same(twins, argv, results)
+    assert sorted(_datasets(snaps["lite"], "add_dataset2", "exec/run")) == [0, 1]
     quanta = {tool: _summary_quanta(twins.dir(tool) / "summary.json") for tool in TOOLS}
     assert quanta["pipetask"] == quanta["lite"]
     assert {status for _, _, status in quanta["lite"]} == {"success"}
@@ -486,15 +560,36 @@ def test_execution_options_and_log_files(twins: Twins) -> None:
     for tool in TOOLS:
         # --no-log-tty: nothing logged to the terminal.
         assert results[tool].stderr == "", f"{tool} wrote to stderr:\n{results[tool].stderr[-2000:]}"
-        text_log = (twins.dir(tool) / "x.log").read_text().splitlines()
-        assert text_log, f"{tool}: x.log is empty"
-        assert all(LONG_LOG_LINE.match(line) for line in text_log if line[:1].isupper()), tool
-        records = _log_records((twins.dir(tool) / "x.json").read_text().splitlines())
-        assert records, f"{tool}: x.json is empty"
-        assert all(r.get("MDC", {}).get("K") == "V" for r in records), f"{tool}: --log-label missing in x.json"
-        loggers[tool] = {r["name"] for r in records if r["name"].startswith("lsst.pipe.base")}
-    # Same pipe_base machinery logs in both (the front-end loggers may differ).
-    assert loggers["pipetask"] == loggers["lite"], (loggers["pipetask"] ^ loggers["lite"])
+        text_log = (twins.dir(tool) / "x.log").read_text()
+        assert text_log.strip(), f"{tool}: x.log is empty"
+        # The quanta's own log lines reach the file from the worker processes.
+        assert "lsst.pipe.base.tests.simpleQGraph INFO: input = " in text_log, tool
+        assert "Executed 4 quanta successfully, 0 failed and 0 remain out of total 4 quanta." in text_log, tool
+        assert records[tool], f"{tool}: x.json is empty"
+        assert all(r.get("MDC", {}).get("K") == "V" for r in records[tool]), (
+            f"{tool}: --log-label missing in x.json"
+        )
+        loggers[tool] = {r["name"] for r in records[tool] if not r["name"].startswith(FRONT_END_LOGGERS)}
+    assert loggers["pipetask"] == loggers["lite"], loggers["pipetask"] ^ loggers["lite"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="with -j 2, pipetask's quantum log records have processName 'task-{instrument: ..., detector: N}' "
+    "(one spawned process per quantum); pipetask-lite's long-lived workers log as 'SpawnProcess-N'",
+)
+def test_parallel_log_process_names(exec_options_run) -> None:
+    """The JSON log records of quanta name the same processes in both tools."""
+    _, _, _, records = exec_options_run
+    names = {
+        tool: sorted({(r["name"], r["processName"]) for r in records[tool] if r["name"].startswith(QUANTUM_LOGGERS)})
+        for tool in TOOLS
+    }
+    if not names["pipetask"] or not names["lite"]:
+        # Not the known difference (pytest.fail is not an AssertionError, so not xfailed).
+        pytest.fail(f"a tool logged nothing from quanta to x.json: {names}")
+    assert names["pipetask"] == names["lite"], f"pipetask: {names['pipetask']}\nlite: {names['lite']}"
 
 
 def test_start_method_fork_warns(twins: Twins) -> None:
@@ -502,7 +597,7 @@ def test_start_method_fork_warns(twins: Twins) -> None:
     results, _ = assert_same(
         twins,
         ["run", "-b", REPO, "-i", "test/in", "--output-run", "fork/run", "-p", f"{twins.pipeline}#firstTwo",
-         "--register-dataset-types", "-j", "2", "--start-method", "fork"],
+         "-d", "detector = 0", "--register-dataset-types", "-j", "2", "--start-method", "fork"],
     )
     for tool in TOOLS:
         warnings = [line for line in results[tool].stderr.splitlines() if FORK_WARNING in line]
@@ -516,7 +611,8 @@ def test_options_file(twins: Twins) -> None:
     options = {
         "run": {
             "butler-config": REPO,
-            "input": "test/chain",
+            # pipetask (click) wants a list for a multiple-value option.
+            "input": ["test/chain"],
             "output": "out",
             "pipeline": str(twins.pipeline),
             "register-dataset-types": True,
@@ -526,3 +622,48 @@ def test_options_file(twins: Twins) -> None:
     _, snaps = assert_same(twins, ["run", "-@", "opts.yaml"])
     assert _collection(snaps["lite"], "out")["children"] == ["out/<timestamp>", "test/in"]
     assert sorted(_datasets(snaps["lite"], "add_dataset3")) == [0, 1, 2]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="pipetask rejects a scalar multiple-value option in -@ (exit 2, \"Invalid value for '-i' / "
+    "'--input': Value must be an iterable.\"); pipetask-lite accepts it and runs",
+)
+def test_options_file_scalar_input(twins: Twins) -> None:
+    """``-@`` file with ``input: test/chain`` (a string, not a list): pipetask refuses it."""
+    options = {
+        "run": {
+            "butler-config": REPO,
+            "input": "test/chain",
+            "output": "out",
+            "pipeline": str(twins.pipeline),
+            "register-dataset-types": True,
+        }
+    }
+    twins.write("opts.yaml", yaml.safe_dump(options))
+    assert_same(twins, ["run", "-@", "opts.yaml"], expect_ok=False)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="pipetask builds -c/-C/-t/--delete/--instrument actions from the raw command line only, so "
+    "'config:' in a -@ file is ignored; pipetask-lite applies it (different outputs and task0_config)",
+)
+def test_options_file_config_override(twins: Twins) -> None:
+    """``-@`` file holding ``config: [task0:addend=5]``: pipetask ignores it, so must pipetask-lite."""
+    options = {
+        "run": {
+            "butler-config": REPO,
+            "input": ["test/chain"],
+            "output-run": "opts/run",
+            "pipeline": str(twins.pipeline),
+            "register-dataset-types": True,
+            "config": ["task0:addend=5"],
+        }
+    }
+    twins.write("opts.yaml", yaml.safe_dump(options))
+    assert_same(twins, ["run", "-@", "opts.yaml"])
+    # pipetask's own result: the override was dropped.
+    assert _get(twins.root("pipetask"), "task0_config", "opts/run").addend == 3
