@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_REPO ?= demo-repo
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) $(DEMO_REPO) *.egg-info .pytest_cache
+
+docs: install
+	$(PY) -m pipetask_lite._options_doc > docs/options.md
