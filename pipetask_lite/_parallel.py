@@ -37,6 +37,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._interrupt import StoppedBetweenQuanta
+
 if TYPE_CHECKING:
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
     from lsst.pipe.base.quantum_reports import Report
@@ -247,6 +249,7 @@ class WorkerPool:
         *,
         butler,
         setup: WorkerSetup,
+        stop,
         timeout: float,
         fail_fast: bool,
         execution_graph_fixup: Any = None,
@@ -262,6 +265,9 @@ class WorkerPool:
             it registers their outputs.
         setup : `WorkerSetup`
             Butler and executor settings for the workers.
+        stop : `pipetask_lite._interrupt.StopRequest`
+            Once requested (Ctrl-C, SIGTERM), no quantum is submitted; the
+            running ones finish, then `StoppedBetweenQuanta` is raised.
         timeout : `float`
             Seconds for the whole execution (``--timeout``).
         fail_fast : `bool`
@@ -339,7 +345,7 @@ class WorkerPool:
                 ready.extend(sorted(next(walker, frozenset()), key=sort_key))
                 # While a worker death is being sorted out, quanta that were on
                 # the broken pool run alone, so a second death names its quantum.
-                while not stopping and (retries or ready) and (not retries or not running):
+                while not (stopping or stop.requested) and (retries or ready) and (not retries or not running):
                     quantum_id, retry = (retries.pop(0), True) if retries else (ready.pop(0), False)
                     node = nodes[quantum_id]
                     future = self._pool.submit(
@@ -350,6 +356,8 @@ class WorkerPool:
                     if retry:
                         break
                 if not running:
+                    if stop.requested:
+                        raise StoppedBetweenQuanta()
                     break
                 done, _ = wait(running, timeout=max(0.0, min(1.0, deadline - time.monotonic())),
                                return_when=FIRST_COMPLETED)

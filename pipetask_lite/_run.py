@@ -16,6 +16,7 @@ __all__ = ("RunResult", "run")
 import contextlib
 import functools
 import logging
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,11 +24,12 @@ from typing import TYPE_CHECKING, Literal
 
 from ._build import build_pipeline
 from ._collections import make_output_collections
+from ._interrupt import StoppedBetweenQuanta, StopRequest, stop_between_quanta
 from ._parallel import WorkerPool, WorkerSetup
 from ._qgraph import make_quantum_graph
 from ._util import blame, make_show, warn_unhandled_show
 from .actions import PipelineAction
-from .errors import PipetaskLiteError, QuantaFailedError, UsageError
+from .errors import Interrupted, PipetaskLiteError, QuantaFailedError, UsageError
 
 if TYPE_CHECKING:
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
@@ -397,7 +399,7 @@ def _execute(
             prune_replaced=prune_replaced,
         )
     result = RunResult(output=output, output_run=plan.output_run, quantum_graph=quantum_graph)
-    with butler:
+    with butler, contextlib.ExitStack() as stack:
         if debug:
             _import_lsst_debug()
         # 5. Init-outputs, configs and software versions: what
@@ -421,8 +423,9 @@ def _execute(
         #    a SingleQuantumExecutor, which is what runs here with -j 1.  With
         #    -j N, MPGraphExecutor would start (and import the stack in) one
         #    process per quantum; pipetask-lite's pool keeps N workers instead.
+        stop = stack.enter_context(stop_between_quanta())
         if pool is None:
-            quantum_executor = SingleQuantumExecutor(
+            quantum_executor = StoppableExecutor(stop, SingleQuantumExecutor(
                 butler=butler,
                 task_factory=TaskFactory(),
                 skip_existing_in=skip_existing_in,
@@ -430,7 +433,7 @@ def _execute(
                 enable_lsst_debug=debug,
                 resources=resources,
                 raise_on_partial_outputs=raise_on_partial_outputs,
-            )
+            ))
             graph_executor = MPGraphExecutor(
                 num_proc=1,
                 timeout=MP_TIMEOUT if timeout is None else timeout,
@@ -455,7 +458,7 @@ def _execute(
                 dataset_types={node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()},
             )
             execute = functools.partial(
-                pool.execute, quantum_graph, butler=butler, setup=setup,
+                pool.execute, quantum_graph, butler=butler, setup=setup, stop=stop,
                 timeout=MP_TIMEOUT if timeout is None else timeout, fail_fast=fail_fast,
                 execution_graph_fixup=fixup,
             )
@@ -468,6 +471,17 @@ def _execute(
                 execute()
         except MPGraphExecutorError as exc:
             failure = exc
+        except KeyboardInterrupt as exc:
+            # After the running quanta finished (StoppedBetweenQuanta), or at
+            # once on a second signal or when the grace period ran out.
+            result.report = get_report()
+            _sort_quanta(result)
+            cut = not isinstance(exc, StoppedBetweenQuanta)
+            raise Interrupted(
+                f"interrupted: {len(result.succeeded)} of {result.n_quanta} quanta finished, their outputs are "
+                f"in {plan.output_run!r}",
+                output_run=plan.output_run, cut=cut, terminated=stop.signal == signal.SIGTERM,
+            ) from None
         finally:
             result.report = get_report()
             _write_summary(summary, result.report)
@@ -475,6 +489,27 @@ def _execute(
     if failure is not None or result.failed:
         raise QuantaFailedError(_failure_message(result, failure), result=result)
     return result
+
+
+class StoppableExecutor:
+    """A `SingleQuantumExecutor` that starts no quantum once a stop was requested.
+
+    MPGraphExecutor treats an exception from a quantum as that quantum's
+    failure and goes on; a KeyboardInterrupt is not an `Exception`, so it ends
+    the execution instead, between two quanta.  (Duck-typed rather than a
+    `~lsst.pipe.base.quantum_graph_executor.QuantumExecutor` subclass to keep
+    the LSST import out of this module's top.)
+    """
+
+    def __init__(self, stop: StopRequest, executor):
+        self._stop = stop
+        self._executor = executor
+
+    def execute(self, task_node, /, quantum, quantum_id=None, *, log_records=None):
+        """Execute one quantum, unless a stop was requested."""
+        if self._stop.requested:
+            raise StoppedBetweenQuanta()
+        return self._executor.execute(task_node, quantum, quantum_id=quantum_id, log_records=log_records)
 
 
 def _has_datastore_records(quantum_graph: PredictedQuantumGraph) -> bool:

@@ -12,12 +12,22 @@ __all__ = ("build_parser", "main", "parse_args")
 
 import argparse
 import os
+import shlex
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
 
 from .actions import parse_pipeline_action
-from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PipetaskLiteError
+from .errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    Interrupted,
+    PipetaskLiteError,
+)
 
 PROG = "pipetask-lite"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "VERBOSE", "DEBUG", "TRACE")
@@ -723,6 +733,42 @@ def call_run(args: argparse.Namespace) -> None:
     )
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where KeyboardInterrupt would be."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
+
+
+def resume_command(argv: Sequence[str] | None, exc: Interrupted) -> str:
+    """The command line that finishes an interrupted run: the same one, extending its run.
+
+    ``--replace-run``/``--prune-replaced`` are dropped (the new run is the one
+    to extend), ``--output-run`` names the run, and ``--extend-run
+    --skip-existing`` (plus ``--clobber-outputs`` if quanta were cut) are added.
+    """
+    words = list(sys.argv[1:] if argv is None else argv)
+    out: list[str] = []
+    skip_next = False
+    for i, word in enumerate(words):
+        if skip_next:
+            skip_next = False
+            continue
+        if word in ("--replace-run", "--extend-run", "--skip-existing", "--clobber-outputs"):
+            continue
+        if word in ("--prune-replaced", "--output-run"):
+            skip_next = True
+            continue
+        if word.startswith(("--prune-replaced=", "--output-run=")):
+            continue
+        out.append(word)
+    out += ["--output-run", exc.output_run, "--extend-run", "--skip-existing"]
+    if exc.cut:
+        out.append("--clobber-outputs")
+    return shlex.join([PROG, *out])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``pipetask-lite`` with ``argv`` (default: ``sys.argv[1:]``).
 
@@ -737,6 +783,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 1 on failure, 2 on usage errors, 130 when interrupted.
     """
     args = parse_args(argv)
+    # SIGTERM ends the command like Ctrl-C (cleanly, with exit 143), not
+    # wherever it lands; during execution pipetask_lite._interrupt refines this.
+    signal.signal(signal.SIGTERM, _on_sigterm)
     if not args.explain:
         # Logging as pipetask sets it up (lsst.daf.butler's CliLog, which also
         # lets worker processes replay the same configuration).
@@ -760,9 +809,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             call_qgraph(args)
         else:
             call_run(args)
-    except KeyboardInterrupt:
-        print(f"{PROG} {args.subcommand}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        # Before execution: nothing was written yet.
+        print(f"{PROG} {args.subcommand}: interrupted before anything was written to the repo", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
+    except Interrupted as exc:
+        print(f"{PROG} {args.subcommand}: {exc}", file=sys.stderr)
+        print(f"to resume: {resume_command(argv, exc)}", file=sys.stderr)
+        return exc.exit_code
     except PipetaskLiteError as exc:
         # The one error boundary: one line naming the option, then a hint.
         if args.traceback:

@@ -11,7 +11,9 @@ __all__ = (
     "EXIT_FAILURE",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_TERMINATED",
     "EXIT_USAGE",
+    "Interrupted",
     "PipetaskLiteError",
     "QuantaFailedError",
     "UsageError",
@@ -33,6 +35,9 @@ EXIT_USAGE = 2
 
 EXIT_INTERRUPTED = 130
 """Stopped by Ctrl-C (128 + SIGINT), the shell convention."""
+
+EXIT_TERMINATED = 143
+"""Stopped by SIGTERM (128 + SIGTERM)."""
 
 
 class PipetaskLiteError(Exception):
@@ -81,3 +86,25 @@ class QuantaFailedError(PipetaskLiteError):
     def __init__(self, message: str, *, result: RunResult):
         super().__init__(message)
         self.result = result
+
+
+class Interrupted(PipetaskLiteError):
+    """Execution was stopped by SIGINT or SIGTERM; what finished is registered.
+
+    Parameters
+    ----------
+    message : `str`
+        What was done and what was not.
+    output_run : `str`
+        The run to resume with ``--extend-run --skip-existing``.
+    cut : `bool`
+        Whether quanta were stopped half-way (resume with ``--clobber-outputs``).
+    terminated : `bool`
+        SIGTERM rather than SIGINT (exit 143 rather than 130).
+    """
+
+    def __init__(self, message: str, *, output_run: str, cut: bool, terminated: bool):
+        super().__init__(message)
+        self.output_run = output_run
+        self.cut = cut
+        self.exit_code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
