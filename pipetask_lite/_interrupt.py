@@ -75,4 +75,7 @@ def stop_between_quanta() -> Iterator[StopRequest]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            # Once stopping, a late second signal must not break the report
+            # of what was done: the command is about to exit anyway.
+            stopping = request.requested and signum != signal.SIGALRM
+            signal.signal(signum, signal.SIG_IGN if stopping else handler)

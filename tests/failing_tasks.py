@@ -105,3 +105,26 @@ class SleepTask(AddTask):
         self.metadata["max_mem_bytes"] = -1 if max_mem is None else int(max_mem.to_value("byte"))
         time.sleep(self.config.seconds)
         super().runQuantum(butlerQC, inputRefs, outputRefs)
+
+
+class SlowBuildConnections(AddTaskConnections):
+    """`AddTask`'s connections, slow to adjust each quantum while the graph is built."""
+
+    def adjustQuantum(self, inputs, outputs, label, data_id):
+        import time
+
+        time.sleep(1.0)
+        return super().adjustQuantum(inputs, outputs, label, data_id)
+
+
+class SlowBuildConfig(PipelineTaskConfig, pipelineConnections=SlowBuildConnections):
+    """Config for `SlowBuildTask`."""
+
+    addend = pexConfig.Field[int](doc="amount to add", default=3)
+
+
+class SlowBuildTask(AddTask):
+    """`AddTask` whose quantum graph takes seconds to build (to interrupt it there)."""
+
+    ConfigClass = SlowBuildConfig
+    _DefaultName = "slow_build"

@@ -1,0 +1,88 @@
+"""Ctrl-C and SIGTERM: stop cleanly, say how to resume, and the resumed run
+equals one uninterrupted run."""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from harness import copy_repo, diff_snapshots, env, run_cli, snapshot
+from test_parallel import pipeline_with
+
+
+def start(argv, log):
+    """Start pipetask-lite in the background with stderr going to ``log``."""
+    return subprocess.Popen([sys.executable, "-m", "pipetask_lite", *argv], stdout=subprocess.DEVNULL,
+                            stderr=log.open("w"), env=env())
+
+
+def wait_for(log, text, timeout=120.0):
+    """Wait until ``text`` appears in the log file."""
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"{text!r} never appeared:\n{log.read_text()[-3000:]}"
+        time.sleep(0.1)
+
+
+def resume(log) -> subprocess.CompletedProcess:
+    """Run the command the interrupted run printed after 'to resume:'."""
+    line = next(line for line in log.read_text().splitlines() if line.startswith("to resume: "))
+    words = shlex.split(line.removeprefix("to resume: "))
+    assert words[0] == "pipetask-lite"
+    return run_cli(words[1:])
+
+
+@pytest.fixture
+def sleepy(tmp_path, add_repo):
+    """A repo, a pipeline whose quanta take a while, and the snapshot of an uninterrupted run."""
+    pipeline = pipeline_with(tmp_path / "p.yaml", "failing_tasks.SleepTask", {"seconds": 1.0})
+    reference = copy_repo(add_repo.root, tmp_path / "reference")
+    done = run_cli(["run", "-b", str(reference), "-i", "test/in", "-o", "out", "-p", str(pipeline),
+                    "--register-dataset-types"])
+    assert done.returncode == 0, done.stderr
+    return add_repo, pipeline, snapshot(reference)
+
+
+@pytest.mark.parametrize(
+    "processes, signals, code",
+    [("1", [signal.SIGINT], 130), ("2", [signal.SIGINT], 130), ("1", [signal.SIGTERM], 143),
+     ("2", [signal.SIGINT, signal.SIGINT], 130), ("1", [signal.SIGTERM, signal.SIGTERM], 143)],
+    ids=["j1-ctrl-c", "j2-ctrl-c", "j1-sigterm", "j2-twice", "j1-sigterm-twice"],
+)
+def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, sleepy, processes, signals, code):
+    repo, pipeline, reference = sleepy
+    log = tmp_path / "log"
+    proc = start(["run", "-b", str(repo.root), "-i", "test/in", "-o", "out", "-p", str(pipeline),
+                  "--register-dataset-types", "-j", processes], log)
+    wait_for(log, "Executed 2 quanta successfully")
+    for signum in signals:
+        proc.send_signal(signum)
+        time.sleep(0.3)
+    assert proc.wait(timeout=60) == code
+    text = log.read_text()
+    assert "quanta finished, their outputs are in 'out/" in text
+    if len(signals) == 1:
+        assert "--clobber-outputs" not in text  # a single signal never cuts a quantum short
+    assert "Traceback" not in text
+    resumed = resume(log)
+    assert resumed.returncode == 0, resumed.stderr
+    assert diff_snapshots(reference, snapshot(repo.root), names=("uninterrupted", "resumed")) == ""
+
+
+def test_interrupt_while_building_the_graph_writes_nothing(tmp_path, add_repo):
+    pipeline = pipeline_with(tmp_path / "p.yaml", "failing_tasks.SlowBuildTask", {})
+    before = snapshot(add_repo.root)
+    log = tmp_path / "log"
+    proc = start(["run", "-b", str(add_repo.root), "-i", "test/in", "-o", "out", "-p", str(pipeline),
+                  "--register-dataset-types"], log)
+    wait_for(log, "Processing pipeline subgraph")
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(timeout=60)
+    text = log.read_text()
+    assert code == 130
+    assert "interrupted before anything was written to the repo" in text
+    assert diff_snapshots(before, snapshot(add_repo.root)) == ""
