@@ -26,6 +26,7 @@ from __future__ import annotations
 __all__ = ("WorkerPool", "WorkerSetup")
 
 import logging
+import multiprocessing
 import os
 import pickle
 import signal
@@ -174,6 +175,9 @@ def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickl
         _EXECUTORS[retry] = (setup_pickle, executor, butlers)
     task_node = pickle.loads(task_node_pickle)
     quantum = pickle.loads(quantum_pickle)
+    # Log records name the process; pipetask's one-process-per-quantum names
+    # it after the quantum, so do the same.
+    multiprocessing.current_process().name = f"task-{quantum.dataId}"
     if butlers is not None:
         butlers.provenance = None
     report = error = None

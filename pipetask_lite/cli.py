@@ -506,14 +506,33 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         parser.error("--mock-failure and --unmocked-dataset-types require --mock")
 
 
-def merge_options_file(parser: argparse.ArgumentParser, args: argparse.Namespace, subcommand: str) -> None:
+def given_options(argv: Sequence[str] | None, subcommand: str) -> set[str]:
+    """Return the keywords (dests) of the options given on the command line itself."""
+    parser = build_parser()
+    # Parse once more with every default suppressed: only what was typed is
+    # left.  The option declarations are shared between subcommands, so the
+    # defaults are put back afterwards.
+    actions = subcommand_parser(parser, subcommand)._actions
+    defaults = [action.default for action in actions]
+    try:
+        for action in actions:
+            action.default = argparse.SUPPRESS
+        return set(vars(parser.parse_args(argv)))
+    finally:
+        for action, default in zip(actions, defaults):
+            action.default = default
+
+
+def merge_options_file(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, subcommand: str, *, given: set[str]
+) -> None:
     """Apply ``-@/--options-file`` the way pipetask does: file values are defaults.
 
     The YAML holds ``{subcommand: {option: value}}``, options spelled as on the
     command line without dashes (``butler-config``, ``b``, ``input``).  A value
     given on the command line wins.  Pipeline actions (``config``, ``task``,
     ...) from the file go before those of the command line; pipetask drops
-    them silently.
+    them silently.  A single value is accepted where a list is expected.
 
     Parameters
     ----------
@@ -523,6 +542,9 @@ def merge_options_file(parser: argparse.ArgumentParser, args: argparse.Namespace
         Parsed command line; updated in place.
     subcommand : `str`
         Top-level key to read from the file.
+    given : `set` [`str`]
+        Keywords of the options given on the command line; the file does not
+        override them.
     """
     import yaml
 
@@ -542,7 +564,7 @@ def merge_options_file(parser: argparse.ArgumentParser, args: argparse.Namespace
         values = value if isinstance(value, list) else [value]
         if action.dest == "pipeline_actions":
             file_actions.extend(_convert(parser, action, name, str(v)) for v in values)
-        elif getattr(args, action.dest) == parser.get_default(action.dest):
+        elif action.dest not in given:
             if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
                 setattr(args, action.dest, bool(value))
             elif isinstance(action, (argparse._AppendAction, argparse._ExtendAction)):
@@ -588,7 +610,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     subparser = subcommand_parser(parser, args.subcommand)
     if args.options_file:
-        merge_options_file(subparser, args, args.subcommand)
+        merge_options_file(subparser, args, args.subcommand, given=given_options(argv, args.subcommand))
     args.pipeline_actions = args.pipeline_actions or []
     check_options(subparser, args)
     return args

