@@ -128,3 +128,53 @@ class SlowBuildTask(AddTask):
 
     ConfigClass = SlowBuildConfig
     _DefaultName = "slow_build"
+
+
+class PartialOutputsTask(AddTask):
+    """`AddTask` that, for one detector, writes ``output`` only and reports partial outputs."""
+
+    ConfigClass = FailOnDetectorConfig
+    _DefaultName = "partial_outputs"
+
+    def runQuantum(self, butlerQC, inputRefs, outputRefs):
+        from lsst.pipe.base import AlgorithmError, AnnotatedPartialOutputsError
+
+        if butlerQC.quantum.dataId["detector"] != self.config.fail_detector:
+            return super().runQuantum(butlerQC, inputRefs, outputRefs)
+
+        class HalfDoneError(AlgorithmError):
+            @property
+            def metadata(self):
+                return {"half": True}
+
+        value = butlerQC.get(inputRefs.input)
+        butlerQC.put(value + self.config.addend, outputRefs.output)
+        try:
+            raise HalfDoneError("only output, not output2, could be made")
+        except HalfDoneError as exc:
+            raise AnnotatedPartialOutputsError.annotate(exc, self, log=self.log) from exc
+
+
+class QuantumErrorConfig(FailOnDetectorConfig):
+    """Config for `QuantumErrorTask`."""
+
+    kind = pexConfig.ChoiceField[str](
+        doc="Which pipe_base error to raise.",
+        default="repeatable",
+        allowed={"repeatable": "RepeatableQuantumError (exit 20)", "invalid": "InvalidQuantumError (exit 21)"},
+    )
+
+
+class QuantumErrorTask(AddTask):
+    """`AddTask` raising pipe_base's repeatable or invalid quantum error on one detector."""
+
+    ConfigClass = QuantumErrorConfig
+    _DefaultName = "quantum_error"
+
+    def runQuantum(self, butlerQC, inputRefs, outputRefs):
+        from lsst.pipe.base import InvalidQuantumError, RepeatableQuantumError
+
+        if butlerQC.quantum.dataId["detector"] == self.config.fail_detector:
+            error = RepeatableQuantumError if self.config.kind == "repeatable" else InvalidQuantumError
+            raise error(f"deliberate {self.config.kind} error")
+        super().runQuantum(butlerQC, inputRefs, outputRefs)

@@ -1,0 +1,86 @@
+"""Faults: partial outputs, pipe_base's quantum error exit codes, a locked
+registry, and two runs at once on one repo."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from harness import diff_snapshots, env, run_cli, run_pipetask, snapshot
+from test_parallel import pipeline_with
+
+
+def argv(repo, pipeline, *extra):
+    return ["run", "-b", str(repo.root), "-i", repo.input_run, "-o", "out", "--output-run", "out/run",
+            "-p", str(pipeline), "--register-dataset-types", *extra]
+
+
+@pytest.mark.parametrize("flag", ["--raise-on-partial-outputs", "--no-raise-on-partial-outputs"])
+def test_partial_outputs_as_pipetask(tmp_path, twin_repos, flag):
+    a, b = twin_repos
+    pipeline = pipeline_with(tmp_path / "p.yaml", "failing_tasks.PartialOutputsTask", {"fail_detector": 1})
+    theirs = run_pipetask(argv(a, pipeline, flag))
+    ours = run_cli(argv(b, pipeline, flag))
+    assert (theirs.returncode == 0) == (ours.returncode == 0), ours.stderr
+    assert (ours.returncode == 0) == (flag == "--no-raise-on-partial-outputs")
+    assert diff_snapshots(snapshot(a.root), snapshot(b.root), names=("pipetask", "lite")) == ""
+    datasets = {(d["dataset_type"], d["data_id"].get("detector")) for d in snapshot(b.root)["datasets"]}
+    assert ("add_dataset2", 1) in datasets and ("add2_dataset2", 1) not in datasets  # the partial write
+    if ours.returncode:
+        assert "task1@{instrument='INSTR', detector=1}" in ours.stderr
+
+
+@pytest.mark.parametrize("kind, code", [("repeatable", 20), ("invalid", 21)])
+def test_quantum_error_exit_codes_as_pipetask(tmp_path, twin_repos, kind, code):
+    """pipetask's batch exit codes: 20 (repeatable) with --fail-fast, 21 (invalid) always."""
+    a, b = twin_repos
+    pipeline = pipeline_with(tmp_path / "p.yaml", "failing_tasks.QuantumErrorTask",
+                             {"fail_detector": 0, "kind": kind})
+    theirs = run_pipetask(argv(a, pipeline, "--fail-fast"))
+    ours = run_cli(argv(b, pipeline, "--fail-fast"))
+    assert theirs.returncode == code
+    assert ours.returncode == code, ours.stderr
+    assert diff_snapshots(snapshot(a.root), snapshot(b.root), names=("pipetask", "lite")) == ""
+
+
+def test_waits_for_a_registry_locked_by_another_writer(add_repo):
+    database = next(add_repo.root.glob("gen3.sqlite*"))
+    locked = threading.Event()
+
+    def hold_lock():
+        connection = sqlite3.connect(database, isolation_level=None)
+        connection.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        time.sleep(4)
+        connection.execute("COMMIT")
+        connection.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    locked.wait()
+    proc = run_cli(argv(add_repo, add_repo.pipeline))
+    holder.join()
+    assert proc.returncode == 0, proc.stderr
+    assert len([d for d in snapshot(add_repo.root)["datasets"] if d["dataset_type"] == "add_dataset3"]) == 3
+
+
+def test_two_runs_at_once_give_what_one_after_the_other_gives(tmp_path, twin_repos):
+    a, b = twin_repos
+
+    def command(repo, output):
+        return [sys.executable, "-m", "pipetask_lite", "run", "-b", str(repo.root), "-i", "test/in",
+                "-o", output, "--output-run", f"{output}/run", "-p", str(repo.pipeline), "--register-dataset-types"]
+
+    together = [subprocess.Popen(command(a, name), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                 env=env()) for name in ("first", "second")]
+    for proc in together:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    for name in ("first", "second"):
+        proc = subprocess.run(command(b, name), capture_output=True, text=True, env=env())
+        assert proc.returncode == 0, proc.stderr
+    assert diff_snapshots(snapshot(a.root), snapshot(b.root), names=("together", "in turn")) == ""
