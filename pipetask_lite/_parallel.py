@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 _LOG = logging.getLogger("lsst.pipetask_lite.parallel")
 PROGRESS_MESSAGE = "Executed %d quanta successfully, %d failed and %d remain out of total %d quanta."
+PRELOAD = ("lsst.daf.butler", "lsst.pipe.base.single_quantum_executor", "lsst.pipe.base.graph_walker")
+"""Modules a worker needs; the default forkserver imports them once for all workers."""
 REGISTRATION_INTERVAL = 2.0
 """Seconds between registrations of the outputs of quantum-backed workers."""
 
@@ -57,8 +59,10 @@ class WorkerSetup:
     Attributes mirror the arguments of `~lsst.daf.butler.Butler.from_config`,
     `~lsst.daf.butler.QuantumBackedButler.initialize` and
     `~lsst.pipe.base.single_quantum_executor.SingleQuantumExecutor`.
-    ``quantum_backed`` chooses quantum-backed butlers (with ``universe`` and
-    ``dataset_types``) over full ones (with ``run`` and ``collections``).
+    ``quantum_backed`` chooses quantum-backed butlers (with ``universe``,
+    ``dataset_types`` and ``search_paths``) over full ones (with ``run`` and
+    ``collections``); ``assume_no_existing_outputs`` (``run-qbb
+    --no-existing-outputs``) and ``job_metadata`` go to their executor.
     """
 
     butler_config: str
@@ -72,6 +76,9 @@ class WorkerSetup:
     quantum_backed: bool = False
     universe: Any = None
     dataset_types: Any = None
+    search_paths: tuple[str, ...] = ()
+    assume_no_existing_outputs: bool = False
+    job_metadata: Any = None
 
 
 class _QuantumBackedButlers:
@@ -98,7 +105,7 @@ class _QuantumBackedButlers:
     def __call__(self, quantum):
         return self._butler_class.initialize(
             config=self.setup.butler_config, quantum=quantum, dimensions=self.setup.universe,
-            dataset_types=self.setup.dataset_types,
+            dataset_types=self.setup.dataset_types, search_paths=list(self.setup.search_paths) or None,
         )
 
 
@@ -157,6 +164,7 @@ def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickl
                 butler=None, task_factory=TaskFactory(), limited_butler_factory=butlers,
                 skip_existing=True, clobber_outputs=True, enable_lsst_debug=setup.enable_lsst_debug,
                 resources=setup.resources, raise_on_partial_outputs=setup.raise_on_partial_outputs,
+                assume_no_existing_outputs=setup.assume_no_existing_outputs, job_metadata=setup.job_metadata,
             )
         else:
             butlers = None
@@ -203,10 +211,14 @@ class WorkerPool:
     """
 
     def __init__(self, processes: int, *, start_method: str | None, quiet_workers: bool):
-        import multiprocessing
-
         self.processes = processes
-        self._context = multiprocessing.get_context(start_method or "spawn")
+        if start_method is None:
+            # A forkserver that imports the stack once, and workers forked
+            # from it: N workers for the price of one import instead of N.
+            self._context = multiprocessing.get_context("forkserver")
+            self._context.set_forkserver_preload(list(PRELOAD))
+        else:
+            self._context = multiprocessing.get_context(start_method)
         self._quiet = quiet_workers
         self._pool = self._new_pool()
         self.report: Report | None = None
@@ -264,9 +276,11 @@ class WorkerPool:
         ----------
         quantum_graph : `lsst.pipe.base.quantum_graph.PredictedQuantumGraph`
             The graph, with datasets for execution.
-        butler : `lsst.daf.butler.Butler`
+        butler : `lsst.daf.butler.Butler` or `None`
             The main process's writeable butler; with quantum-backed workers
-            it registers their outputs.
+            it registers their outputs.  `None` (``run-qbb``) leaves them
+            unregistered, as files in the datastore, for
+            ``butler transfer-from-graph``.
         setup : `WorkerSetup`
             Butler and executor settings for the workers.
         stop : `pipetask_lite._interrupt.StopRequest`
@@ -329,7 +343,9 @@ class WorkerPool:
             # batch costs about the same for one quantum as for many, and the
             # workers do not need it (they find their inputs on disk).
             nonlocal last_registration
-            if unregistered and (now or time.monotonic() - last_registration > REGISTRATION_INTERVAL):
+            if butler is None:
+                unregistered.clear()
+            elif unregistered and (now or time.monotonic() - last_registration > REGISTRATION_INTERVAL):
                 with butler.transaction():
                     QuantumProvenanceData.collect_and_transfer(
                         butler, [nodes[quantum_id]["quantum"] for quantum_id, _ in unregistered],
