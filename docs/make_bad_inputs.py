@@ -1,0 +1,94 @@
+"""Write docs/bad-inputs.md: each bad input, pipetask-lite's message, and pipetask's behaviour.
+
+Runs both tools on copies of a small test repo (``python docs/make_bad_inputs.py``;
+takes about a minute).  The cases are those of tests/test_bad_input.py and
+tests/test_side_by_side_graphs.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from harness import make_add_repo, run_cli, run_pipetask  # noqa: E402
+
+
+def cases(repo: str, pipeline: str, tmp: Path) -> list[tuple[str, list[str]]]:
+    """(what is wrong, command line) pairs; REPO is replaced per tool."""
+    (tmp / "not-a-graph.qg").write_text("hello")
+    base = ["run", "-b", "REPO", "-i", "test/in", "-o", "out", "-p", pipeline]
+    return [
+        ("repo path does not exist", ["run", "-b", "REPO/nope", "-i", "test/in", "-o", "out", "-p", pipeline]),
+        ("unknown input collection", ["run", "-b", "REPO", "-i", "no/such", "-o", "out", "-p", pipeline]),
+        ("missing pipeline file", ["run", "-b", "REPO", "-i", "test/in", "-o", "out", "-p", "missing.yaml"]),
+        ("`-c` without `LABEL:`", [*base, "-c", "addend=3"]),
+        ("`-c` without `=`", [*base, "-c", "task0:addend"]),
+        ("unknown task label in `-c`", [*base, "--register-dataset-types", "-c", "task9:addend=3"]),
+        ("unknown config field", [*base, "--register-dataset-types", "-c", "task0:nofield=3"]),
+        ("config value of the wrong type", [*base, "--register-dataset-types", "-c", "task0:addend=x"]),
+        ("unparsable `-d`", [*base, "--register-dataset-types", "-d", "detector = = 1"]),
+        ("query that selects nothing", [*base, "--register-dataset-types", "-d", "detector = 99"]),
+        ("dataset types not registered", base),
+        ("bad `--memory-per-quantum`", [*base, "--register-dataset-types", "--memory-per-quantum", "3XB"]),
+        ("`-j 0`", [*base, "-j", "0"]),
+        ("`--timeout -1`", [*base, "--timeout", "-1"]),
+        ("unknown `--start-method`", [*base, "--start-method", "thread"]),
+        ("`--extend-run` with `--replace-run`", [*base, "--extend-run", "--replace-run"]),
+        ("`--prune-replaced` without `--replace-run`", [*base, "--prune-replaced", "purge"]),
+        ("`--extend-run` on an output that does not exist", [*base, "--extend-run"]),
+        ("`--replace-run` on an output that does not exist", [*base, "--replace-run"]),
+        ("`-g` file that is not a graph", ["run", "-b", "REPO", "-i", "test/in", "-o", "out", "-g",
+                                            str(tmp / "not-a-graph.qg")]),
+        ("`-g` file that does not exist", ["run", "-b", "REPO", "-i", "test/in", "-o", "out", "-g",
+                                            str(tmp / "missing.qg")]),
+        ("unknown `--show` item", [*base, "--show", "nonsense"]),
+        ("unknown `--select-tasks` label", [*base, "--register-dataset-types", "--select-tasks", "nolabel"]),
+        ("unreadable `--data-id-table`", [*base, "--register-dataset-types", "--data-id-table",
+                                          str(tmp / "missing.ecsv")]),
+        ("no `-o` and no `--output-run`", ["run", "-b", "REPO", "-i", "test/in", "-p", pipeline]),
+    ]
+
+
+def last_line(text: str) -> str:
+    """The line that says what went wrong (the last non-empty one), for a table cell."""
+    lines = [line for line in text.strip().splitlines() if line.strip() and not line.startswith("hint:")]
+    line = lines[-1] if lines else ""
+    return line.replace("|", "\\|")[:160]
+
+
+def main() -> None:
+    """Run every case with both tools and print the Markdown table."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        template = make_add_repo(tmp / "template" / "repo")
+        rows = []
+
+        def one(index_case):
+            index, (what, argv) = index_case
+            results = {}
+            for tool, runner in (("lite", run_cli), ("pipetask", run_pipetask)):
+                repo = tmp / f"{tool}{index}"
+                shutil.copytree(template.root, repo)
+                proc = runner([str(repo) if a == "REPO" else a.replace("REPO", str(repo)) for a in argv], cwd=tmp)
+                traceback = " (with traceback)" if "Traceback" in proc.stderr else ""
+                results[tool] = f"exit {proc.returncode}{traceback}: {last_line(proc.stderr).replace(str(repo), 'REPO')}"
+            return what, " ".join(argv[:1] + ["..."] + argv[8:] if len(argv) > 8 else argv), results
+
+        with ThreadPoolExecutor(2) as pool:
+            for what, command, results in pool.map(one, enumerate(cases("REPO", str(template.pipeline), tmp))):
+                rows.append(f"| {what} | `{command}` | {results['lite']} | {results['pipetask']} |")
+    print("# Bad inputs: pipetask-lite's message and pipetask's behaviour\n")
+    print("Generated by `python docs/make_bad_inputs.py` on a small test repo; REPO stands for its path.")
+    print("pipetask-lite leaves the repo untouched in every case (tests/test_bad_input.py,")
+    print("tests/test_hostile.py); pipetask sometimes leaves new output collections behind.\n")
+    print("| bad input | command | pipetask-lite | pipetask |")
+    print("| --- | --- | --- | --- |")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
