@@ -26,6 +26,7 @@ from ._build import build_pipeline
 from ._collections import make_output_collections
 from ._interrupt import StoppedBetweenQuanta, StopRequest, stop_between_quanta
 from ._parallel import WorkerPool, WorkerSetup
+from ._redact import redact
 from ._qgraph import make_quantum_graph
 from ._util import blame, make_show, warn_unhandled_show
 from .actions import PipelineAction
@@ -351,11 +352,10 @@ def _execute(
 
     The second half of `run`; the keywords are its own.
     """
-    import astropy.units as u
     import lsst.utils.timer
     from lsst.daf.butler import MissingDatasetTypeError
     from lsst.daf.butler.registry import ConflictingDefinitionError
-    from lsst.pipe.base import ExecutionResources, TaskFactory
+    from lsst.pipe.base import TaskFactory
     from lsst.pipe.base.mp_graph_executor import MPGraphExecutor, MPGraphExecutorError
     from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
     from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
@@ -374,13 +374,7 @@ def _execute(
             "--register-dataset-types", MissingDatasetTypeError, ConflictingDefinitionError
         ):
             pipeline_graph.check_dataset_type_registrations(read_butler, include_packages=not no_versions)
-    with blame(
-        "--memory-per-quantum", ValueError, TypeError,
-        message=f"cannot read {memory_per_quantum!r} as a memory size (examples: 3GB, 3000MB, 3000)",
-    ):
-        resources = ExecutionResources(
-            num_cores=cores_per_quantum, max_mem=memory_per_quantum or None, default_mem_units=u.MB
-        )
+    resources = execution_resources(cores_per_quantum, memory_per_quantum)
     fixup = _import_graph_fixup(graph_fixup)
     if not enable_implicit_threading:
         disable_implicit_threading()
@@ -491,6 +485,20 @@ def _execute(
     return result
 
 
+def execution_resources(cores_per_quantum: int, memory_per_quantum: str):
+    """``-n`` and ``--memory-per-quantum`` as pipe_base's `~lsst.pipe.base.ExecutionResources`."""
+    import astropy.units as u
+    from lsst.pipe.base import ExecutionResources
+
+    with blame(
+        "--memory-per-quantum", ValueError, TypeError,
+        message=f"cannot read {memory_per_quantum!r} as a memory size (examples: 3GB, 3000MB, 3000)",
+    ):
+        return ExecutionResources(
+            num_cores=cores_per_quantum, max_mem=memory_per_quantum or None, default_mem_units=u.MB
+        )
+
+
 class StoppableExecutor:
     """A `SingleQuantumExecutor` that starts no quantum once a stop was requested.
 
@@ -522,7 +530,7 @@ def _write_summary(summary: str | None, report: Report | None) -> None:
     """``--summary``: the executor's report as JSON, fields that are not set left out (as pipetask)."""
     if summary and report is not None:
         with blame("--summary", OSError), open(summary, "w") as stream:
-            stream.write(report.model_dump_json(exclude_none=True, indent=2))
+            stream.write(redact(report.model_dump_json(exclude_none=True, indent=2)))
 
 
 @contextlib.contextmanager

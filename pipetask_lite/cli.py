@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = ("build_parser", "main", "parse_args")
 
 import argparse
+import logging
 import os
 import shlex
 import signal
@@ -18,6 +19,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from ._redact import RedactingFilter, redact
 from .actions import parse_pipeline_action
 from .errors import (
     EXIT_FAILURE,
@@ -27,6 +29,7 @@ from .errors import (
     EXIT_USAGE,
     Interrupted,
     PipetaskLiteError,
+    UsageError,
 )
 
 PROG = "pipetask-lite"
@@ -379,6 +382,110 @@ EPILOG = (
 )
 
 
+# ---------------------------------------------------------------------------
+# The other subcommands: batch execution on quantum-backed butlers (run-qbb,
+# pre-exec-init-qbb, update-graph-run), reports, and tidying collections
+# (cleanup, purge).  Options they share with run are the same declarations,
+# taken from the groups above by `options_from`, so their help exists once.
+# ---------------------------------------------------------------------------
+
+
+def options_from(parents: Sequence[argparse.ArgumentParser], *options: str, title: str) -> argparse.ArgumentParser:
+    """Make a parent parser with some options declared above, in this order, in one group ``title``."""
+    by_option = {opt: action for parent in parents for action in parent._actions for opt in action.option_strings}
+    subset = argparse.ArgumentParser(add_help=False)
+    group = subset.add_argument_group(title)
+    for option in options:
+        group._add_action(by_option[option])
+    return subset
+
+
+repo_argument = argparse.ArgumentParser(add_help=False)
+repo_argument.add_argument(
+    "repo", metavar="REPO", help="Path or alias for the butler repository (its butler/registry config)."
+)
+
+qgraph_argument = argparse.ArgumentParser(add_help=False)
+qgraph_argument.add_argument("qgraph", metavar="QGRAPH", help="Path to a serialized quantum graph file.")
+
+config_search_path_option = argparse.ArgumentParser(add_help=False)
+config_search_path_option.add_argument(
+    "--config-search-path", metavar="PATH", action="extend", type=comma_list, default=[],
+    help="Additional search paths for butler configuration.",
+)
+
+qbb_execution_options = options_from(
+    [execution_options, debug_option],
+    "-j", "--pdb", "--profile", "--debug", "--start-method", "--timeout", "--fail-fast",
+    "--raise-on-partial-outputs", "--summary", "--enable-implicit-threading", "-n", "--memory-per-quantum",
+    title="Execution options",
+)
+qbb_execution_options._action_groups[-1].add_argument(
+    "--no-existing-outputs", action="store_true",
+    help="Assume that no predicted outputs already exist in the output run collection; skips the existence "
+    "checks before each quantum.",
+)
+
+report_output_options = argparse.ArgumentParser(add_help=False)
+group = report_output_options.add_argument_group("Report options")
+group.add_argument(
+    "--full-output-filename", metavar="TEXT", default="",
+    help="Write the full report to this file: YAML for the default report on one graph, JSON with "
+    "--force-v2 or several graphs, and for aggregate-reports.",
+)
+group.add_argument(
+    "--brief", action="store_true",
+    help="Only show counts in the report (counts are also printed with --full-output-filename).",
+)
+
+report_options = argparse.ArgumentParser(add_help=False)
+group = report_options.add_argument_group("Report options")
+group.add_argument(
+    "--collections", metavar="TEXT", action="extend", type=comma_list, default=[],
+    help="Collections to search for the graphs' outputs, most recent first (default: the graphs' own); "
+    "selects the QuantumProvenanceGraph report.",
+)
+group.add_argument(
+    "--where", metavar="TEXT", default="",
+    help="A string expression similar to a SQL WHERE clause, to constrain --collections; selects the "
+    "QuantumProvenanceGraph report.",
+)
+group.add_argument(
+    "--logs", action=argparse.BooleanOptionalAction, default=True,
+    help="Read butler log datasets for error messages (default on).",
+)
+group.add_argument(
+    "--curse-failed-logs", action="store_true",
+    help="If log datasets are missing in the QuantumProvenanceGraph report, mark them as cursed.",
+)
+group.add_argument(
+    "--force-v2", action="store_true",
+    help="Use the QuantumProvenanceGraph report even for one graph (the QuantumGraphExecutionReport is "
+    "used for one graph otherwise).",
+)
+group.add_argument(
+    "--read-caveats", choices=("exhaustive", "lazy", "none"), type=str.lower, default="lazy",
+    help="Which metadata datasets to read for success caveats: all, only for quanta with missing outputs "
+    "(default), or none.",
+)
+group.add_argument(
+    "--use-qbb", action=argparse.BooleanOptionalAction, default=True,
+    help="Read metadata and logs through a quantum-backed butler (default on).",
+)
+group.add_argument(
+    "--view-graph", action="store_true",
+    help="Show the processing status as a pipeline graph instead of a plain-text summary.",
+)
+
+collection_options = options_from([butler_options], "-b", title="Collection options")
+collection_options.add_argument("collection", metavar="COLLECTION", help="Name of the CHAINED collection.")
+collection_options._action_groups[-1].add_argument(
+    "--confirm", action=argparse.BooleanOptionalAction, default=True,
+    help="Print what will be removed and ask before removing it (default); --no-confirm removes without "
+    "asking.",
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``pipetask-lite`` parser: global logging options, then subcommands.
 
@@ -455,6 +562,102 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build and execute pipeline and quantum graph.",
         epilog=EPILOG,
     )
+    subcommands.add_parser(
+        "run-qbb",
+        parents=[
+            repo_argument, qgraph_argument,
+            options_from(
+                [config_search_path_option, qgraph_options], "--config-search-path", "--qgraph-id",
+                "--qgraph-node-id", title="Quantum-backed butler options",
+            ),
+            qbb_execution_options, coverage_options,
+        ],
+        usage="%(prog)s [OPTIONS] REPO QGRAPH",
+        help="Execute pipeline using Quantum-Backed Butler.",
+        description="Execute the quanta of a saved graph with quantum-backed butlers: output files are "
+        "written, but not registered (run 'butler transfer-from-graph QGRAPH REPO' for that).",
+    )
+    subcommands.add_parser(
+        "pre-exec-init-qbb",
+        parents=[
+            repo_argument, qgraph_argument,
+            options_from(
+                [config_search_path_option, qgraph_options], "--config-search-path", "--qgraph-id",
+                title="Quantum-backed butler options",
+            ),
+            coverage_options,
+        ],
+        usage="%(prog)s [OPTIONS] REPO QGRAPH",
+        help="Execute pre-exec-init on Quantum-Backed Butler.",
+        description="Write the init-outputs, configs and package versions of a saved graph with a "
+        "quantum-backed butler (files only, as run-qbb), before the first run-qbb.",
+    )
+    update_graph_run = subcommands.add_parser(
+        "update-graph-run",
+        usage="%(prog)s [OPTIONS] QGRAPH RUN OUTPUT_QGRAPH",
+        help="Update existing quantum graph with new output run name and re-generate output dataset IDs.",
+        description="Update existing quantum graph with new output run name and re-generate output "
+        "dataset IDs.",
+    )
+    update_graph_run.add_argument("qgraph", metavar="QGRAPH", help="URL of a serialized quantum graph file.")
+    update_graph_run.add_argument("run", metavar="RUN", help="New RUN collection name for the output graph.")
+    update_graph_run.add_argument(
+        "output_qgraph", metavar="OUTPUT_QGRAPH", help="URL to store the updated quantum graph."
+    )
+    update_graph_run.add_argument(
+        "--metadata-run-key", metavar="TEXT", default="output_run",
+        help="Ignored, as by pipetask (the graph's header always holds the output run; default %(default)s).",
+    )
+    update_graph_run.add_argument(
+        "--update-graph-id", action="store_true", help="Ignored, as by pipetask (graphs have no ID to update)."
+    )
+    report = subcommands.add_parser(
+        "report",
+        parents=[repo_argument, report_options, report_output_options],
+        usage="%(prog)s [OPTIONS] REPO [QGRAPHS ...]",
+        help="Summarize the state of executed quantum graph(s).",
+        description="Summarize the state of executed quantum graph(s): counts of succeeded, failed and "
+        "blocked quanta and of their output datasets. One graph gets the QuantumGraphExecutionReport; "
+        "several graphs (attempts at the same processing, first to last), --force-v2, --collections, "
+        "--where or --curse-failed-logs get the QuantumProvenanceGraph report.",
+    )
+    report.add_argument(
+        "qgraphs", metavar="QGRAPHS", nargs="*", help="Executed quantum graph files, first to last executed."
+    )
+    group_named(report, "Report options")._add_action(
+        next(action for action in execution_options._actions if "-j" in action.option_strings)
+    )
+    aggregate_reports = subcommands.add_parser(
+        "aggregate-reports",
+        parents=[report_output_options],
+        usage="%(prog)s [OPTIONS] [FILENAMES ...]",
+        help="Aggregate pipetask report output on disjoint data-id groups into one Summary.",
+        description="Aggregate the JSON reports (report --force-v2 --full-output-filename) of disjoint "
+        "data-ID groups, run with the same pipeline, into one summary.",
+    )
+    aggregate_reports.add_argument(
+        "filenames", metavar="FILENAMES", nargs="*", help="JSON files written by 'report --full-output-filename'."
+    )
+    subcommands.add_parser(
+        "cleanup",
+        parents=[collection_options],
+        usage="%(prog)s [OPTIONS] COLLECTION",
+        help="Remove non-members of CHAINED collections.",
+        description="Remove the collections whose names start with the name of the CHAINED collection "
+        "COLLECTION but that are not members of it.",
+    )
+    purge = subcommands.add_parser(
+        "purge",
+        parents=[collection_options],
+        usage="%(prog)s [OPTIONS] COLLECTION",
+        help="Remove a CHAINED collection and its contained collections.",
+        description="Remove the CHAINED collection COLLECTION, which must not be in another chain, and its "
+        "members whose names start with its name (each must be in this chain only).",
+    )
+    group_named(purge, "Collection options").add_argument(
+        "--recursive", action="store_true",
+        help="Also purge child CHAINED collections (whose names start with COLLECTION) and their members.",
+    )
     return parser
 
 
@@ -473,7 +676,12 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     args : `argparse.Namespace`
         Parsed options, after the options file was merged in.
     """
-    if args.subcommand == "build":
+    if args.subcommand in ("cleanup", "purge") and not args.butler_config:
+        # pipetask declares -b optional here, then fails without it.
+        parser.error("the following arguments are required: -b/--butler-config")
+    if args.subcommand == "report" and not args.qgraphs:
+        parser.error("the following arguments are required: QGRAPHS (at least one executed quantum graph)")
+    if args.subcommand not in ("qgraph", "run"):
         return
     # Checked here, not with required=True, because -@ may supply it.
     if not args.butler_config:
@@ -609,9 +817,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
     subparser = subcommand_parser(parser, args.subcommand)
-    if args.options_file:
+    if getattr(args, "options_file", None):  # build, qgraph and run have -@
         merge_options_file(subparser, args, args.subcommand, given=given_options(argv, args.subcommand))
-    args.pipeline_actions = args.pipeline_actions or []
+    if hasattr(args, "pipeline_actions"):
+        args.pipeline_actions = args.pipeline_actions or []
     check_options(subparser, args)
     return args
 
@@ -755,6 +964,133 @@ def call_run(args: argparse.Namespace) -> None:
     )
 
 
+def call_run_qbb(args: argparse.Namespace) -> None:
+    """``pipetask-lite run-qbb`` is `pipetask_lite.run_qbb`."""
+    from ._qbb import run_qbb
+
+    run_qbb(
+        repo=args.repo,
+        qgraph=args.qgraph,
+        # Quantum-backed butler options
+        config_search_path=args.config_search_path,
+        qgraph_id=args.qgraph_id,
+        qgraph_node_id=args.qgraph_node_id,
+        # Execution options
+        processes=args.processes,
+        pdb=args.pdb,
+        profile=args.profile,
+        debug=args.debug,
+        start_method=args.start_method,
+        timeout=args.timeout,
+        fail_fast=args.fail_fast,
+        raise_on_partial_outputs=args.raise_on_partial_outputs,
+        summary=args.summary,
+        enable_implicit_threading=args.enable_implicit_threading,
+        cores_per_quantum=args.cores_per_quantum,
+        memory_per_quantum=args.memory_per_quantum,
+        no_existing_outputs=args.no_existing_outputs,
+        # Coverage options
+        coverage=args.coverage,
+        cov_report=args.cov_report,
+        cov_packages=args.cov_packages,
+        # Presentation
+        progress=args.log_tty,
+    )
+
+
+def call_pre_exec_init_qbb(args: argparse.Namespace) -> None:
+    """``pipetask-lite pre-exec-init-qbb`` is `pipetask_lite.pre_exec_init_qbb`."""
+    from ._qbb import pre_exec_init_qbb
+
+    pre_exec_init_qbb(
+        repo=args.repo,
+        qgraph=args.qgraph,
+        config_search_path=args.config_search_path,
+        qgraph_id=args.qgraph_id,
+        coverage=args.coverage,
+        cov_report=args.cov_report,
+        cov_packages=args.cov_packages,
+    )
+
+
+def call_update_graph_run(args: argparse.Namespace) -> None:
+    """``pipetask-lite update-graph-run`` is `pipetask_lite.update_graph_run`."""
+    from ._qbb import update_graph_run
+
+    update_graph_run(
+        qgraph=args.qgraph,
+        run=args.run,
+        output_qgraph=args.output_qgraph,
+        metadata_run_key=args.metadata_run_key,
+        update_graph_id=args.update_graph_id,
+    )
+
+
+def call_report(args: argparse.Namespace) -> None:
+    """``pipetask-lite report`` is `pipetask_lite.report`."""
+    from ._report import report
+
+    report(
+        repo=args.repo,
+        qgraphs=args.qgraphs,
+        collections=args.collections,
+        where=args.where,
+        full_output_filename=args.full_output_filename,
+        logs=args.logs,
+        brief=args.brief,
+        curse_failed_logs=args.curse_failed_logs,
+        force_v2=args.force_v2,
+        read_caveats=args.read_caveats,
+        use_qbb=args.use_qbb,
+        view_graph=args.view_graph,
+        processes=args.processes,
+    )
+
+
+def call_aggregate_reports(args: argparse.Namespace) -> None:
+    """``pipetask-lite aggregate-reports`` is `pipetask_lite.aggregate_reports`."""
+    from ._report import aggregate_reports
+
+    aggregate_reports(
+        filenames=args.filenames, full_output_filename=args.full_output_filename, brief=args.brief
+    )
+
+
+def call_cleanup(args: argparse.Namespace) -> None:
+    """``pipetask-lite cleanup`` is `pipetask_lite.cleanup`."""
+    from ._cleanup import cleanup
+
+    cleanup(collection=args.collection, butler_config=args.butler_config, confirm=args.confirm)
+
+
+def call_purge(args: argparse.Namespace) -> None:
+    """``pipetask-lite purge`` is `pipetask_lite.purge`."""
+    from ._cleanup import purge
+
+    purge(
+        collection=args.collection, butler_config=args.butler_config, confirm=args.confirm,
+        recursive=args.recursive,
+    )
+
+
+CALLS = {
+    "build": call_build,
+    "qgraph": call_qgraph,
+    "run": call_run,
+    "run-qbb": call_run_qbb,
+    "pre-exec-init-qbb": call_pre_exec_init_qbb,
+    "update-graph-run": call_update_graph_run,
+    "report": call_report,
+    "aggregate-reports": call_aggregate_reports,
+    "cleanup": call_cleanup,
+    "purge": call_purge,
+}
+"""The function of each subcommand."""
+
+EXPLAINED = ("build", "qgraph", "run")
+"""Subcommands that ``--explain`` knows."""
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised where KeyboardInterrupt would be."""
 
@@ -819,30 +1155,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.log_level:
             CliLog.setLogLevels(args.log_level)
+        # Credentials in a repo URI must not reach the terminal or log files.
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(RedactingFilter())
 
     try:
+        if args.explain and args.subcommand not in EXPLAINED:
+            raise UsageError(f"not available for '{args.subcommand}'; only for {', '.join(EXPLAINED)}",
+                             option="--explain")
         if args.explain:
             from ._explain import explain
 
-            print(explain(args))
-        elif args.subcommand == "build":
-            call_build(args)
-        elif args.subcommand == "qgraph":
-            call_qgraph(args)
+            print(redact(explain(args)))
         else:
-            call_run(args)
+            CALLS[args.subcommand](args)
     except KeyboardInterrupt as exc:
-        # Before execution: nothing was written yet.
-        print(f"{PROG} {args.subcommand}: interrupted before anything was written to the repo", file=sys.stderr)
+        # Before execution (and in pre-exec-init-qbb, whose files are
+        # written again by a second try): nothing was registered yet.
+        print(f"{PROG} {args.subcommand}: interrupted before anything was written to the repo"
+              if args.subcommand != "pre-exec-init-qbb" else f"{PROG} {args.subcommand}: interrupted",
+              file=sys.stderr)
         return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
     except Interrupted as exc:
         print(f"{PROG} {args.subcommand}: {exc}", file=sys.stderr)
-        print(f"to resume: {resume_command(argv, exc)}", file=sys.stderr)
+        # run-qbb skips the quanta whose outputs exist: the same command resumes.
+        resume = (shlex.join([PROG, *(sys.argv[1:] if argv is None else argv)]) if args.subcommand == "run-qbb"
+                  else resume_command(argv, exc))
+        print(redact(f"to resume: {resume}"), file=sys.stderr)
         return exc.exit_code
     except PipetaskLiteError as exc:
         # The one error boundary: one line naming the option, then a hint.
         if args.traceback:
-            traceback.print_exc()
+            print(redact(traceback.format_exc()), end="", file=sys.stderr)
         print(f"{PROG} {args.subcommand}: error: {exc}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
@@ -850,8 +1194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         # Anything else is unexpected: still one line, but say how to see more.
         if args.traceback or os.environ.get("PIPETASK_LITE_TRACEBACK"):
-            traceback.print_exc()
-        print(f"{PROG} {args.subcommand}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            print(redact(traceback.format_exc()), end="", file=sys.stderr)
+        print(redact(f"{PROG} {args.subcommand}: error: {type(exc).__name__}: {exc}"), file=sys.stderr)
         if not args.traceback:
             print(f"hint: run '{PROG} --traceback {args.subcommand} ...' to see the traceback", file=sys.stderr)
         return EXIT_FAILURE

@@ -56,10 +56,14 @@ class PipetaskLiteError(Exception):
     exit_code = EXIT_FAILURE
 
     def __init__(self, message: str, *, option: str | None = None, hint: str | None = None):
+        from ._redact import redact
+
+        # Messages quote the user's values, which may be URIs with credentials.
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.option = option
-        self.hint = hint
+        self.hint = redact(hint) if hint else hint
 
     def __str__(self) -> str:
         return f"{self.option}: {self.message}" if self.option else self.message
