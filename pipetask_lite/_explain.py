@@ -1,12 +1,54 @@
-"""``pipetask-lite --explain``: print the Python script a command line amounts to."""
+"""``pipetask-lite --explain``: print the Python script a command line amounts to.
+
+`explain` turns a parsed command line into a self-contained script that uses
+the public LSST API only (``lsst.daf.butler``, ``lsst.pipe.base`` and two
+public classes of ``lsst.ctrl.mpexec``) and makes the calls that
+`pipetask_lite.build`, `pipetask_lite.qgraph` and `pipetask_lite.run` make,
+in the same order.  Only the code paths that the given options need are
+written out; what depends on the repo (does ``-o`` exist already?) is checked
+by the script when it runs, with pipetask's rules, as pipetask-lite does.
+
+Nothing here imports ``lsst`` or opens the repo, so a command line for a repo
+(or a camera package) that is not on this machine explains all the same.
+
+Every option given on the command line shows up in a comment of the script,
+next to the statement it becomes (or saying why it changes nothing there);
+`explain` checks this before returning, so an option it does not know about
+is an error, not a silent gap.
+"""
 
 from __future__ import annotations
 
 __all__ = ("explain",)
 
 import argparse
+import contextlib
+import os
+import re
+import shlex
+import uuid
+from collections.abc import Iterator
 
-from .errors import UsageError
+from .actions import PipelineAction
+from .errors import PipetaskLiteError, UsageError
+
+PROG = "pipetask-lite"
+MP_TIMEOUT = 3600 * 24 * 30
+"""pipetask's default for ``--timeout``: 30 days."""
+
+# lsst.ctrl.mpexec.showInfo.ShowInfo's items (kept here: --explain imports no lsst).
+SHOW_PIPELINE_ITEMS = frozenset(
+    {"pipeline", "config", "history", "tasks", "dump-config", "pipeline-graph", "task-graph", "subsets", "inputs"}
+)
+SHOW_GRAPH_ITEMS = frozenset({"graph", "workflow", "uri"})
+
+ACTION_FLAGS = {"task": "-t", "delete": "--delete", "config": "-c", "config_file": "-C", "instrument": "--instrument"}
+
+WHY_NOT_SIMPLE_RUN = """\
+# SimplePipelineExecutor.run would stop at the first failing quantum, in one
+# process, after writing every init-output itself.  pipetask runs every
+# quantum that no failure blocks, with -j/--fail-fast/--timeout and a report
+# per quantum: that is MPGraphExecutor driving a SingleQuantumExecutor."""
 
 
 def explain(args: argparse.Namespace) -> str:
@@ -21,5 +63,1170 @@ def explain(args: argparse.Namespace) -> str:
     -------
     script : `str`
         Python source using the public LSST API only.
+
+    Raises
+    ------
+    pipetask_lite.UsageError
+        Raised for the usage errors that ``run``/``qgraph``/``build`` find
+        before opening the repo (unknown ``--show`` item, malformed
+        ``--mock-failure`` or ``--qgraph-node-id``), with the same message.
+    pipetask_lite.PipetaskLiteError
+        Raised if a saved graph (``-g``) has an extension pipetask-lite cannot
+        read, or (a bug) if an option given has no place in the script.
+        A subcommand other than build, qgraph and run is a `UsageError`.
     """
-    raise UsageError("--explain is not implemented yet", option="--explain")
+    explainers = {"build": _explain_build, "qgraph": _explain_qgraph, "run": _explain_run}
+    if args.subcommand not in explainers:
+        raise UsageError(
+            f"shows the Python of {', '.join(explainers)}; not of {args.subcommand!r} yet", option="--explain"
+        )
+    options = _Options(args)
+    _check_usage(args)
+    script = _Script()
+    _header(script, options)
+    _logging(script, options)
+    explainers[args.subcommand](script, options)
+    text = script.render(options)
+    _check_complete(script, options)
+    return text
+
+
+# ---------------------------------------------------------------------------
+# The command line: which options were given, and how each one reads.
+# ---------------------------------------------------------------------------
+
+
+class _Options:
+    """The parsed options, with their spelling on the command line."""
+
+    def __init__(self, args: argparse.Namespace):
+        from .cli import build_parser, subcommand_parser
+
+        parser = build_parser()
+        self.args = args
+        self.actions: dict[str, argparse.Action] = {}
+        self.global_dests: list[str] = []
+        self.sub_dests: list[str] = []
+        subparser = subcommand_parser(parser, args.subcommand)
+        for target, dests in ((parser, self.global_dests), (subparser, self.sub_dests)):
+            for action in target._actions:
+                if not action.option_strings or action.dest in ("help", "explain") or action.dest in self.actions:
+                    continue
+                self.actions[action.dest] = action
+                dests.append(action.dest)
+
+    def __getattr__(self, dest: str):
+        return getattr(self.args, dest)
+
+    def given(self, dest: str) -> bool:
+        """Whether ``dest`` differs from its default (was given, or came from ``-@``)."""
+        action = self.actions.get(dest)
+        if action is None:
+            return False
+        value = getattr(self.args, dest, None)
+        if dest == "pipeline_actions":
+            return bool(value)
+        default = action.default
+        if isinstance(action, argparse._AppendAction) and default is None:
+            default = []
+        return value != default
+
+    def flag(self, dest: str) -> str:
+        """The option's name: its first spelling, or ``--no-X`` for a false ``--[no-]X``."""
+        action = self.actions[dest]
+        if isinstance(action, argparse.BooleanOptionalAction) and not getattr(self.args, dest):
+            return next(s for s in action.option_strings if s.startswith("--no-"))
+        return action.option_strings[0]
+
+    def values(self, dest: str) -> list[str]:
+        """The option's value(s) as typed (one per repetition of the option)."""
+        action = self.actions[dest]
+        value = getattr(self.args, dest)
+        if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
+            return []
+        if action.nargs == "?" and value == action.const:
+            return []
+        if dest == "log_level":
+            return [",".join(f"{c}={level}" if c else level for c, level in value)]
+        if dest == "log_label":
+            return [",".join(f"{k}={v}" for k, v in value)]
+        if isinstance(action, argparse._ExtendAction):
+            return [",".join(map(str, value))]
+        if isinstance(action, argparse._AppendAction):
+            return [str(v) for v in value]
+        return [str(value)]
+
+    def tokens(self, dest: str) -> list[str]:
+        """The option as command-line arguments."""
+        if dest == "pipeline_actions":
+            return [token for action in self.args.pipeline_actions for token in _action_tokens(action)]
+        values = self.values(dest)
+        if not values:
+            return [self.flag(dest)]
+        return [token for value in values for token in (self.flag(dest), value)]
+
+    def text(self, dest: str) -> str:
+        """The option as it reads on the command line, unquoted (for comments)."""
+        return " ".join(self.tokens(dest))
+
+    def command_line(self) -> list[str]:
+        """The whole command line, rebuilt from the parsed options: one shell word per option."""
+        words = [PROG]
+        for dest in self.global_dests:
+            words += self.words(dest)
+        words.append(self.args.subcommand)
+        for dest in self.sub_dests:
+            words += self.words(dest)
+        return words
+
+    def words(self, dest: str) -> list[str]:
+        """The option (if given) as shell words, each flag with its value, quoted."""
+        if not self.given(dest):
+            return []
+        if dest == "pipeline_actions":
+            pairs = [_action_tokens(action) for action in self.args.pipeline_actions]
+            return [f"{flag} {_quote(value)}" for flag, value in pairs]
+        values = self.values(dest)
+        if not values:
+            return [self.flag(dest)]
+        return [f"{self.flag(dest)} {_quote(value)}" for value in values]
+
+
+def _quote(token: str) -> str:
+    """Quote for the shell, preferring "..." to the '"'"' dance when the text holds a quote."""
+    quoted = shlex.quote(token)
+    if quoted != token and "'" in token and not any(c in token for c in '"$`\\!\n'):
+        return f'"{token}"'
+    return quoted
+
+
+def _action_tokens(action: PipelineAction) -> list[str]:
+    flag = ACTION_FLAGS[action.option]
+    match action.option:
+        case "task":
+            value = f"{action.value}:{action.label}" if action.label else action.value
+        case "delete":
+            value = action.label
+        case "instrument":
+            value = action.value
+        case _:
+            value = f"{action.label}:{action.value}"
+    return [flag, value]
+
+
+def _action_text(action: PipelineAction) -> str:
+    return " ".join(_action_tokens(action))
+
+
+def _check_usage(args: argparse.Namespace) -> None:
+    """Raise the usage errors pipetask-lite finds before opening the repo, with the same messages."""
+    if args.show:
+        commands = {item.partition("=")[0] for item in args.show}
+        known = SHOW_PIPELINE_ITEMS | SHOW_GRAPH_ITEMS
+        if unknown := commands - known:
+            raise UsageError(
+                f"Unknown value(s) for show: {unknown} (choose from '{', '.join(sorted(known))}')", option="--show"
+            )
+    if args.subcommand == "build":
+        return
+    if args.mock:
+        for entry in args.mock_failure:
+            if len(entry.split(":")) not in (3, 4):
+                raise UsageError(f"expected LABEL:EXCEPTION:WHERE[:MEMORY], got {entry!r}", option="--mock-failure")
+    if args.qgraph:
+        for node in args.qgraph_node_id:
+            try:
+                uuid.UUID(str(node))
+            except ValueError as exc:
+                raise UsageError(f"not a UUID: {exc}", option="--qgraph-node-id") from None
+        extension = _graph_extension(args.qgraph)
+        if extension not in (".qg", ".qgraph"):
+            raise PipetaskLiteError(
+                f"{args.qgraph!r} has extension {extension!r}; expected '.qg' or '.qgraph'", option="-g/--qgraph"
+            )
+
+
+def _graph_extension(uri: str) -> str:
+    path = uri.split("?", 1)[0].split("#", 1)[0]
+    return os.path.splitext(path)[1]
+
+
+def _unmentioned(script: _Script, options: _Options) -> list[str]:
+    """The options given (as typed) that no comment of the script names yet."""
+    comments = "\n".join(script.comments)
+    missing = []
+    for dest in options.global_dests + options.sub_dests:
+        if not options.given(dest):
+            continue
+        if dest == "pipeline_actions":
+            missing += [_action_text(a) for a in options.pipeline_actions if _action_text(a) not in comments]
+            continue
+        spellings = options.actions[dest].option_strings
+        if not any(re.search(rf"(?<![\w-]){re.escape(s)}(?![\w-])", comments) for s in spellings):
+            missing.append(options.text(dest))
+    return missing
+
+
+def _check_complete(script: _Script, options: _Options) -> None:
+    """Fail loudly if an option given is not named in any comment of the script."""
+    if missing := _unmentioned(script, options):
+        raise PipetaskLiteError(
+            f"cannot show the Python for {', '.join(missing)} yet (a bug: please report it)", option="--explain"
+        )
+
+
+def _not_reached(s: _Script, o: _Options, why: str) -> None:
+    """Before an early ``return``: the options given that only matter after it."""
+    if missing := _unmentioned(s, o):
+        s(comment=f"{why}, so these change nothing: {', '.join(missing)}")
+
+
+# ---------------------------------------------------------------------------
+# The script being written.
+# ---------------------------------------------------------------------------
+
+
+def _clean(comment: str) -> str:
+    """One line of comment text, whatever the option values hold."""
+    return comment.replace("\r", "\\r").replace("\n", "\\n")
+
+
+class _Script:
+    """Lines of Python in sections, with the imports they need and their comments."""
+
+    SECTIONS = ("constants", "helpers", "main", "guard")
+
+    def __init__(self):
+        self.sections: dict[str, list[str]] = {name: [] for name in self.SECTIONS}
+        self.section = "main"
+        self.depth = 1
+        self.from_imports: dict[str, set[str]] = {}
+        self.imports: set[str] = {"sys"}
+        self.comments: list[str] = []
+        """Comments saying where a statement comes from (what `_check_complete` reads)."""
+        self.intro: list[str] = []
+
+    def use(self, module: str, *names: str) -> None:
+        """Import ``names`` from ``module`` (or ``module`` itself)."""
+        if names:
+            self.from_imports.setdefault(module, set()).update(names)
+        else:
+            self.imports.add(module)
+
+    @contextlib.contextmanager
+    def into(self, section: str, depth: int = 0) -> Iterator[None]:
+        """Write into another section for a while."""
+        saved = self.section, self.depth
+        self.section, self.depth = section, depth
+        try:
+            yield
+        finally:
+            self.section, self.depth = saved
+
+    def __call__(self, code: str = "", comment: str | None = None) -> None:
+        """Write one line of code, with a comment naming where it comes from."""
+        lines = self.sections[self.section]
+        prefix = "    " * self.depth
+        if comment:
+            self.comments.append(comment)
+        if not code and not comment:
+            lines.append("")
+        elif not code:
+            lines.append(f"{prefix}# {_clean(comment)}")
+        else:
+            lines.append(f"{prefix}{code}" + (f"  # {_clean(comment)}" if comment else ""))
+
+    def note(self, *comments: str) -> None:
+        """Write explanatory comment lines.
+
+        Unlike the comment of a statement (or ``self(comment=...)``, which
+        says what an option does here), these do not count as showing an
+        option: `_check_complete` ignores them.
+        """
+        prefix = "    " * self.depth
+        self.sections[self.section].extend(f"{prefix}# {_clean(comment)}" for comment in comments)
+
+    def raw(self, text: str) -> None:
+        """Write a block of lines (already indented relative to the current depth); not counted either."""
+        prefix = "    " * self.depth
+        self.sections[self.section].extend(prefix + line if line else "" for line in text.splitlines())
+
+    @contextlib.contextmanager
+    def block(self, header: str, comment: str | None = None) -> Iterator[None]:
+        """Write ``header`` (``with ...:``, ``if ...:``) and indent what follows."""
+        self(header, comment)
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
+    def render(self, options: _Options) -> str:
+        out = ["#!/usr/bin/env python"]
+        out += [f"# {_clean(line)}" if line else "#" for line in self.intro]
+        out.append("")
+        def group(module: str) -> int:
+            top = module.partition(".")[0]
+            return 0 if top in ("sys", "types", "uuid", "logging", "tempfile") else 2 if top == "lsst" else 1
+
+        previous = None
+        for module in sorted(self.imports, key=lambda m: (group(m), m)):
+            if previous is not None and group(module) != previous:
+                out.append("")
+            out.append(f"import {module}")
+            previous = group(module)
+        for module in sorted(self.from_imports, key=lambda m: (group(m), m)):
+            if previous is not None and group(module) != previous:
+                out.append("")
+            out.append(f"from {module} import {', '.join(sorted(self.from_imports[module]))}")
+            previous = group(module)
+        out.append("")
+        if self.sections["constants"]:
+            out += self.sections["constants"] + [""]
+        if self.sections["helpers"]:
+            out += [""] + self.sections["helpers"] + [""]
+        docstring = f'    """Do what `{PROG} {options.subcommand} ...` does; return its exit code."""'
+        out += ["", "def main() -> int:", docstring]
+        out += self.sections["main"]
+        out += ["", ""] + self.sections["guard"]
+        return "\n".join(out).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Parts shared by build, qgraph and run.
+# ---------------------------------------------------------------------------
+
+
+def _header(s: _Script, o: _Options) -> None:
+    s.intro += [
+        f"What `{PROG} {o.subcommand}` does on this command line, in Python, with the public LSST",
+        "API only (printed by `pipetask-lite --explain`):",
+        "",
+        *[f"    {line}" for line in _wrap_command(o.command_line())],
+        "",
+        "Each statement names the option it comes from.  The calls are the ones pipetask-lite",
+        "makes, in its order: the pipeline first; then the collections are checked and the",
+        "quantum graph is built on a read-only butler; only then is anything written.",
+    ]
+    if o.subcommand == "build":
+        s.intro[-2:] = ["makes, in its order."]
+    with s.into("guard"):
+        if o.subcommand != "build" and o.coverage:
+            _coverage(s, o)
+        else:
+            s("if __name__ == \"__main__\":")
+            s("    sys.exit(main())")
+
+
+def _wrap_command(words: list[str], width: int = 84) -> list[str]:
+    """Split a long command line into shell continuation lines, between options."""
+    lines, current = [], ""
+    for word in words:
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current + " \\")
+            current = "    " + word
+        else:
+            current = f"{current} {word}" if current else word
+    lines.append(current)
+    return lines
+
+
+def _coverage(s: _Script, o: _Options) -> None:
+    s.use("tempfile")
+    s.use("coverage")
+    s('if __name__ == "__main__":')
+    s.depth += 1
+    s.note("--coverage: measure the coverage of the whole command, as pipetask does.")
+    with s.block('with tempfile.NamedTemporaryFile("w", suffix=".coveragerc") as rcfile:'):
+        s('rcfile.write("[run]\\nbranch = True\\nconcurrency = multiprocessing\\n")', "--coverage")
+        if o.cov_packages:
+            s(f"rcfile.write({('source_pkgs = ' + ','.join(o.cov_packages) + chr(10))!r})", o.text("cov_packages"))
+        s("rcfile.flush()")
+        s("cov = coverage.Coverage(config_file=rcfile.name)")
+        s("cov.start()")
+        with s.block("try:"):
+            s("exit_code = main()")
+        with s.block("finally:"):
+            s("cov.stop()")
+            s("cov.save()")
+            if o.cov_report:
+                s('cov.html_report(directory="./covhtml")', "--cov-report (default): an HTML report")
+                s('print("Coverage report written to ./covhtml.", file=sys.stderr)')
+            else:
+                s(comment=f"{o.flag('cov_report')}: no HTML report, only the coverage data file")
+    s("sys.exit(exit_code)")
+    s.depth -= 1
+
+
+def _logging(s: _Script, o: _Options) -> None:
+    s.use("lsst.daf.butler.cli.cliLog", "CliLog")
+    s.note(
+        "Logging as pipetask sets it up: lsst.daf.butler's CliLog, INFO for the lsst loggers",
+        "(worker processes replay it).  In a notebook, logging.basicConfig(level=logging.INFO) does.",
+    )
+    logging_dests = ("long_log", "log_tty", "log_file", "log_label")
+    if not any(o.given(d) for d in logging_dests):
+        s("CliLog.initLog(longlog=False, log_tty=True, log_file=(), log_label={})",
+          "no --long-log, --log-file, --log-label: pipetask's defaults")
+    else:
+        with s.block("CliLog.initLog("):
+            s(f"longlog={o.long_log!r},", "--long-log" if o.long_log else "no --long-log: short format")
+            s(f"log_tty={o.log_tty!r},", o.text("log_tty") if o.given("log_tty") else "--log-tty (default)")
+            s(f"log_file={tuple(o.log_file)!r},", o.text("log_file") if o.log_file else "no --log-file")
+            s(f"log_label={dict(o.log_label)!r},", o.text("log_label") if o.log_label else "no --log-label")
+        s(")")
+    if o.log_level:
+        s(f"CliLog.setLogLevels({list(o.log_level)!r})", o.text("log_level"))
+    if o.traceback:
+        s(comment="--traceback: pipetask-lite then prints tracebacks; errors here raise with theirs anyway")
+    if o.given("options_file"):
+        s(comment=f"{o.text('options_file')}: the options read from this file are written out below as if given")
+    s()
+
+
+def _constants(s: _Script, o: _Options) -> None:
+    """The data repository and selection options, as module constants."""
+    with s.into("constants"):
+        s(f"REPO = {o.butler_config!r}", o.text("butler_config"))
+        if o.subcommand == "build":
+            return
+        if o.input:
+            s(f"INPUTS = {list(o.input)!r}", o.text("input"))
+        if o.output is not None:
+            s(f"OUTPUT = {o.output!r}", o.text("output"))
+        if o.output_run is not None:
+            s(f"OUTPUT_RUN = {o.output_run!r}", o.text("output_run"))
+        if o.qgraph is None:
+            s(f"DATA_QUERY = {o.data_query!r}", o.text("data_query") if o.data_query
+              else "no -d: every data ID the inputs allow")
+
+
+def _pipeline(s: _Script, o: _Options, *, butler: str | None = None) -> str | None:
+    """Step 1: the pipeline and its graph; returns the name of the factory variable, if one is made."""
+    s.use("lsst.pipe.base", "Pipeline")
+    s.note("1. The pipeline: -p, then -t/--delete/-c/-C/--instrument in command-line order.")
+    if o.pipeline:
+        s(f"pipeline = Pipeline.from_uri({o.pipeline!r})", o.text("pipeline"))
+    else:
+        s("pipeline = Pipeline('anonymous')", "no -p: an empty pipeline for -t to fill")
+    for action in o.pipeline_actions:
+        comment = _action_text(action)
+        match action.option:
+            case "instrument":
+                s(f"pipeline.addInstrument({action.value!r})", comment)
+            case "task":
+                s(f"pipeline.addTask({action.value!r}, {action.label!r})", comment)
+            case "delete":
+                s(f"pipeline.removeTask({action.label!r})", comment)
+            case "config":
+                name, _, value = action.value.partition("=")
+                s(f"pipeline.addConfigOverride({action.label!r}, {name!r}, {value!r})", comment)
+            case "config_file":
+                s(f"pipeline.addConfigFile({action.label!r}, {action.value!r})", comment)
+    if o.save_pipeline:
+        s(f"pipeline.write_to_uri({o.save_pipeline!r})", o.text("save_pipeline"))
+    s("pipeline_graph = pipeline.to_graph()", "builds and validates every task config")
+    if o.select_tasks:
+        s(f"pipeline_graph = pipeline_graph.select({o.select_tasks!r})", o.text("select_tasks"))
+        with s.block("if not pipeline_graph.tasks:"):
+            s(f"sys.exit({('--select-tasks: ' + repr(o.select_tasks) + ' selects no tasks')!r})")
+    factory = None
+    if _show_items(o) & SHOW_PIPELINE_ITEMS or o.pipeline_dot or o.pipeline_mermaid or butler is not None:
+        s.use("lsst.ctrl.mpexec", "PipelineGraphFactory")
+        factory = "factory"
+        why = [o.flag(d) for d in ("pipeline_dot", "pipeline_mermaid") if o.given(d)]
+        if _show_items(o) & SHOW_PIPELINE_ITEMS:
+            why.insert(0, "--show")
+        if butler is not None:
+            why.append("-b")
+        s(f"factory = PipelineGraphFactory(pipeline, {butler or 'None'}, pipeline_graph=pipeline_graph)",
+          f"pipetask's holder of the pipeline, for {', '.join(why)}")
+    if o.pipeline_dot:
+        s.use("lsst.pipe.base.pipeline_graph", "visualization")
+        with s.block(f"with open({o.pipeline_dot!r}, 'w') as stream:", o.text("pipeline_dot")):
+            s("visualization.show_dot(factory(visualization_only=True), stream, dataset_types=True, "
+              "task_classes='full')")
+    if o.pipeline_mermaid:
+        s.use("lsst.pipe.base.pipeline_graph", "visualization")
+        path = o.pipeline_mermaid
+        fmt = path.rpartition(".")[2] if path.endswith((".svg", ".png")) else "mmd"
+        mode = "w" if fmt == "mmd" else "wb"
+        width = "None" if fmt == "mmd" else "4500"
+        with s.block(f"with open({path!r}, {mode!r}) as stream:", o.text("pipeline_mermaid")):
+            s(f"visualization.show_mermaid(factory(visualization_only=True), stream, output_format={fmt!r}, "
+              f"width={width}, dataset_types=True, task_classes='full')")
+    if o.show:
+        s.use("lsst.ctrl.mpexec.showInfo", "ShowInfo")
+        s(f"show_info = ShowInfo({list(o.show)!r})", o.text("show"))
+        if _show_items(o) & SHOW_PIPELINE_ITEMS:
+            s("show_info.show_pipeline_info(factory)", "--show: the pipeline items")
+    return factory
+
+
+def _show_items(o: _Options) -> set[str]:
+    return {item.partition("=")[0] for item in o.show}
+
+
+def _show_unhandled(s: _Script, o: _Options, handled: set[str]) -> None:
+    """pipetask's warning for --show items this subcommand did not act on."""
+    if unhandled := _show_items(o) - handled:
+        message = (
+            f"The following '--show' options were not known to the {o.subcommand} command: "
+            f"{', '.join(sorted(unhandled))}"
+        )
+        s(f"print({message!r}, file=sys.stderr)", f"--show {','.join(sorted(unhandled))}")
+
+
+# ---------------------------------------------------------------------------
+# build
+# ---------------------------------------------------------------------------
+
+
+def _explain_build(s: _Script, o: _Options) -> None:
+    if o.butler_config:
+        s.use("lsst.daf.butler", "Butler")
+        _constants(s, o)
+        with s.block("with Butler.from_config(REPO, writeable=False) as butler:",
+                     f"{o.text('butler_config')}: read only, to resolve dataset types"):
+            _build_body(s, o, butler="butler")
+    else:
+        _build_body(s, o, butler=None)
+    s("return 0")
+
+
+def _build_body(s: _Script, o: _Options, *, butler: str | None) -> None:
+    _pipeline(s, o, butler=butler)
+    _show_unhandled(s, o, SHOW_PIPELINE_ITEMS)
+    if butler is not None:
+        s("pipeline_graph = factory(resolve=True)", "-b: dataset types resolved against the repo")
+
+
+# ---------------------------------------------------------------------------
+# qgraph and run: collections and the quantum graph.
+# ---------------------------------------------------------------------------
+
+
+def _plan_helper(s: _Script, o: _Options, *, from_graph: bool, writeable: bool) -> None:
+    """Write ``plan_collections``: pipetask's collection rules for the options given."""
+    s.use("lsst.daf.butler", "CollectionType", "MissingCollectionError")
+    s.use("types", "SimpleNamespace")
+    has_in, has_out = bool(o.input), o.output is not None
+    extend, replace, rebase = o.extend_run, o.replace_run, o.rebase
+    run_given = from_graph or o.output_run is not None
+    run_option = "--output-run" if run_given else "-o/--output"
+    given = ["-i" if has_in else None, "-o" if has_out else None, "--output-run" if o.output_run else None,
+             "-g" if from_graph else None, "--extend-run" if extend else None,
+             "--replace-run" if replace else None, "--rebase" if rebase else None]
+    names = ", ".join(g for g in given if g)
+    with s.into("helpers"):
+        signature = "def plan_collections(butler, output_run):" if from_graph else "def plan_collections(butler):"
+        with s.block(signature):
+            s(f'"""pipetask\'s collection rules for {names}, checked before anything is written.')
+            s()
+            s("Returns the output run, the collections the graph builder searches, and the")
+            s("definition of the output chain (CHAINED inputs flattened, as pipetask does).")
+            s('"""')
+            with s.block("def info(name):"):
+                with s.block("try:"):
+                    s("return butler.collections.get_info(name)")
+                with s.block("except MissingCollectionError:"):
+                    s("return None")
+            s()
+            if has_in:
+                with s.block("for name in INPUTS:", "-i: every input collection must exist"):
+                    with s.block("if info(name) is None:"):
+                        s('sys.exit(f"-i/--input: no collection named {name!r} in repo {REPO!r}")')
+            if has_out:
+                s("output_info = info(OUTPUT)", "-o: new, or an existing CHAINED collection")
+                with s.block("if output_info is not None and output_info.type is not CollectionType.CHAINED:"):
+                    s('sys.exit(f"-o/--output: collection {OUTPUT!r} exists and is a {output_info.type.name} '
+                      'collection, not CHAINED")')
+                s("chain = list(output_info.children) if output_info is not None else []")
+            else:
+                s("output_info = None", "no -o: outputs go to the run alone")
+            # The output run.
+            if run_given:
+                if from_graph:
+                    s(comment="-g: the output run is the saved graph's")
+                else:
+                    s("output_run = OUTPUT_RUN", o.text("output_run"))
+                if rebase and has_out:
+                    with s.block("if not output_run.startswith(OUTPUT):", "--rebase: the run must be -o's"):
+                        s('sys.exit(f"--rebase: cannot rebase: output run {output_run!r} does not start with '
+                          '{OUTPUT!r}")')
+            elif extend:
+                with s.block("if not chain:", "--extend-run: the run to extend is the first child of -o"):
+                    s('sys.exit(f"--extend-run: cannot extend a run: output collection {OUTPUT!r} does not exist '
+                      'or is empty")')
+                s("output_run = chain[0]", "--extend-run")
+            else:
+                s.use("lsst.pipe.base", "Instrument")
+                s('output_run = f"{OUTPUT}/{Instrument.makeCollectionTimestamp()}"',
+                  "no --output-run: OUTPUT/TIMESTAMP, as pipetask names it")
+            if from_graph and not writeable:
+                s("run_info = info(output_run) if output_run else None")
+            else:
+                s("run_info = info(output_run)")
+            with s.block("if run_info is not None and run_info.type is not CollectionType.RUN:"):
+                s(f'sys.exit(f"{run_option}: collection {{output_run!r}} exists and is a {{run_info.type.name}} '
+                  'collection, not RUN")')
+            if has_in:
+                s("inputs = list(butler.collections.query(INPUTS, flatten_chains=True))",
+                  "-i: CHAINED inputs flattened, as pipetask does")
+            else:
+                s("inputs = []", "no -i")
+            if rebase and not (has_in and has_out):
+                s(comment="--rebase: nothing to reorder without both -i and -o")
+            if has_in and has_out:
+                s("n = len(inputs)")
+                with s.block("if output_info is not None and inputs and not any(chain[i:i + n] == inputs "
+                             "for i in range(len(chain) - n + 1)):",
+                             "-i given with an existing -o: its inputs must be in the chain, in order"):
+                    if rebase:
+                        s(comment="--rebase: this output's own runs first, then the new inputs, then the rest")
+                        s("own = [name for name in chain if name.startswith(OUTPUT)]")
+                        s("chain = own + [name for name in inputs if name not in own] + "
+                          "[name for name in chain if name not in own + inputs]")
+                    else:
+                        s('sys.exit(f"-i/--input: output collection {OUTPUT!r} exists and does not contain the input '
+                          'collections {inputs} as a contiguous sequence (it has {chain}); drop -i to reuse the '
+                          'chain\'s inputs, or pass --rebase to reset the chain")')
+            if extend:
+                with s.block("if run_info is None:", "--extend-run: the output run must exist"):
+                    s('sys.exit(f"--extend-run: cannot extend output run {output_run!r}: it does not exist in repo '
+                      '{REPO!r}")')
+            else:
+                with s.block("if run_info is not None:", "without --extend-run the output run must be new"):
+                    s(f'sys.exit(f"{run_option}: output run {{output_run!r}} already exists in repo {{REPO!r}}; '
+                      'resume it with --extend-run, or choose another --output-run")')
+            if replace:
+                with s.block("if output_info is None:", "--replace-run: -o must exist"):
+                    s('sys.exit(f"--replace-run: -o/--output must name an existing CHAINED collection, and '
+                      '{OUTPUT!r} does not exist")')
+            if not extend:
+                message = (
+                    "-i/--input: no input collections: -o/--output {OUTPUT!r} is new, so -i/--input is required"
+                    if has_out else "-i/--input: no input collections given"
+                )
+                with s.block("if not inputs and output_info is None:"):
+                    s(f'sys.exit(f"{message}")')
+            # What the graph builder searches, and the chain to write.
+            if has_out:
+                search = "list(output_info.children[1:])" if replace else "[OUTPUT]"
+                s(f"search_path = {search} if output_info is not None else list(inputs)",
+                  "--replace-run: the chain without the replaced run" if replace
+                  else "an existing -o is searched as a whole")
+            else:
+                s("search_path = list(inputs)")
+            if extend:
+                s("search_path.insert(0, output_run)", "--extend-run: the run's own outputs are inputs too")
+            if has_out:
+                s("defined = chain if output_info is not None else inputs")
+                s("definition = list(butler.collections.query(defined, flatten_chains=True, include_chains=False)) "
+                  "if defined else []")
+            else:
+                s("definition = list(inputs)")
+            if replace:
+                s("replaced = definition.pop(0)", "--replace-run: the first child of -o leaves the chain")
+            with s.block("return SimpleNamespace("):
+                s("output_run=output_run, output_exists=output_info is not None, inputs=inputs,")
+                s(f"search_path=search_path, chain=definition, replaced={'replaced' if replace else 'None'},")
+            s(")")
+
+
+def _skip_existing_in(o: _Options) -> tuple[str | None, str | None]:
+    """The ``skip_existing_in`` expression and its comment, or (None, None)."""
+    skip_existing = o.skip_existing or o.extend_run
+    if not (o.skip_existing_in or skip_existing):
+        return None, None
+    parts, why = [], []
+    if o.skip_existing_in:
+        parts.append(f"*{list(o.skip_existing_in)!r}")
+        why.append(o.text("skip_existing_in"))
+    if skip_existing:
+        parts.append("plan.output_run")
+        why += [o.flag(d) for d in ("skip_existing", "extend_run") if o.given(d)]
+        why[-1] += ": the output run too"
+    return f"[{', '.join(parts)}]", ", ".join(why)
+
+
+def _graph(s: _Script, o: _Options, *, for_execution: bool) -> None:
+    """Step 2: collections and the quantum graph, on a read-only butler (open as ``read_butler``)."""
+    s.use("lsst.daf.butler", "Butler")
+    from_graph = o.qgraph is not None
+    writeable = for_execution or not from_graph
+    _plan_helper(s, o, from_graph=from_graph, writeable=writeable)
+    s.note(
+        "2. Collections and the quantum graph, on a read-only butler: every check happens",
+        "before the first write (SimplePipelineExecutor.prep_butler would create the output",
+        "collections first).",
+    )
+    s("with Butler.from_config(REPO, writeable=False) as read_butler:", f"{o.text('butler_config')}: read only")
+    s.depth += 1
+    skip_expr, skip_why = _skip_existing_in(o)
+    if from_graph:
+        _load_graph(s, o, full=for_execution or bool(o.qgraph_dot or o.qgraph_mermaid or o.save_qgraph)
+                    or bool(_show_items(o) & {"graph", "uri"}))
+    else:
+        s("plan = plan_collections(read_butler)", _plan_comment(o))
+        if skip_expr:
+            s(f"skip_existing_in = {skip_expr}", skip_why)
+        s("graph_butler = read_butler.clone(collections=plan.search_path)",
+          "the graph builder reads from the search path")
+        if o.mock:
+            s.use("lsst.pipe.base.tests.mocks", "mock_pipeline_graph")
+            failures = []
+            for entry in o.mock_failure:
+                label, exception, where, *memory = entry.split(":")
+                s.use("lsst.pipe.base.tests.mocks", "ForcedFailure")
+                args = [repr(where)]
+                if exception:
+                    s.use("lsst.utils.doImport", "doImportType")
+                    args.append(f"doImportType({exception!r})")
+                else:
+                    args.append("None")
+                args += [repr(m) for m in memory]
+                failures.append((label, f"ForcedFailure({', '.join(args)})", entry))
+            with s.block("pipeline_graph = mock_pipeline_graph(", "--mock: mock tasks with the same connections"):
+                s("pipeline_graph,")
+                s(f"unmocked_dataset_types={list(o.unmocked_dataset_types)!r},",
+                  o.text("unmocked_dataset_types") if o.unmocked_dataset_types else "no --unmocked-dataset-types")
+                if failures:
+                    with s.block("force_failures={"):
+                        for label, call, entry in failures:
+                            s(f"{label!r}: {call},", f"--mock-failure {entry}")
+                    s("},")
+                else:
+                    s("force_failures={},", "no --mock-failure")
+            s(")")
+        tables = bool(o.data_id_table)
+        if tables:
+            s.use("astropy.table", "Table")
+            s.use("lsst.resources", "ResourcePath")
+            s("tables = []", o.text("data_id_table"))
+            with s.block(f"for uri in {list(o.data_id_table)!r}:", "--data-id-table: any format astropy reads"):
+                with s.block("with ResourcePath(uri).as_local() as local:"):
+                    s("table = Table.read(local.ospath)")
+                s('table.meta["filename"] = uri', "the builder names the file in its log")
+                s("tables.append(table)")
+        plain = not (skip_expr or o.clobber_outputs or tables or o.save_qgraph or o.qgraph_datastore_records
+                     or o.dataset_query_constraint != "all")
+        attach = o.qgraph_datastore_records
+        if plain:
+            s.use("lsst.pipe.base.simple_pipeline_executor", "SimplePipelineExecutor")
+            s.note("The SimplePipelineExecutor recipe: one quantum per task and data ID that -d selects.")
+            with s.block("quantum_graph = SimplePipelineExecutor.from_pipeline_graph("):
+                s("pipeline_graph,")
+                s("where=DATA_QUERY,", o.text("data_query") if o.data_query else "no -d")
+                s("butler=graph_butler,")
+                s(f"output={'OUTPUT' if o.output is not None else 'None'},",
+                  o.text("output") if o.output is not None else "no -o")
+                s("output_run=plan.output_run,", _run_comment(o))
+            s(").predicted")
+        else:
+            s.use("lsst.pipe.base.all_dimensions_quantum_graph_builder", "AllDimensionsQuantumGraphBuilder")
+            why = [o.flag(d) for d in ("skip_existing_in", "skip_existing", "extend_run", "clobber_outputs",
+                                       "data_id_table", "save_qgraph", "qgraph_datastore_records",
+                                       "dataset_query_constraint") if o.given(d)]
+            s.note(f"The graph builder SimplePipelineExecutor wraps, called directly for {', '.join(why)}.")
+            with s.block("builder = AllDimensionsQuantumGraphBuilder("):
+                s("pipeline_graph,")
+                s("graph_butler,")
+                s("where=DATA_QUERY,", o.text("data_query") if o.data_query else "no -d")
+                s("input_collections=plan.search_path,")
+                s("output_run=plan.output_run,", _run_comment(o))
+                if skip_expr:
+                    s("skip_existing_in=skip_existing_in,", skip_why)
+                if o.clobber_outputs:
+                    s("clobber=True,", "--clobber-outputs")
+                if o.dataset_query_constraint != "all":
+                    s.use("lsst.pipe.base.all_dimensions_quantum_graph_builder", "DatasetQueryConstraintVariant")
+                    s(f"dataset_query_constraint=DatasetQueryConstraintVariant.fromExpression("
+                      f"{o.dataset_query_constraint!r}),", o.text("dataset_query_constraint"))
+                if tables:
+                    s("data_id_tables=tables,", "--data-id-table")
+            s(")")
+            with s.block("components = builder.finish("):
+                s(f"{'OUTPUT' if o.output is not None else 'None'},")
+                with s.block("metadata={", "recorded in the graph's header"):
+                    s("'butler_argument': REPO,")
+                    s(f"'extend_run': {o.extend_run!r},")
+                    s(f"'skip_existing_in': {'skip_existing_in' if skip_expr else '[]'},")
+                    s(f"'skip_existing': {o.skip_existing or o.extend_run!r},")
+                    s("'data_query': DATA_QUERY,")
+                s("},")
+                s(f"attach_datastore_records={attach!r},",
+                  "--qgraph-datastore-records" if attach else "no --qgraph-datastore-records")
+            s(")")
+            s("quantum_graph = components.assemble()")
+    # An empty graph is an error, before anything is written.
+    with s.block("if len(quantum_graph) == 0:"):
+        if from_graph:
+            s(f"sys.exit({('-g/--qgraph: no quanta in ' + repr(o.qgraph) + '; nothing was written')!r})")
+        else:
+            s('names = ", ".join(sorted(name for name, _ in quantum_graph.pipeline_graph.iter_overall_inputs()))')
+            tail = ""
+            if skip_expr:
+                tail = ", or all outputs exist in {skip_existing_in}"
+            s('sys.exit(f"-d/--data-query: no quanta: query {DATA_QUERY!r} selected no data in collections '
+              f'{{plan.search_path}} for the pipeline\'s inputs ({{names}}){tail}; nothing was written")')
+    if o.save_qgraph:
+        s(f"components.write({o.save_qgraph!r})", o.text("save_qgraph"))
+    if o.qgraph_dot:
+        s.use("lsst.pipe.base.dot_tools", "graph2dot")
+        s(f"graph2dot(quantum_graph, {o.qgraph_dot!r})", o.text("qgraph_dot"))
+    if o.qgraph_mermaid:
+        s.use("lsst.pipe.base.mermaid_tools", "graph2mermaid")
+        s(f"graph2mermaid(quantum_graph, {o.qgraph_mermaid!r})", o.text("qgraph_mermaid"))
+    if _show_items(o) & SHOW_GRAPH_ITEMS:
+        s("show_info.show_graph_info(quantum_graph, REPO)", "--show: the graph items")
+
+
+def _pipeline_graph_comment(o: _Options) -> str:
+    if o.qgraph is not None:
+        return "-g: the pipeline the saved graph was built for"
+    return "resolved against the repo by the graph builder"
+
+
+def _run_comment(o: _Options) -> str:
+    if o.output_run:
+        return o.text("output_run")
+    if o.extend_run:
+        return "--extend-run: the first child of -o"
+    return "no --output-run: OUTPUT/TIMESTAMP"
+
+
+def _plan_comment(o: _Options) -> str:
+    given = [o.flag(d) for d in ("input", "output", "output_run", "extend_run", "replace_run", "rebase") if o.given(d)]
+    return f"{', '.join(given) or 'collections'}: pipetask's rules (see plan_collections above)"
+
+
+def _load_graph(s: _Script, o: _Options, *, full: bool) -> None:
+    """``-g``: read a saved graph (inside the read-only butler block)."""
+    node_ids = [str(uuid.UUID(str(n))) for n in o.qgraph_node_id]
+    ids = f"[uuid.UUID(n) for n in {node_ids!r}]" if node_ids else "None"
+    if node_ids:
+        s.use("uuid")
+    if _graph_extension(o.qgraph) == ".qgraph":
+        s.use("lsst.pipe.base", "QuantumGraph")
+        s.use("lsst.pipe.base.quantum_graph", "PredictedQuantumGraphComponents")
+        graph_id = "None"
+        if o.qgraph_id is not None:
+            s.use("lsst.pipe.base", "BuildId")
+            graph_id = f"BuildId({o.qgraph_id!r})"
+        with s.block("old = QuantumGraph.loadUri(", f"{o.text('qgraph')}: a legacy graph file"):
+            s(f"{o.qgraph!r},")
+            s("read_butler.dimensions,")
+            s(f"nodes={ids},", o.text("qgraph_node_id") if node_ids else "no --qgraph-node-id: every quantum")
+            s(f"graphID={graph_id},", o.text("qgraph_id") if o.qgraph_id else "no --qgraph-id")
+        s(")")
+        s("components = PredictedQuantumGraphComponents.from_old_quantum_graph(old)")
+    else:
+        s.use("lsst.pipe.base.quantum_graph", "PredictedQuantumGraph")
+        s.use("lsst.pipe.base.pipeline_graph", "TaskImportMode")
+        mode = "ASSUME_CONSISTENT_EDGES" if full else "DO_NOT_IMPORT"
+        with s.block(f"with PredictedQuantumGraph.open({o.qgraph!r}, import_mode=TaskImportMode.{mode}) as reader:",
+                     f"{o.text('qgraph')}: load the saved graph instead of building one"):
+            if full or node_ids:
+                s(f"reader.read_execution_quanta({ids if node_ids else ''})",
+                  o.text("qgraph_node_id") if node_ids else "every quantum, ready to execute")
+            else:
+                s("reader.read_thin_graph()", "the quanta only: enough for what was asked")
+            s("components = reader.components")
+        if o.qgraph_id is not None:
+            s(comment=f"{o.text('qgraph_id')}: ignored for '.qg' files (pipetask-lite warns)")
+    if o.output_run is not None:
+        with s.block("if components.header.output_run != OUTPUT_RUN:", "--output-run must agree with the graph"):
+            s('sys.exit(f"--output-run: output run {OUTPUT_RUN!r} differs from the graph\'s '
+              '({components.header.output_run!r})")')
+    s("plan = plan_collections(read_butler, components.header.output_run)", _plan_comment(o))
+    skip_expr, skip_why = _skip_existing_in(o)
+    if skip_expr:
+        s(f"skip_existing_in = {skip_expr}", skip_why)
+    s("quantum_graph = components.assemble()")
+    if node_ids:
+        with s.block(f"if missing := {{uuid.UUID(n) for n in {node_ids!r}}} - set(quantum_graph):",
+                     "--qgraph-node-id: every node must be in the graph"):
+            prefix = f"--qgraph-node-id: not in graph {o.qgraph!r}: "
+            s(f'sys.exit({prefix!r} + ", ".join(sorted(map(str, missing))))')
+
+
+# ---------------------------------------------------------------------------
+# qgraph
+# ---------------------------------------------------------------------------
+
+
+def _explain_qgraph(s: _Script, o: _Options) -> None:
+    _constants(s, o)
+    items = _show_items(o)
+    if o.qgraph is None:
+        _pipeline(s, o)
+        if items and not items & SHOW_GRAPH_ITEMS:
+            s('print("No quantum graph generated. The --show option was given and all options were processed.", '
+              "file=sys.stderr)", "--show: pipeline items only")
+            _not_reached(s, o, "--show with pipeline items only stops here")
+            s("return 0")
+            return
+        s()
+    elif o.show:
+        s.use("lsst.ctrl.mpexec.showInfo", "ShowInfo")
+        s(f"show_info = ShowInfo({list(o.show)!r})", o.text("show"))
+    _graph(s, o, for_execution=o.summary is not None)
+    s.depth -= 1
+    if o.summary:
+        s.use("lsst.pipe.base.quantum_reports", "Report")
+        s("report = Report(qgraphSummary=quantum_graph.to_old_quantum_graph().getSummary())",
+          f"{o.text('summary')}: a summary of the graph")
+        with s.block(f"with open({o.summary!r}, 'w') as stream:"):
+            s("stream.write(report.model_dump_json(exclude_none=True, indent=2))")
+    _show_unhandled(s, o, SHOW_GRAPH_ITEMS | (SHOW_PIPELINE_ITEMS if o.qgraph is None else set()))
+    _no_effect(s, o)
+    s("return 0")
+
+
+def _no_effect(s: _Script, o: _Options) -> None:
+    """Comments for the options given that change nothing in this script, saying why."""
+    notes = []
+    if o.subcommand != "build" and not o.coverage:
+        for dest in ("cov_report", "cov_packages"):
+            if o.given(dest):
+                notes.append(f"{o.text(dest)}: no effect without --coverage")
+    if o.subcommand != "build" and o.qgraph is not None:
+        if o.qgraph_datastore_records:
+            notes.append("--qgraph-datastore-records: no effect, the graph is loaded (-g), not built")
+        if o.clobber_outputs and o.subcommand == "qgraph":
+            notes.append("--clobber-outputs: no effect, the graph is loaded (-g), not built")
+    if o.subcommand == "qgraph" and o.prune_replaced:
+        notes.append(f"{o.text('prune_replaced')}: no effect, qgraph writes nothing to the repo")
+    for note in notes:
+        s(comment=note)
+
+
+# ---------------------------------------------------------------------------
+# run
+# ---------------------------------------------------------------------------
+
+
+def _explain_run(s: _Script, o: _Options) -> None:
+    _constants(s, o)
+    items = _show_items(o)
+    from_graph = o.qgraph is not None
+    if not from_graph:
+        _pipeline(s, o)
+        if items and not items & SHOW_GRAPH_ITEMS:
+            s('print("No quantum graph generated or pipeline executed. '
+              'The --show option was given and all options were processed.", file=sys.stderr)',
+              "--show: pipeline items only")
+            _not_reached(s, o, "--show with pipeline items only stops here")
+            s("return 0")
+            return
+        s()
+    elif o.show:
+        s.use("lsst.ctrl.mpexec.showInfo", "ShowInfo")
+        s(f"show_info = ShowInfo({list(o.show)!r})", o.text("show"))
+    _graph(s, o, for_execution=True)
+    _show_unhandled(s, o, SHOW_GRAPH_ITEMS | (set() if from_graph else SHOW_PIPELINE_ITEMS))
+    handled = (items & SHOW_GRAPH_ITEMS) or (not from_graph and items & SHOW_PIPELINE_ITEMS)
+    if handled:
+        s('print("No pipeline executed. The --show option was given and all options were processed.", '
+          "file=sys.stderr)", "--show: stop before execution")
+        _not_reached(s, o, "--show stops before execution")
+        s("return 0")
+        s.depth -= 1
+        return
+    include_packages = not o.no_versions
+    if not o.register_dataset_types:
+        s("pipeline_graph = quantum_graph.pipeline_graph", _pipeline_graph_comment(o))
+        s(f"pipeline_graph.check_dataset_type_registrations(read_butler, include_packages={include_packages!r})",
+          "no --register-dataset-types: every dataset type must be registered already")
+    s.depth -= 1
+    s()
+    _execute(s, o)
+
+
+def _execute(s: _Script, o: _Options) -> None:
+    include_packages = not o.no_versions
+    s.note("3. What needs no writing: resources, the graph fixup, threads.")
+    _no_effect(s, o)
+    if o.register_dataset_types:
+        s("pipeline_graph = quantum_graph.pipeline_graph", _pipeline_graph_comment(o))
+    s.use("lsst.pipe.base", "ExecutionResources")
+    mem_comment = o.text("memory_per_quantum") if o.memory_per_quantum else "no --memory-per-quantum: no limit"
+    cores_comment = o.text("cores_per_quantum") if o.given("cores_per_quantum") else "-n 1 (default)"
+    if o.memory_per_quantum:
+        s.use("astropy", "units as u")
+        s(f"resources = ExecutionResources(num_cores={o.cores_per_quantum!r}, max_mem={o.memory_per_quantum!r}, "
+          "default_mem_units=u.MB)", f"{cores_comment}, {mem_comment} (plain numbers are MB)")
+    else:
+        s(f"resources = ExecutionResources(num_cores={o.cores_per_quantum!r}, max_mem=None)",
+          f"{cores_comment}, {mem_comment}")
+    if o.graph_fixup:
+        s.use("lsst.utils.doImport", "doImportType")
+        s(f"fixup = doImportType({o.graph_fixup!r})()", o.text("graph_fixup"))
+    if o.enable_implicit_threading:
+        s(comment="--enable-implicit-threading: OpenBLAS & co. keep their threads")
+    else:
+        s.use("lsst.utils.threads", "disable_implicit_threading")
+        s("disable_implicit_threading()", "pipetask's default (--enable-implicit-threading keeps the threads)")
+    s()
+    s.note("4. The first write: the output RUN and CHAINED collections.")
+    if o.output is not None and not o.extend_run and not o.replace_run:
+        s.use("lsst.pipe.base.simple_pipeline_executor", "SimplePipelineExecutor")
+        s.note("The SimplePipelineExecutor recipe, given pipetask's chain: [new run, *chain].")
+        s("butler = SimplePipelineExecutor.prep_butler(REPO, inputs=plan.chain, output=OUTPUT, "
+          "output_run=plan.output_run)", "-o, --output-run, -i (flattened; or the existing -o's children)"
+          if o.output_run else "-o, -i (flattened; or the existing -o's children)")
+    elif o.output is None:
+        s.use("lsst.daf.butler", "Butler")
+        s("butler = Butler.from_config(REPO, writeable=True, run=plan.output_run, "
+          "collections=[plan.output_run, *plan.inputs])", "--output-run without -o: no chain, inputs from -i")
+        s("butler.collections.register(plan.output_run)", "--output-run")
+    else:
+        s.use("lsst.daf.butler", "Butler", "CollectionType")
+        s.use("lsst.daf.butler.registry", "RegistryDefaults")
+        why = o.flag("extend_run") if o.extend_run else o.flag("replace_run")
+        s.note(f"{why}: pipetask's rules, which SimplePipelineExecutor.prep_butler does not know.")
+        s("butler = Butler.from_config(REPO, writeable=True)")
+        if o.prune_replaced == "unstore":
+            s.use("lsst.pipe.base.pipeline_graph", "NodeType")
+            with s.block("with butler.transaction():",
+                         "--prune-replaced unstore: the replaced run's task outputs leave the datastore"):
+                with s.block("refs = ["):
+                    s("ref")
+                    s("for ref in butler.registry.queryDatasets(..., collections=plan.replaced)")
+                    s("if (producer := pipeline_graph.producer_of(ref.datasetType.name)) is not None")
+                    s("and producer.key.node_type is NodeType.TASK")
+                s("]")
+                s("butler.pruneDatasets(refs, unstore=True, disassociate=False)",
+                  "init-outputs, configs and versions stay, as in pipetask")
+        elif o.prune_replaced == "purge":
+            with s.block("with butler.transaction():", "--prune-replaced purge: the replaced run is removed"):
+                s("butler.collections.redefine_chain(OUTPUT, plan.chain)")
+                s("butler.removeRuns([plan.replaced])")
+        elif o.replace_run:
+            s(comment="--replace-run without --prune-replaced: the replaced run stays in the repo")
+        with s.block("if not plan.output_exists:"):
+            s("butler.collections.register(OUTPUT, CollectionType.CHAINED)", "-o")
+        if o.extend_run:
+            s(comment="--extend-run: the run and the chain exist already; nothing new to register")
+        else:
+            s("butler.collections.register(plan.output_run, CollectionType.RUN)", "--replace-run: a new run")
+            s("butler.collections.redefine_chain(OUTPUT, [plan.output_run, *plan.chain])",
+              "--replace-run: ... in place of the replaced one")
+        s("butler.registry.defaults = RegistryDefaults(run=plan.output_run, collections=[OUTPUT])")
+    skip_expr, skip_why = _skip_existing_in(o)
+    skip_existing = o.skip_existing or o.extend_run
+    with s.block("with butler:"):
+        if o.debug:
+            s.use("logging")
+            with s.block("try:", "--debug: lsstDebug reads the user's debug.py"):
+                s("import debug  # noqa: F401")
+            with s.block("except ImportError:"):
+                s("logging.getLogger('lsst.pipetask').warning(\"No 'debug' module found.\")")
+        s.note("5. Init-outputs, configs and software versions: what SimplePipelineExecutor.run writes",
+               "first, split up here because --skip-init-writes, --no-versions and --extend-run change it.")
+        if o.register_dataset_types:
+            s(f"pipeline_graph.register_dataset_types(butler, include_packages={include_packages!r})",
+              "--register-dataset-types" + (", --no-versions: without 'packages'" if o.no_versions else ""))
+        if o.skip_init_writes:
+            s(comment="--skip-init-writes: no init-outputs, configs or software versions are written")
+        else:
+            ext = o.extend_run
+            s(f"quantum_graph.write_init_outputs(butler, skip_existing={skip_existing!r})",
+              ("--extend-run: " if ext else "--skip-existing: " if skip_existing else "") + "init-outputs"
+              + (" (those already there are kept)" if skip_existing else ""))
+            s(f"quantum_graph.write_configs(butler, compare_existing={ext!r})",
+              "--extend-run: must match those already written" if ext else "the task configs")
+            if o.no_versions:
+                s(comment="--no-versions: no 'packages' dataset is written or compared")
+            else:
+                s(f"quantum_graph.write_packages(butler, compare_existing={ext!r})",
+                  "software versions (--no-versions skips them)")
+        if o.init_only:
+            _not_reached(s, o, "--init-only stops before execution")
+            s("return 0", "--init-only: stop before executing")
+            return
+        s()
+        s.note("6. Execution.")
+        s.raw(WHY_NOT_SIMPLE_RUN)
+        s.use("lsst.pipe.base", "TaskFactory")
+        s.use("lsst.pipe.base.single_quantum_executor", "SingleQuantumExecutor")
+        s.use("lsst.pipe.base.mp_graph_executor", "MPGraphExecutor", "MPGraphExecutorError")
+        with s.block("quantum_executor = SingleQuantumExecutor("):
+            s("butler=butler,")
+            s("task_factory=TaskFactory(),")
+            if skip_expr:
+                s("skip_existing_in=skip_existing_in,", skip_why)
+            if o.clobber_outputs:
+                s(f"clobber_outputs={o.extend_run!r},",
+                  "--clobber-outputs" + ("" if o.extend_run else ": does nothing without --extend-run"))
+            if o.debug:
+                s("enable_lsst_debug=True,", "--debug")
+            s("resources=resources,", "-n, --memory-per-quantum")
+            s(f"raise_on_partial_outputs={o.raise_on_partial_outputs!r},",
+              o.text("raise_on_partial_outputs") if o.given("raise_on_partial_outputs")
+              else "--raise-on-partial-outputs (default)")
+        s(")")
+        with s.block("graph_executor = MPGraphExecutor("):
+            if o.processes > 1:
+                s.note(
+                    f"{o.text('processes')}: MPGraphExecutor starts a process per quantum, each importing the",
+                    f"stack again; pipetask-lite keeps {o.processes} long-lived workers instead (its own code,",
+                    "not LSST API), with the same outputs in the repo.",
+                )
+                s(f"num_proc={o.processes!r},", o.text("processes"))
+            else:
+                s("num_proc=1,", o.text("processes") if o.given("processes") else "-j 1 (default)")
+            if o.timeout is None:
+                s(f"timeout={MP_TIMEOUT},", "no --timeout: pipetask's 30 days")
+            else:
+                s(f"timeout={o.timeout!r},", o.text("timeout"))
+            s("quantum_executor=quantum_executor,")
+            if o.start_method:
+                if o.start_method == "fork":
+                    s("start_method='spawn',",
+                      "--start-method fork: unsafe and no longer supported; pipetask uses spawn (and warns)")
+                else:
+                    s(f"start_method={o.start_method!r},", o.text("start_method"))
+            s(f"fail_fast={o.fail_fast!r},", "--fail-fast" if o.fail_fast else "no --fail-fast: run all it can")
+            if o.pdb:
+                s(f"pdb={o.pdb!r},", o.text("pdb"))
+            if o.graph_fixup:
+                s("execution_graph_fixup=fixup,", "--graph-fixup")
+        s(")")
+        s("butler.registry.resetConnectionPool()", "worker processes must not share database connections")
+        s("failure = None")
+        with s.block("try:"):
+            if o.profile:
+                s.use("logging")
+                s.use("lsst.utils.timer", "profile")
+                with s.block(f"with profile({o.profile!r}, logging.getLogger('lsst.pipetask')):",
+                             f"{o.text('profile')}: cProfile statistics"):
+                    s("graph_executor.execute(quantum_graph)")
+            else:
+                s("graph_executor.execute(quantum_graph)")
+        with s.block("except MPGraphExecutorError as exc:", "failed quanta are reported below"):
+            s("failure = exc")
+        s("report = graph_executor.getReport()")
+        if o.summary:
+            with s.block(f"with open({o.summary!r}, 'w') as stream:", o.text("summary")):
+                s("stream.write(report.model_dump_json(exclude_none=True, indent=2))")
+    s()
+    s.use("lsst.pipe.base.quantum_reports", "ExecutionStatus")
+    s.note("How each quantum ended; any failure makes the exit status 1, as with pipetask-lite.")
+    s("succeeded = [q for q in report.quantaReports if q.status is ExecutionStatus.SUCCESS]")
+    s("blocked = [q for q in report.quantaReports if q.status is ExecutionStatus.SKIPPED]")
+    s("failed = [q for q in report.quantaReports if q.status not in (ExecutionStatus.SUCCESS, "
+      "ExecutionStatus.SKIPPED)]")
+    with s.block("if failure is not None or failed:"):
+        s('print(f"{len(failed)} of {len(quantum_graph)} quanta failed, {len(blocked)} blocked by failures '
+          'upstream; {len(succeeded)} succeeded (outputs in {plan.output_run!r})", file=sys.stderr)')
+        with s.block("for q in failed:"):
+            s('data_id = ", ".join(f"{k}={v!r}" for k, v in q.dataId.items())')
+            s("why = f\"{q.exceptionInfo.className}: {q.exceptionInfo.message}\" if q.exceptionInfo "
+              "else q.status.name")
+            s('print(f"  {q.taskLabel}@{{{data_id}}}: {why}", file=sys.stderr)')
+        with s.block("if failure is not None and not failed:", "e.g. a timeout"):
+            s('print(f"  {failure}", file=sys.stderr)')
+        s("return 1")
+    s("return 0")
