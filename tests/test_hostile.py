@@ -102,7 +102,9 @@ def test_random_command_lines(world, data):
         text = data.draw(OPTIONS_FILES).replace("REPO", str(world["repo"])).replace("PIPE", world["pipeline"])
         (world["base"] / "options.yaml").write_text(text)
     stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+    # Random values of -s, -q, --summary, ... are file names: keep them in a scratch directory.
+    with (contextlib.chdir(world["base"]), contextlib.redirect_stderr(stderr),
+          contextlib.redirect_stdout(io.StringIO())):
         try:
             code = main(argv)
         except SystemExit as exc:  # argparse's own exits (usage errors, --help)
