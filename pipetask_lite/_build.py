@@ -61,6 +61,14 @@ def build(
         The pipeline as a graph; resolved if ``butler_config`` was given.
     """
     show_info = make_show(show)
+    if butler_config is not None and not (
+        {"pipeline-graph", "task-graph"} & set(show_info.commands) or pipeline_dot
+    ):
+        raise PipetaskLiteError(
+            "was provided but nothing uses it (only --show pipeline-graph, --show task-graph and "
+            "--pipeline-dot do)",
+            option="-b/--butler-config",
+        )
     factory = build_pipeline(
         pipeline=pipeline, pipeline_actions=pipeline_actions, save_pipeline=save_pipeline,
         select_tasks=select_tasks, pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid,

@@ -69,6 +69,7 @@ def plan_collections(
     replace_run: bool = False,
     rebase: bool = False,
     writeable: bool = True,
+    require_inputs: bool = True,
 ) -> CollectionPlan:
     """Apply pipetask's collection rules, reading only.
 
@@ -93,6 +94,8 @@ def plan_collections(
         ``--rebase``: reorder an existing ``-o`` chain to agree with ``-i``.
     writeable : `bool`, optional
         If `False` (``qgraph -g`` without outputs), an output run is optional.
+    require_inputs : `bool`, optional
+        If `False` (a saved graph, ``-g``), ``-i`` may be left out for a new ``-o``.
 
     Returns
     -------
@@ -187,7 +190,7 @@ def plan_collections(
             f"-o/--output must name an existing CHAINED collection, and {output!r} does not exist",
             option="--replace-run",
         )
-    if not inputs and output_info is None and not extend_run:
+    if require_inputs and not inputs and output_info is None and not extend_run:
         raise PipetaskLiteError(
             f"no input collections: -o/--output {output!r} is new, so -i/--input is required"
             if output

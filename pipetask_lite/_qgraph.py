@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = ("qgraph",)
 
+import contextlib
 import logging
 import sys
 import uuid
@@ -210,6 +211,7 @@ def make_quantum_graph(
     )
     from lsst.pipe.base.dot_tools import graph2dot
     from lsst.pipe.base.mermaid_tools import graph2mermaid
+    from lsst.pipe.base.quantum_graph_builder import OutputExistsError
     from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
 
     if extend_run:
@@ -232,9 +234,13 @@ def make_quantum_graph(
                 )
         plan = plan_collections(
             read_butler, repo=str(butler_config), input=input, output=output,
-            output_run=output_run if loaded is None else loaded.header.output_run,
+            # A saved graph is executed into its own output run; one that is
+            # only looked at writes nothing, so its run does not matter.
+            output_run=loaded.header.output_run if loaded is not None and for_execution else output_run,
             extend_run=extend_run, replace_run=replace_run, rebase=rebase,
             writeable=for_execution or loaded is None,
+            # The graph builder needs inputs; a saved graph has its own.
+            require_inputs=loaded is None,
         )
         if skip_existing and plan.output_run:
             skip_existing_in = (*skip_existing_in, plan.output_run)
@@ -256,7 +262,11 @@ def make_quantum_graph(
             graph_butler = read_butler.clone(collections=list(plan.search_path))
             plain = not (skip_existing_in or clobber_outputs or tables or save_qgraph or qgraph_datastore_records
                          or dataset_query_constraint != "all")
-            with blame("-d/--data-query", *query_errors()):
+            with (
+                blame("-d/--data-query", *query_errors()),
+                blame("--clobber-outputs", OutputExistsError,
+                      hint="outputs of an earlier attempt are in the way: add --clobber-outputs to replace them"),
+            ):
                 if plain:
                     # The SimplePipelineExecutor recipe: one quantum per task
                     # and data ID that -d selects, in the input collections.
@@ -313,9 +323,15 @@ def make_quantum_graph(
 
 
 def load_quantum_graph(
-    uri: str, *, butler, qgraph_id: str | None, qgraph_node_id: Sequence[str], full: bool
+    uri: str, *, butler, qgraph_id: str | None, qgraph_node_id: Sequence[str], full: bool,
+    init_only: bool = False, option: str = "-g/--qgraph",
 ):
     """Read a saved graph (``-g``): the current ``.qg`` format or the legacy ``.qgraph``.
+
+    ``butler`` gives the dimension universe of a ``.qgraph`` file; without
+    one (`None`, as in ``run-qbb``) the file's own is used.  ``init_only``
+    reads only the init quanta of a ``.qg`` file (``pre-exec-init-qbb``).
+    ``option`` is the option or argument named in errors.
 
     Returns
     -------
@@ -333,13 +349,17 @@ def load_quantum_graph(
         raise UsageError(f"not a UUID: {exc}", option="--qgraph-node-id") from None
     path = ResourcePath(uri)
     if not path.exists():
-        raise PipetaskLiteError(f"no such graph file: {uri!r}", option="-g/--qgraph")
+        raise PipetaskLiteError(f"no such graph file: {uri!r}", option=option)
     message = f"cannot read {uri!r} as a quantum graph"
     match path.getExtension():
         case ".qgraph":
-            with blame("-g/--qgraph", Exception, message=message):
+            with (
+                blame(option, Exception, message=message),
+                blame("--qgraph-id", ValueError, message=f"{qgraph_id!r} is not the ID of graph {uri!r}")
+                if qgraph_id is not None else contextlib.nullcontext(),
+            ):
                 old = QuantumGraph.loadUri(
-                    path, butler.dimensions, nodes=node_ids,
+                    path, butler.dimensions if butler is not None else None, nodes=node_ids,
                     graphID=BuildId(qgraph_id) if qgraph_id is not None else None,
                 )
                 components = PredictedQuantumGraphComponents.from_old_quantum_graph(old)
@@ -348,17 +368,30 @@ def load_quantum_graph(
                 _LOG.warning("--qgraph-id is ignored when loading new '.qg' files.")
             import_mode = TaskImportMode.ASSUME_CONSISTENT_EDGES if full else TaskImportMode.DO_NOT_IMPORT
             with (
-                blame("-g/--qgraph", Exception, message=message),
+                blame(option, Exception, message=message),
                 PredictedQuantumGraph.open(path, import_mode=import_mode) as reader,
             ):
-                if full or node_ids:
-                    reader.read_execution_quanta(node_ids)
+                if init_only:
+                    reader.read_init_quanta()
+                elif full or node_ids:
+                    try:
+                        reader.read_execution_quanta(node_ids)
+                    except LookupError:
+                        # A node ID not in the file's address table; say which.
+                        reader.read_thin_graph()
+                        known = {q.quantum_id for qs in reader.components.thin_graph.quanta.values() for q in qs}
+                        if not (missing := node_ids - known):
+                            raise
+                        raise PipetaskLiteError(
+                            f"not in graph {uri!r}: {', '.join(sorted(map(str, missing)))}",
+                            option="--qgraph-node-id",
+                        ) from None
                 else:
                     reader.read_thin_graph()
                 components = reader.components
         case extension:
             raise PipetaskLiteError(
-                f"{uri!r} has extension {extension!r}; expected '.qg' or '.qgraph'", option="-g/--qgraph"
+                f"{uri!r} has extension {extension!r}; expected '.qg' or '.qgraph'", option=option
             )
     if node_ids:
         found = set(components.assemble())

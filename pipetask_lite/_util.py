@@ -42,7 +42,9 @@ def as_actions(items: Sequence[PipelineAction | tuple[str, str]]) -> list[Pipeli
 
 
 @contextlib.contextmanager
-def blame(option: str, *exceptions: type[BaseException], message: str | None = None) -> Iterator[None]:
+def blame(
+    option: str, *exceptions: type[BaseException], message: str | None = None, hint: str | None = None
+) -> Iterator[None]:
     """Turn the given exceptions raised in the body into a one-line error naming ``option``.
 
     The library's own message is kept (first line only) unless ``message``
@@ -55,7 +57,7 @@ def blame(option: str, *exceptions: type[BaseException], message: str | None = N
     except exceptions as exc:
         text = str(exc).strip()
         raise PipetaskLiteError(
-            message or (text.splitlines()[0] if text else type(exc).__name__), option=option
+            message or (text.splitlines()[0] if text else type(exc).__name__), option=option, hint=hint
         ) from exc
 
 
