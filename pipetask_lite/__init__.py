@@ -19,7 +19,10 @@ Importing this package does not import the LSST stack; calling `run` does.
 """
 
 from ._build import build
+from ._cleanup import Removal, cleanup, purge
+from ._qbb import pre_exec_init_qbb, run_qbb, update_graph_run
 from ._qgraph import qgraph
+from ._report import aggregate_reports, report
 from ._run import RunResult, run
 from .actions import PipelineAction
 from .errors import PipetaskLiteError, QuantaFailedError, UsageError
@@ -28,10 +31,18 @@ __all__ = (
     "PipelineAction",
     "PipetaskLiteError",
     "QuantaFailedError",
+    "Removal",
     "RunResult",
     "UsageError",
+    "aggregate_reports",
     "build",
+    "cleanup",
+    "pre_exec_init_qbb",
+    "purge",
     "qgraph",
+    "report",
     "run",
+    "run_qbb",
+    "update_graph_run",
 )
 __version__ = "0.1.0"

@@ -63,6 +63,22 @@ LSST_CALLS = {
     "coverage": "`coverage.Coverage(...).start()`",
     "cov_report": "`coverage.Coverage.html_report(...)`",
     "cov_packages": "`coverage.Coverage` `source_pkgs`",
+    "config_search_path": "`QuantumBackedButler.initialize(search_paths=...)` / `qg.make_init_qbb(config_search_paths=...)`",
+    "no_existing_outputs": "`SingleQuantumExecutor(assume_no_existing_outputs=True)`",
+    "metadata_run_key": "ignored (warning), as by pipetask",
+    "update_graph_id": "ignored (warning), as by pipetask",
+    "collections": "`QuantumProvenanceGraph(collections=...)`",
+    "where": "`QuantumProvenanceGraph(where=...)`",
+    "full_output_filename": "`report.write_summary_yaml(...)` / `summary.model_dump_json()`",
+    "logs": "`report.to_summary_dict(butler, logs)` / `qpg.to_summary(do_store_logs=...)`",
+    "brief": "`summary.pprint(brief=True)`; no error listing",
+    "curse_failed_logs": "`QuantumProvenanceGraph(curse_failed_logs=True)`",
+    "force_v2": "`QuantumProvenanceGraph` instead of `QuantumGraphExecutionReport`",
+    "read_caveats": "`QuantumProvenanceGraph(read_caveats=...)`",
+    "use_qbb": "`QuantumProvenanceGraph(use_qbb=...)`",
+    "view_graph": "`pipeline_graph.visualization.show(status_annotator=QuantumProvenanceGraphStatusAnnotator(...))`",
+    "confirm": "prints the removals and asks `Continue? [y/N]` before `butler.removeRuns(...)`",
+    "recursive": "member CHAINED collections purged in turn",
     "options_file": "read by the command line (YAML defaults for the options)",
     "log_level": "`CliLog.setLogLevels(...)`",
     "long_log": "`CliLog.initLog(longlog=True)`",
@@ -80,11 +96,32 @@ ACTION_CALLS = {
     "--config-file": "`Pipeline.addConfigFile(label, file)`",
     "--instrument": "`Pipeline.addInstrument(instrument)`",
 }
-FUNCTIONS = {"build": "pipetask_lite.build", "qgraph": "pipetask_lite.qgraph", "run": "pipetask_lite.run"}
+FUNCTIONS = {
+    "build": "pipetask_lite.build",
+    "qgraph": "pipetask_lite.qgraph",
+    "run": "pipetask_lite.run",
+    "run-qbb": "pipetask_lite.run_qbb",
+    "pre-exec-init-qbb": "pipetask_lite.pre_exec_init_qbb",
+    "update-graph-run": "pipetask_lite.update_graph_run",
+    "report": "pipetask_lite.report",
+    "aggregate-reports": "pipetask_lite.aggregate_reports",
+    "cleanup": "pipetask_lite.cleanup",
+    "purge": "pipetask_lite.purge",
+}
+# Where a keyword means something else in a subcommand.
+SUBCOMMAND_CALLS = {
+    ("run-qbb", "processes"): "`MPGraphExecutor(num_proc=1)` for 1; N long-lived workers with quantum-backed butlers otherwise",
+    ("run-qbb", "qgraph_node_id"): "`PredictedQuantumGraph.open(...).read_execution_quanta(quantum_ids)`",
+    ("report", "processes"): "`QuantumProvenanceGraph(n_cores=...)`",
+    ("report", "full_output_filename"): "`report.write_summary_yaml(...)` (one graph) / `summary.model_dump_json()`",
+    ("aggregate-reports", "full_output_filename"): "`Summary.aggregate(...).model_dump_json()`",
+    ("cleanup", "butler_config"): "`Butler.from_config(...)`",
+    ("purge", "butler_config"): "`Butler.from_config(...)`",
+}
 CLI_ONLY = {"options_file", "log_level", "long_log", "log_file", "log_tty", "log_label", "traceback", "explain"}
 
 
-def _rows(parser: argparse.ArgumentParser, function: str | None) -> list[str]:
+def _rows(parser: argparse.ArgumentParser, function: str | None, subcommand: str | None = None) -> list[str]:
     rows = []
     for group in parser._action_groups:
         for action in group._group_actions:
@@ -92,7 +129,10 @@ def _rows(parser: argparse.ArgumentParser, function: str | None) -> list[str]:
                 continue
             options = ", ".join(f"`{o}`" for o in action.option_strings)
             keyword = "(command line only)" if action.dest in CLI_ONLY or function is None else f"`{action.dest}`"
-            call = ACTION_CALLS[action.option_strings[-1]] if action.dest == "pipeline_actions" else LSST_CALLS[action.dest]
+            call = (
+                ACTION_CALLS[action.option_strings[-1]] if action.dest == "pipeline_actions"
+                else SUBCOMMAND_CALLS.get((subcommand, action.dest), LSST_CALLS[action.dest])
+            )
             section = "general" if group.title in (None, "options", "optional arguments") else group.title
             rows.append(f"| {options} | {section} | {keyword} | {call} |")
     return rows
@@ -122,7 +162,7 @@ def render() -> str:
             "",
             "| option | section | keyword | LSST call |",
             "| --- | --- | --- | --- |",
-            *_rows(subcommand_parser(parser, name), function),
+            *_rows(subcommand_parser(parser, name), function, name),
         ]
     return "\n".join(lines) + "\n"
 

@@ -1,9 +1,10 @@
 """The ``pipetask-lite`` command line: one flat argparse parser.
 
 Read this file top to bottom to see every option of ``pipetask run``, grouped
-as in ``pipetask run --help``, and, in `main`, the keyword of
-`pipetask_lite.run` that each option becomes.  Nothing here imports ``lsst``:
-``--help`` and usage errors answer without loading the LSST stack.
+as in ``pipetask run --help``, then those of pipetask's other subcommands,
+and, in the ``call_*`` functions, the keyword of `pipetask_lite.run` (or of
+the subcommand's function) that each option becomes.  Nothing here imports
+``lsst``: ``--help`` and usage errors answer without loading the LSST stack.
 """
 
 from __future__ import annotations

@@ -45,16 +45,52 @@ def our_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     return {opt: action for action in parser._actions for opt in action.option_strings}
 
 
-@pytest.mark.parametrize("subcommand", ["build", "qgraph", "run"])
-def test_subcommand_has_every_pipetask_option_with_same_default(subcommand):
+SUBCOMMANDS = [
+    "build", "qgraph", "run", "run-qbb", "pre-exec-init-qbb", "update-graph-run", "report", "aggregate-reports",
+    "cleanup", "purge",
+]
+
+
+def pipetask_command(subcommand: str):
+    """pipetask's Click command for a subcommand (``run-qbb`` is ``cmd.run_qbb``)."""
     from lsst.ctrl.mpexec.cli import cmd
 
-    pipetask_command = getattr(cmd, subcommand)
+    return getattr(cmd, subcommand.replace("-", "_"))
+
+
+def test_every_pipetask_subcommand_exists():
+    import click
+    from lsst.ctrl.mpexec.cli.pipetask import cli as pipetask_cli
+
+    (subparsers,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert sorted(subparsers.choices) == sorted(pipetask_cli.list_commands(click.Context(pipetask_cli)))
+    assert sorted(subparsers.choices) == sorted(SUBCOMMANDS)
+
+
+@pytest.mark.parametrize("subcommand", SUBCOMMANDS)
+def test_subcommand_has_pipetask_positional_arguments(subcommand):
+    """Same positional arguments, in the same order, each taking one value or any number."""
+    import click
+
+    theirs = [
+        (param.name, param.nargs) for param in pipetask_command(subcommand).params
+        if isinstance(param, click.Argument)
+    ]
+    ours = [
+        (action.dest, {None: 1, "*": -1}[action.nargs])
+        for action in subcommand_parser(build_parser(), subcommand)._actions if not action.option_strings
+    ]
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("subcommand", SUBCOMMANDS)
+def test_subcommand_has_every_pipetask_option_with_same_default(subcommand):
+    pipetask_command_ = pipetask_command(subcommand)
     ours = our_actions(subcommand_parser(build_parser(), subcommand))
     seen = set()
-    for opts, secondary, default, multiple, is_flag in click_options(pipetask_command):
+    for opts, secondary, default, multiple, is_flag in click_options(pipetask_command_):
         for opt in opts + secondary:
-            assert opt in ours, f"pipetask run option {opt} missing from pipetask-lite run"
+            assert opt in ours, f"pipetask {subcommand} option {opt} missing from pipetask-lite {subcommand}"
             seen.add(opt)
         action = ours[opts[0]]
         if action.dest == "pipeline_actions":
@@ -165,6 +201,14 @@ def test_global_logging_options_before_subcommand():
         ([*BASE, "--prune-replaced", "all"], "argument --prune-replaced: invalid choice"),
         (["--log-level", "LOUD", *BASE], "argument --log-level: 'LOUD' is not one of"),
         (["--log-label", "novalue", *BASE], "argument --log-label: expected KEY=VALUE"),
+        (["run-qbb", "REPO"], "the following arguments are required: QGRAPH"),
+        (["run-qbb", "REPO", "G.qg", "-j", "0"], "argument -j/--processes: 0 is smaller than the minimum 1"),
+        (["pre-exec-init-qbb", "REPO", "G.qg", "--qgraph-node-id", "x"], "unrecognized arguments"),
+        (["update-graph-run", "G.qg", "RUN"], "the following arguments are required: OUTPUT_QGRAPH"),
+        (["report", "REPO"], "the following arguments are required: QGRAPHS"),
+        (["report", "REPO", "G.qg", "--read-caveats", "all"], "argument --read-caveats: invalid choice"),
+        (["cleanup", "out"], "the following arguments are required: -b/--butler-config"),
+        (["purge", "-b", "REPO"], "the following arguments are required: COLLECTION"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(argv, message, capsys):
@@ -219,13 +263,13 @@ def test_bad_options_file_is_a_usage_error(tmp_path, capsys, content, message):
 
 
 def test_help_imports_no_lsst_and_no_click():
-    for argv in (["--help"], ["run", "--help"]):
+    for argv in (["--help"], ["run", "--help"], ["run-qbb", "--help"], ["report", "--help"], ["purge", "--help"]):
         proc = subprocess.run(
             [sys.executable, "-X", "importtime", "-m", "pipetask_lite", *argv],
             capture_output=True, text=True,
         )
         assert proc.returncode == 0
-        assert "--butler-config" in proc.stdout or argv == ["--help"]
+        assert "--butler-config" in proc.stdout or argv[0] in ("--help", "run-qbb", "report")
         imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
         assert "lsst" not in imported and "click" not in imported, sorted(imported)
 
