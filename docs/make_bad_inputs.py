@@ -76,7 +76,9 @@ def main() -> None:
                 proc = runner([str(repo) if a == "REPO" else a.replace("REPO", str(repo)) for a in argv], cwd=tmp)
                 traceback = " (with traceback)" if "Traceback" in proc.stderr else ""
                 results[tool] = f"exit {proc.returncode}{traceback}: {last_line(proc.stderr).replace(str(repo), 'REPO')}"
-            return what, " ".join(argv[:1] + ["..."] + argv[8:] if len(argv) > 8 else argv), results
+            command = " ".join(argv[:1] + ["..."] + argv[8:] if len(argv) > 8 else argv)
+            # Temporary paths say nothing to a reader.
+            return what, command.replace(str(tmp), "TMP"), {k: v.replace(str(tmp), "TMP") for k, v in results.items()}
 
         with ThreadPoolExecutor(2) as pool:
             for what, command, results in pool.map(one, enumerate(cases("REPO", str(template.pipeline), tmp))):
