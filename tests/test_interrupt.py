@@ -86,3 +86,19 @@ def test_interrupt_while_building_the_graph_writes_nothing(tmp_path, add_repo):
     assert code == 130
     assert "interrupted before anything was written to the repo" in text
     assert diff_snapshots(before, snapshot(add_repo.root)) == ""
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_sigkill_leaves_a_usable_repo_that_the_resume_command_completes(tmp_path, sleepy, processes):
+    """No chance to clean up: the documented resume (--extend-run --skip-existing --clobber-outputs) finishes."""
+    repo, pipeline, reference = sleepy
+    log = tmp_path / "log"
+    command = ["run", "-b", str(repo.root), "-i", "test/in", "-o", "out", "-p", str(pipeline),
+               "--register-dataset-types", "-j", processes]
+    proc = start(command, log)
+    wait_for(log, "Executed 3 quanta successfully")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    resumed = run_cli([*command, "--extend-run", "--skip-existing", "--clobber-outputs"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert diff_snapshots(reference, snapshot(repo.root), names=("uninterrupted", "resumed")) == ""
