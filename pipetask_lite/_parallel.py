@@ -48,7 +48,7 @@ _LOG = logging.getLogger("lsst.pipetask_lite.parallel")
 PROGRESS_MESSAGE = "Executed %d quanta successfully, %d failed and %d remain out of total %d quanta."
 PRELOAD = ("lsst.daf.butler", "lsst.pipe.base.single_quantum_executor", "lsst.pipe.base.graph_walker")
 """Modules a worker needs; the default forkserver imports them once for all workers."""
-REGISTRATION_INTERVAL = 2.0
+REGISTRATION_INTERVAL = 10.0
 """Seconds between registrations of the outputs of quantum-backed workers."""
 
 
