@@ -26,27 +26,24 @@ __all__ = ("pre_exec_init_qbb", "run_qbb", "update_graph_run")
 import contextlib
 import functools
 import logging
-import signal
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-from ._interrupt import StoppedBetweenQuanta, stop_between_quanta
+from ._interrupt import stop_between_quanta
+from ._parallel import WorkerSetup
 from ._qgraph import _log_summary, load_quantum_graph
 from ._run import (
     MP_TIMEOUT,
     RunResult,
     StoppableExecutor,
-    _failure_message,
     _import_lsst_debug,
-    _sort_quanta,
     _worker_pool,
-    _write_summary,
     coverage_enabled,
+    execute_to_the_end,
     execution_resources,
 )
-from ._parallel import WorkerSetup
 from ._util import blame
-from .errors import Interrupted, PipetaskLiteError, QuantaFailedError
+from .errors import PipetaskLiteError
 
 if TYPE_CHECKING:
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph, PredictedQuantumGraphComponents
@@ -138,12 +135,11 @@ cores_per_quantum, memory_per_quantum : optional
     import lsst.utils.timer
     from lsst.daf.butler import QuantumBackedButler
     from lsst.pipe.base import TaskFactory
-    from lsst.pipe.base.mp_graph_executor import MPGraphExecutor, MPGraphExecutorError
+    from lsst.pipe.base.mp_graph_executor import MPGraphExecutor
     from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
     from lsst.utils.logging import VERBOSE
     from lsst.utils.threads import disable_implicit_threading
 
-    from .progress import quantum_progress
 
     if start_method == "fork":
         _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
@@ -227,28 +223,10 @@ cores_per_quantum, memory_per_quantum : optional
             output=quantum_graph.header.output, output_run=quantum_graph.header.output_run,
             quantum_graph=quantum_graph,
         )
-        failure: MPGraphExecutorError | None = None
-        try:
-            with quantum_progress(len(quantum_graph), enabled=progress), lsst.utils.timer.profile(profile, _LOG):
-                execute()
-        except MPGraphExecutorError as exc:
-            failure = exc
-        except KeyboardInterrupt as exc:
-            result.report = get_report()
-            _sort_quanta(result)
-            raise Interrupted(
-                f"interrupted: {len(result.succeeded)} of {result.n_quanta} quanta finished; their files are "
-                f"in run {result.output_run!r}, not registered",
-                output_run=result.output_run, cut=not isinstance(exc, StoppedBetweenQuanta),
-                terminated=stop.signal == signal.SIGTERM,
-            ) from None
-        finally:
-            result.report = get_report()
-            _write_summary(summary, result.report)
-    _sort_quanta(result)
-    if failure is not None or result.failed:
-        raise QuantaFailedError(_failure_message(result, failure), result=result)
-    return result
+        return execute_to_the_end(
+            result, execute, get_report, stop=stop, summary=summary, profile=profile, progress=progress,
+            kept=f"their files are in run {result.output_run!r}, not registered",
+        )
 
 
 def pre_exec_init_qbb(

@@ -352,16 +352,14 @@ def _execute(
 
     The second half of `run`; the keywords are its own.
     """
-    import lsst.utils.timer
     from lsst.daf.butler import MissingDatasetTypeError
     from lsst.daf.butler.registry import ConflictingDefinitionError
     from lsst.pipe.base import TaskFactory
-    from lsst.pipe.base.mp_graph_executor import MPGraphExecutor, MPGraphExecutorError
+    from lsst.pipe.base.mp_graph_executor import MPGraphExecutor
     from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
     from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
     from lsst.utils.threads import disable_implicit_threading
 
-    from .progress import quantum_progress
 
     # 3. Checks that need no writing.
     pipeline_graph = quantum_graph.pipeline_graph
@@ -459,26 +457,53 @@ def _execute(
             get_report = pool.get_report
         # Worker processes must not share the parent's database connections.
         butler.registry.resetConnectionPool()
-        failure: MPGraphExecutorError | None = None
-        try:
-            with quantum_progress(len(quantum_graph), enabled=progress), lsst.utils.timer.profile(profile, _LOG):
-                execute()
-        except MPGraphExecutorError as exc:
-            failure = exc
-        except KeyboardInterrupt as exc:
-            # After the running quanta finished (StoppedBetweenQuanta), or at
-            # once on a second signal or when the grace period ran out.
-            result.report = get_report()
-            _sort_quanta(result)
-            cut = not isinstance(exc, StoppedBetweenQuanta)
-            raise Interrupted(
-                f"interrupted: {len(result.succeeded)} of {result.n_quanta} quanta finished, their outputs are "
-                f"in {plan.output_run!r}",
-                output_run=plan.output_run, cut=cut, terminated=stop.signal == signal.SIGTERM,
-            ) from None
-        finally:
-            result.report = get_report()
-            _write_summary(summary, result.report)
+        return execute_to_the_end(
+            result, execute, get_report, stop=stop, summary=summary, profile=profile, progress=progress,
+            kept=f"their outputs are in {plan.output_run!r}",
+        )
+
+
+def execute_to_the_end(
+    result: RunResult, execute, get_report, *, stop: StopRequest, summary: str | None, profile: str | None,
+    progress: bool, kept: str,
+) -> RunResult:
+    """Run ``execute()`` under the progress bar and ``--profile``; fill in ``result``.
+
+    Shared by ``run`` and ``run-qbb``.  ``get_report`` returns the executor's
+    report (also after a failure, for ``--summary``); ``kept`` says where the
+    finished quanta's outputs are, for the message of an interruption.
+
+    Raises
+    ------
+    pipetask_lite.errors.Interrupted
+        Raised when SIGINT or SIGTERM stopped the execution.
+    pipetask_lite.QuantaFailedError
+        Raised after execution if any quantum failed.
+    """
+    import lsst.utils.timer
+    from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError
+
+    from .progress import quantum_progress
+
+    failure: MPGraphExecutorError | None = None
+    try:
+        with quantum_progress(len(result.quantum_graph), enabled=progress), lsst.utils.timer.profile(profile, _LOG):
+            execute()
+    except MPGraphExecutorError as exc:
+        failure = exc
+    except KeyboardInterrupt as exc:
+        # After the running quanta finished (StoppedBetweenQuanta), or at
+        # once on a second signal or when the grace period ran out.
+        result.report = get_report()
+        _sort_quanta(result)
+        raise Interrupted(
+            f"interrupted: {len(result.succeeded)} of {result.n_quanta} quanta finished, {kept}",
+            output_run=result.output_run, cut=not isinstance(exc, StoppedBetweenQuanta),
+            terminated=stop.signal == signal.SIGTERM,
+        ) from None
+    finally:
+        result.report = get_report()
+        _write_summary(summary, result.report)
     _sort_quanta(result)
     if failure is not None or result.failed:
         raise QuantaFailedError(_failure_message(result, failure), result=result)
