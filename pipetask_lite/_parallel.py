@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import threading
 import time
 import traceback
 import uuid
@@ -220,8 +221,23 @@ class WorkerPool:
         else:
             self._context = multiprocessing.get_context(start_method)
         self._quiet = quiet_workers
-        self._pool = self._new_pool()
         self.report: Report | None = None
+        # Started from a thread: the first worker waits for the forkserver's
+        # imports, and the main thread has a graph to build meanwhile.
+        self._starting = threading.Thread(target=self._start, name="pipetask-lite-workers", daemon=True)
+        self._starting.start()
+
+    def _start(self) -> None:
+        self._started_pool = self._new_pool()
+
+    @property
+    def _pool(self) -> ProcessPoolExecutor:
+        self._starting.join()
+        return self._started_pool
+
+    @_pool.setter
+    def _pool(self, pool: ProcessPoolExecutor) -> None:
+        self._started_pool = pool
 
     def _new_pool(self) -> ProcessPoolExecutor:
         from lsst.daf.butler.cli.cliLog import CliLog
