@@ -13,7 +13,7 @@ $(PY):
 # Reinstall when the project's requirements or pins change.
 $(STAMP): $(PY) pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,bps]'
 	touch $@
 
 install: $(STAMP)
