@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = ("build_parser", "main", "parse_args")
 
 import argparse
+import errno
 import logging
 import os
 import shlex
@@ -1196,8 +1197,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Anything else is unexpected: still one line, but say how to see more.
         if args.traceback or os.environ.get("PIPETASK_LITE_TRACEBACK"):
             print(redact(traceback.format_exc()), end="", file=sys.stderr)
-        print(redact(f"{PROG} {args.subcommand}: error: {type(exc).__name__}: {exc}"), file=sys.stderr)
-        if not args.traceback:
+        first_line = (str(exc).strip().splitlines() or [""])[0]  # not the SQL that follows, say
+        print(redact(f"{PROG} {args.subcommand}: error: {type(exc).__name__}: {first_line}"), file=sys.stderr)
+        if "disk is full" in str(exc) or getattr(exc, "errno", None) in (errno.ENOSPC, errno.EROFS, errno.EACCES):
+            print("hint: the repo cannot be written (disk full or read-only); make room, then resume with "
+                  "--extend-run --skip-existing --clobber-outputs", file=sys.stderr)
+        elif not args.traceback:
             print(f"hint: run '{PROG} --traceback {args.subcommand} ...' to see the traceback", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
