@@ -1199,7 +1199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(redact(traceback.format_exc()), end="", file=sys.stderr)
         first_line = (str(exc).strip().splitlines() or [""])[0]  # not the SQL that follows, say
         print(redact(f"{PROG} {args.subcommand}: error: {type(exc).__name__}: {first_line}"), file=sys.stderr)
-        if "disk is full" in str(exc) or getattr(exc, "errno", None) in (errno.ENOSPC, errno.EROFS, errno.EACCES):
+        if (any(text in str(exc) for text in ("disk is full", "readonly database"))
+                or getattr(exc, "errno", None) in (errno.ENOSPC, errno.EROFS, errno.EACCES)):
             print("hint: the repo cannot be written (disk full or read-only); make room, then resume with "
                   "--extend-run --skip-existing --clobber-outputs", file=sys.stderr)
         elif not args.traceback:

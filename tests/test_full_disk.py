@@ -47,3 +47,19 @@ def test_full_disk_fails_clearly_and_resumes(tmp_path, tiny_disk, add_repo):
     reference = copy_repo(add_repo.root, tmp_path / "reference")
     assert run_cli([*argv[:2], str(reference), *argv[3:]]).returncode == 0
     assert diff_snapshots(snapshot(reference), snapshot(roomy), names=("uninterrupted", "resumed")) == ""
+
+
+def test_read_only_repo_fails_clearly_and_writes_nothing(tmp_path, tiny_disk):
+    mount = tiny_disk.root.parent
+    done = subprocess.run(["mount", "-o", "remount,ro", str(mount)], capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"cannot remount read-only here: {done.stderr.strip()}")
+    before = snapshot(tiny_disk.root)
+    proc = run_cli(["run", "-b", str(tiny_disk.root), "-i", "test/in", "-o", "out", "-p", str(tiny_disk.pipeline),
+                    "--register-dataset-types"])
+    assert proc.returncode == 1, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("pipetask-lite run: error:")]
+    assert len(errors) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "disk full or read-only" in proc.stderr
+    assert diff_snapshots(before, snapshot(tiny_disk.root)) == ""
