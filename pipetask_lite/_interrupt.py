@@ -11,7 +11,7 @@ run to resume.  A second signal, or the end of the grace period, stops at once
 
 from __future__ import annotations
 
-__all__ = ("GRACE", "StopRequest", "StoppedBetweenQuanta", "stop_between_quanta")
+__all__ = ("GRACE", "StopRequest", "StoppedBetweenQuanta", "Terminated", "stop_between_quanta")
 
 import logging
 import signal
@@ -23,6 +23,10 @@ _LOG = logging.getLogger("lsst.pipetask_lite")
 
 GRACE = 5.0
 """Seconds the running quanta get to finish after the first signal."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside execution, raised where KeyboardInterrupt would be (see ``pipetask_lite.cli``)."""
 
 
 class StoppedBetweenQuanta(KeyboardInterrupt):

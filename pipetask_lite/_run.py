@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ._build import build_pipeline
 from ._collections import make_output_collections
-from ._interrupt import StoppedBetweenQuanta, StopRequest, stop_between_quanta
+from ._interrupt import StoppedBetweenQuanta, StopRequest, Terminated, stop_between_quanta
 from ._parallel import WorkerPool, WorkerSetup
 from ._redact import redact
 from ._qgraph import make_quantum_graph
@@ -397,14 +397,22 @@ def _execute(
         # 5. Init-outputs, configs and software versions: what
         #    SimplePipelineExecutor.run writes first, split up here because
         #    --skip-init-writes, --no-versions and --extend-run change it.
-        if register_dataset_types:
-            pipeline_graph.register_dataset_types(butler, include_packages=not no_versions)
-        if not skip_init_writes:
-            with blame("--extend-run", ConflictingDefinitionError, ValueError):
-                quantum_graph.write_init_outputs(butler, skip_existing=skip_existing)
-                quantum_graph.write_configs(butler, compare_existing=extend_run)
-                if not no_versions:
-                    quantum_graph.write_packages(butler, compare_existing=extend_run)
+        try:
+            if register_dataset_types:
+                pipeline_graph.register_dataset_types(butler, include_packages=not no_versions)
+            if not skip_init_writes:
+                with blame("--extend-run", ConflictingDefinitionError, ValueError):
+                    quantum_graph.write_init_outputs(butler, skip_existing=skip_existing)
+                    quantum_graph.write_configs(butler, compare_existing=extend_run)
+                    if not no_versions:
+                        quantum_graph.write_packages(butler, compare_existing=extend_run)
+        except KeyboardInterrupt as exc:
+            # The output run exists now: say how to finish it (the resume
+            # writes the missing init-outputs and checks those written).
+            raise Interrupted(
+                "interrupted while writing init-outputs; no quantum ran",
+                output_run=plan.output_run, cut=True, terminated=isinstance(exc, Terminated),
+            ) from None
         if init_only:
             return result
 

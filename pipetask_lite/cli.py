@@ -1093,12 +1093,10 @@ EXPLAINED = ("build", "qgraph", "run")
 """Subcommands that ``--explain`` knows."""
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where KeyboardInterrupt would be."""
-
-
 def _on_sigterm(signum, frame) -> None:
-    raise _Terminated()
+    from ._interrupt import Terminated
+
+    raise Terminated()
 
 
 def resume_command(argv: Sequence[str] | None, exc: Interrupted) -> str:
@@ -1177,7 +1175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG} {args.subcommand}: interrupted before anything was written to the repo"
               if args.subcommand != "pre-exec-init-qbb" else f"{PROG} {args.subcommand}: interrupted",
               file=sys.stderr)
-        return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
+        return EXIT_TERMINATED if type(exc).__name__ == "Terminated" else EXIT_INTERRUPTED
     except Interrupted as exc:
         print(f"{PROG} {args.subcommand}: {exc}", file=sys.stderr)
         # run-qbb skips the quanta whose outputs exist: the same command resumes.

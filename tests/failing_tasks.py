@@ -178,3 +178,26 @@ class QuantumErrorTask(AddTask):
             error = RepeatableQuantumError if self.config.kind == "repeatable" else InvalidQuantumError
             raise error(f"deliberate {self.config.kind} error")
         super().runQuantum(butlerQC, inputRefs, outputRefs)
+
+
+class SlowInitConfig(PipelineTaskConfig, pipelineConnections=AddTaskConnections):
+    """Config for `SlowInitTask`."""
+
+    addend = pexConfig.Field[int](doc="amount to add", default=3)
+    sleep_file = pexConfig.Field[str](doc="While this file exists, constructing the task takes 3 s.", default="")
+
+
+class SlowInitTask(AddTask):
+    """`AddTask` slow to construct while a marker file exists (to interrupt init-output writes)."""
+
+    ConfigClass = SlowInitConfig
+    _DefaultName = "slow_init"
+
+    def __init__(self, **kwargs):
+        import os
+        import time
+
+        super().__init__(**kwargs)
+        if self.config.sleep_file and os.path.exists(self.config.sleep_file):
+            _LOG.warning("constructing slowly")
+            time.sleep(3)

@@ -102,3 +102,23 @@ def test_sigkill_leaves_a_usable_repo_that_the_resume_command_completes(tmp_path
     resumed = run_cli([*command, "--extend-run", "--skip-existing", "--clobber-outputs"])
     assert resumed.returncode == 0, resumed.stderr
     assert diff_snapshots(reference, snapshot(repo.root), names=("uninterrupted", "resumed")) == ""
+
+
+def test_interrupt_while_writing_init_outputs_resumes(tmp_path, add_repo):
+    marker = tmp_path / "slow"
+    pipeline = pipeline_with(tmp_path / "p.yaml", "failing_tasks.SlowInitTask", {"sleep_file": str(marker)})
+    reference = copy_repo(add_repo.root, tmp_path / "reference")
+    command = ["run", "-i", "test/in", "-o", "out", "-p", str(pipeline), "--register-dataset-types"]
+    assert run_cli([command[0], "-b", str(reference), *command[1:]]).returncode == 0
+    marker.touch()
+    log = tmp_path / "log"
+    proc = start([command[0], "-b", str(add_repo.root), *command[1:]], log)
+    wait_for(log, "constructing slowly")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    text = log.read_text()
+    assert "interrupted while writing init-outputs; no quantum ran" in text and "Traceback" not in text
+    marker.unlink()
+    resumed = resume(log)
+    assert resumed.returncode == 0, resumed.stderr
+    assert diff_snapshots(snapshot(reference), snapshot(add_repo.root), names=("uninterrupted", "resumed")) == ""
