@@ -1,7 +1,5 @@
 """``python -m pipetask_lite``: the same as the ``pipetask-lite`` command."""
 
-import sys
+from .cli import console_main
 
-from .cli import main
-
-sys.exit(main())
+console_main()

@@ -23,7 +23,7 @@ earlier attempt, so there the workers keep full butlers.
 
 from __future__ import annotations
 
-__all__ = ("WorkerPool", "WorkerSetup")
+__all__ = ("WorkerPool", "WorkerSetup", "start_forkserver")
 
 import logging
 import multiprocessing
@@ -47,10 +47,26 @@ if TYPE_CHECKING:
 
 _LOG = logging.getLogger("lsst.pipetask_lite.parallel")
 PROGRESS_MESSAGE = "Executed %d quanta successfully, %d failed and %d remain out of total %d quanta."
-PRELOAD = ("lsst.daf.butler", "lsst.pipe.base.single_quantum_executor", "lsst.pipe.base.graph_walker")
+PRELOAD = (
+    "lsst.daf.butler", "lsst.pipe.base.single_quantum_executor", "lsst.pipe.base.graph_walker",
+    "pipetask_lite._forkserver_exit",
+)
 """Modules a worker needs; the default forkserver imports them once for all workers."""
 REGISTRATION_INTERVAL = 10.0
 """Seconds between registrations of the outputs of quantum-backed workers."""
+
+
+def start_forkserver() -> None:
+    """Start the default workers' forkserver now; it imports the stack while the caller does too.
+
+    The command line calls this before it imports anything from LSST, so on
+    two cores the forkserver's imports cost no wall time; `WorkerPool` later
+    forks its workers from this same server.
+    """
+    import multiprocessing.forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(PRELOAD))
+    multiprocessing.forkserver.ensure_running()
 
 
 @dataclass(frozen=True)
@@ -379,9 +395,12 @@ class WorkerPool:
         try:
             while True:
                 ready.extend(sorted(next(walker, frozenset()), key=sort_key))
-                # While a worker death is being sorted out, quanta that were on
-                # the broken pool run alone, so a second death names its quantum.
-                while not (stopping or stop.requested) and (retries or ready) and (not retries or not running):
+                # No more quanta than workers: one queued in the pool would
+                # start even after a failure (--fail-fast) or Ctrl-C.  While a
+                # worker death is being sorted out, quanta that were on the
+                # broken pool run alone, so a second death names its quantum.
+                while (not (stopping or stop.requested) and (retries or ready) and len(running) < self.processes
+                       and (not retries or not running)):
                     quantum_id, retry = (retries.pop(0), True) if retries else (ready.pop(0), False)
                     node = nodes[quantum_id]
                     future = self._pool.submit(

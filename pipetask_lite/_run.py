@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from . import _watch
 from ._build import build_pipeline
 from ._collections import make_output_collections
 from ._interrupt import StoppedBetweenQuanta, StopRequest, Terminated, stop_between_quanta
@@ -425,6 +426,8 @@ def _execute(
         #    process per quantum; pipetask-lite's pool keeps N workers instead.
         stop = stack.enter_context(stop_between_quanta())
         if pool is None:
+            if (watcher := _watch.start(plan.output_run)) is not None:
+                stack.callback(watcher.done)
             quantum_executor = StoppableExecutor(stop, SingleQuantumExecutor(
                 butler=butler,
                 task_factory=TaskFactory(),
@@ -433,7 +436,7 @@ def _execute(
                 enable_lsst_debug=debug,
                 resources=resources,
                 raise_on_partial_outputs=raise_on_partial_outputs,
-            ))
+            ), watcher=watcher)
             graph_executor = MPGraphExecutor(
                 num_proc=1,
                 timeout=MP_TIMEOUT if timeout is None else timeout,
@@ -542,15 +545,25 @@ class StoppableExecutor:
     the LSST import out of this module's top.)
     """
 
-    def __init__(self, stop: StopRequest, executor):
+    def __init__(self, stop: StopRequest, executor, *, watcher: _watch.Watcher | None = None):
         self._stop = stop
+        self._watcher = watcher
         self._executor = executor
 
     def execute(self, task_node, /, quantum, quantum_id=None, *, log_records=None):
-        """Execute one quantum, unless a stop was requested."""
+        """Execute one quantum, unless a stop was requested; tell the watcher, if any."""
         if self._stop.requested:
             raise StoppedBetweenQuanta()
-        return self._executor.execute(task_node, quantum, quantum_id=quantum_id, log_records=log_records)
+        if self._watcher is None:
+            return self._executor.execute(task_node, quantum, quantum_id=quantum_id, log_records=log_records)
+        self._watcher.started(f"{task_node.label}@{quantum.dataId}")
+        ok = False
+        try:
+            result = self._executor.execute(task_node, quantum, quantum_id=quantum_id, log_records=log_records)
+            ok = True
+            return result
+        finally:
+            self._watcher.ended(ok=ok)
 
 
 def _has_datastore_records(quantum_graph: PredictedQuantumGraph) -> bool:

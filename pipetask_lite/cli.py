@@ -1099,7 +1099,7 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated()
 
 
-def resume_command(argv: Sequence[str] | None, exc: Interrupted) -> str:
+def resume_command(argv: Sequence[str] | None, *, output_run: str, cut: bool) -> str:
     """The command line that finishes an interrupted run: the same one, extending its run.
 
     ``--replace-run``/``--prune-replaced`` are dropped (the new run is the one
@@ -1121,8 +1121,8 @@ def resume_command(argv: Sequence[str] | None, exc: Interrupted) -> str:
         if word.startswith(("--prune-replaced=", "--output-run=")):
             continue
         out.append(word)
-    out += ["--output-run", exc.output_run, "--extend-run", "--skip-existing"]
-    if exc.cut:
+    out += ["--output-run", output_run, "--extend-run", "--skip-existing"]
+    if cut:
         out.append("--clobber-outputs")
     return shlex.join([PROG, *out])
 
@@ -1141,6 +1141,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 1 on failure, 2 on usage errors, 130 when interrupted.
     """
     args = parse_args(argv)
+    if getattr(args, "processes", 1) > 1 and getattr(args, "start_method", None) is None and not (
+        args.explain or getattr(args, "coverage", False)
+    ):
+        from ._parallel import start_forkserver
+
+        start_forkserver()
     # SIGTERM ends the command like Ctrl-C (cleanly, with exit 143), not
     # wherever it lands; during execution pipetask_lite._interrupt refines this.
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -1167,6 +1173,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._explain import explain
 
             print(redact(explain(args)))
+        elif args.subcommand == "run" and args.processes == 1:
+            # At -j 1 a quantum that ends the process would leave no word
+            # behind; a watcher process reports it (see _watch).
+            from . import _watch
+
+            _watch.resume_command = lambda output_run: resume_command(argv, output_run=output_run, cut=True)
+            try:
+                call_run(args)
+            finally:
+                _watch.resume_command = None
         else:
             CALLS[args.subcommand](args)
     except KeyboardInterrupt as exc:
@@ -1180,7 +1196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG} {args.subcommand}: {exc}", file=sys.stderr)
         # run-qbb skips the quanta whose outputs exist: the same command resumes.
         resume = (shlex.join([PROG, *(sys.argv[1:] if argv is None else argv)]) if args.subcommand == "run-qbb"
-                  else resume_command(argv, exc))
+                  else resume_command(argv, output_run=exc.output_run, cut=exc.cut))
         print(redact(f"to resume: {resume}"), file=sys.stderr)
         return exc.exit_code
     except PipetaskLiteError as exc:
@@ -1207,5 +1223,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
+def console_main() -> None:
+    """The ``pipetask-lite`` command: `main`, then a quick exit.
+
+    Tearing down the ~1,500 modules of the LSST stack at exit takes about
+    0.5 s and does nothing useful here, so after the exit handlers (logging
+    flush, multiprocessing clean-up) the process ends at once, unless a
+    thread is still running (then Python's usual exit waits for it).
+    """
+    import atexit
+    import threading
+
+    code = main()
+    if any(not thread.daemon for thread in threading.enumerate() if thread is not threading.main_thread()):
+        sys.exit(code)
+    atexit._run_exitfuncs()  # what Python's exit runs first, before the teardown skipped here
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a closed pipe (| head): nothing more can be said
+            code = code or EXIT_FAILURE
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = ["FailOnDetectorConfig", "FailOnDetectorTask"]
 
 import logging
+import time
 
 import lsst.pex.config as pexConfig
 from lsst.pipe.base import PipelineTaskConfig, Struct
@@ -27,6 +28,7 @@ class FailOnDetectorConfig(PipelineTaskConfig, pipelineConnections=AddTaskConnec
         doc="Detector ID for which the task raises; negative disables failure.",
         default=0,
     )
+    seconds = pexConfig.Field[float](doc="How long the quanta that do not fail sleep first.", default=0.0)
 
 
 class FailOnDetectorTask(AddTask):
@@ -46,6 +48,7 @@ class FailOnDetectorTask(AddTask):
         detector = butlerQC.quantum.dataId["detector"]
         if detector == self.config.fail_detector:
             raise RuntimeError(f"FailOnDetectorTask: deliberate failure for detector={detector}")
+        time.sleep(self.config.seconds)
         super().runQuantum(butlerQC, inputRefs, outputRefs)
 
     def run(self, input) -> Struct:  # noqa: A002 (name fixed by the connection)
@@ -65,6 +68,10 @@ class ExitOnDetectorConfig(FailOnDetectorConfig):
         default="kill",
         allowed={"kill": "SIGKILL to itself, as the out-of-memory killer would", "exit": "os._exit(3)"},
     )
+    once_file = pexConfig.Field[str](
+        doc="If set, die only while this file does not exist, creating it first (so a resume succeeds).",
+        default="",
+    )
 
 
 class ExitOnDetectorTask(AddTask):
@@ -77,7 +84,11 @@ class ExitOnDetectorTask(AddTask):
         import os
         import signal
 
-        if butlerQC.quantum.dataId["detector"] == self.config.fail_detector:
+        if butlerQC.quantum.dataId["detector"] == self.config.fail_detector and not (
+            self.config.once_file and os.path.exists(self.config.once_file)
+        ):
+            if self.config.once_file:
+                open(self.config.once_file, "w").close()
             if self.config.how == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
             os._exit(3)

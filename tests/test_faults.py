@@ -3,6 +3,8 @@ registry, and two runs at once on one repo."""
 
 from __future__ import annotations
 
+import shlex
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -84,3 +86,34 @@ def test_two_runs_at_once_give_what_one_after_the_other_gives(tmp_path, twin_rep
         proc = subprocess.run(command(b, name), capture_output=True, text=True, env=env())
         assert proc.returncode == 0, proc.stderr
     assert diff_snapshots(snapshot(a.root), snapshot(b.root), names=("together", "in turn")) == ""
+
+
+@pytest.mark.parametrize("how, code", [("kill", -signal.SIGKILL), ("exit", 3)])
+def test_a_task_that_ends_the_process_at_j1_is_named_and_the_run_resumes(tmp_path, twin_repos, how, code):
+    """-j 1 runs quanta in the command's own process: a watcher names the quantum and the resume command."""
+    a, b = twin_repos
+    once = tmp_path / "died-once"
+    pipeline = pipeline_with(tmp_path / "p.yaml", "failing_tasks.ExitOnDetectorTask",
+                             {"fail_detector": 1, "how": how, "once_file": str(once)})
+    command = ["-i", a.input_run, "-o", "out", "-p", str(pipeline), "--register-dataset-types"]
+    died = run_cli(["run", "-b", str(a.root), *command])
+    assert died.returncode == code, died.stderr
+    assert "the process ended while running quantum task1@{instrument: 'INSTR', detector: 1}" in died.stderr
+    assert "quanta had finished (0 failed), their outputs are in the repo" in died.stderr
+    finished = {(d["dataset_type"], d["data_id"].get("detector")) for d in snapshot(a.root)["datasets"]}
+    assert ("add_dataset1", 1) in finished  # task0 on the same detector ran before, and stays
+    line = next(line for line in died.stderr.splitlines() if line.startswith("to resume: "))
+    resume = shlex.split(line.removeprefix("to resume: "))
+    assert resume[0] == "pipetask-lite" and "--clobber-outputs" in resume
+    resumed = run_cli(resume[1:])
+    assert resumed.returncode == 0, resumed.stderr
+    uninterrupted = run_cli(["run", "-b", str(b.root), *command])  # the once-file exists now
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+    assert diff_snapshots(snapshot(b.root), snapshot(a.root), names=("uninterrupted", "resumed")) == ""
+
+
+def test_a_run_that_ends_normally_leaves_the_watcher_silent(add_repo):
+    proc = run_cli(["run", "-b", str(add_repo.root), "-i", add_repo.input_run, "-o", "out", "-p",
+                    str(add_repo.pipeline), "--register-dataset-types", "-j", "1"])
+    assert proc.returncode == 0, proc.stderr
+    assert "the process ended" not in proc.stderr and "to resume" not in proc.stderr
