@@ -1229,13 +1229,16 @@ def console_main() -> None:
     Tearing down the ~1,500 modules of the LSST stack at exit takes about
     0.5 s and does nothing useful here, so after the exit handlers (logging
     flush, multiprocessing clean-up) the process ends at once, unless a
-    thread is still running (then Python's usual exit waits for it).
+    thread is still running (Python's usual exit waits for it) or a tracer
+    or profiler is on (``coverage run``, ``python -m cProfile``: they save
+    their results after the program returns).
     """
     import atexit
     import threading
 
     code = main()
-    if any(not thread.daemon for thread in threading.enumerate() if thread is not threading.main_thread()):
+    if (any(not thread.daemon for thread in threading.enumerate() if thread is not threading.main_thread())
+            or sys.gettrace() is not None or sys.getprofile() is not None):
         sys.exit(code)
     atexit._run_exitfuncs()  # what Python's exit runs first, before the teardown skipped here
     for stream in (sys.stdout, sys.stderr):

@@ -8,9 +8,14 @@ copy it (`copy_repo`), run each tool on its own copy, and compare
 Public API
 ----------
 `AddRepo`, `make_add_repo`, `make_failing_pipeline`, `write_add_pipeline`,
-`copy_repo`, `snapshot`, `diff_snapshots`, `normalise_run_name`, `env`,
-`run_cli`, `run_pipetask`, and the path constants `TESTS_DIR`, `REPO_ROOT`,
-`PIPETASK`.
+`copy_repo`, `add_extra_run`, `snapshot`, `diff_snapshots`,
+`normalise_run_name`, `env`, `run_cli`, `run_pipetask`, `run_tool`, and the
+path constants `TESTS_DIR`, `REPO_ROOT`, `PIPETASK`.
+
+Side-by-side runs (one command line through both tools on twin repos):
+`Twins`, `make_twins`, `run_both`, `check_same`, `assert_same`,
+`format_results`, the constants `TOOLS` and `TWIN_REPO`, and the readers
+`datasets_by_detector`, `find_collection` and `read_saved_pipeline`.
 """
 
 from __future__ import annotations
@@ -20,15 +25,28 @@ __all__ = [
     "REPO_ROOT",
     "TESTS_DIR",
     "TIMESTAMP_PLACEHOLDER",
+    "TOOLS",
+    "TWIN_REPO",
     "AddRepo",
+    "Twins",
+    "add_extra_run",
+    "assert_same",
+    "check_same",
     "copy_repo",
+    "datasets_by_detector",
     "diff_snapshots",
     "env",
+    "find_collection",
+    "format_results",
     "make_add_repo",
     "make_failing_pipeline",
+    "make_twins",
     "normalise_run_name",
+    "read_saved_pipeline",
+    "run_both",
     "run_cli",
     "run_pipetask",
+    "run_tool",
     "snapshot",
     "write_add_pipeline",
 ]
@@ -43,10 +61,12 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
+import yaml
 
 TESTS_DIR = Path(__file__).resolve().parent
 """Directory holding this module and `failing_tasks`."""
@@ -59,6 +79,12 @@ PIPETASK = Path(sys.executable).parent / "pipetask"
 
 TIMESTAMP_PLACEHOLDER = "<timestamp>"
 """Replacement for the ``/YYYYMMDDTHHMMSSZ`` suffix of timestamped runs."""
+
+TOOLS = ("pipetask", "lite")
+"""The two tools of a side-by-side run, in the order diffs name them."""
+
+TWIN_REPO = "repo"
+"""Repo directory inside each tool's working directory (the ``-b`` value)."""
 
 INSTRUMENT = "INSTR"
 """Instrument name used in test repos (as in `populateButler` defaults)."""
@@ -348,6 +374,28 @@ def copy_repo(src: Path | str, dst: Path | str) -> Path:
     locations (``<butlerRoot>``) for both the SQLite file and the datastore.
     """
     return Path(shutil.copytree(src, dst))
+
+
+def add_extra_run(root: Path | str) -> None:
+    """Add RUN ``test/extra`` holding a different ``add_dataset0`` for detector 0.
+
+    Parameters
+    ----------
+    root : `pathlib.Path` or `str`
+        Root of an `make_add_repo` repo (or a copy of one).
+
+    Notes
+    -----
+    With it, the order of ``-i`` collections decides which detector-0 input
+    the pipeline reads, so a reordered search path shows up in the digests.
+    """
+    from lsst.daf.butler import Butler
+
+    with Butler.from_config(str(root), writeable=True) as butler:
+        butler.collections.register("test/extra")
+        butler.put(
+            np.array([1000.0, 2000.0]), INPUT_DATASET_TYPE, run="test/extra", instrument=INSTRUMENT, detector=0
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -643,12 +691,18 @@ _default_env = env
 
 
 def _run(
-    cmd: list[str], *, cwd: Path | str | None, env: Mapping[str, str] | None, timeout: float
+    cmd: list[str],
+    *,
+    cwd: Path | str | None,
+    env: Mapping[str, str] | None,
+    timeout: float,
+    stdin: int | IO[Any] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         cmd,
         cwd=None if cwd is None else str(cwd),
         env=dict(env) if env is not None else _default_env(),
+        stdin=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -662,6 +716,7 @@ def run_cli(
     cwd: Path | str | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float = 300,
+    stdin: int | IO[Any] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m pipetask_lite *argv`` and capture its output.
 
@@ -676,6 +731,9 @@ def run_cli(
         ``failing_tasks`` import from any ``cwd``.
     timeout : `float`, optional
         Seconds before `subprocess.TimeoutExpired` is raised.
+    stdin : `int` or file object, optional
+        Passed to `subprocess.run` (e.g. `subprocess.DEVNULL`); default
+        inherits this process's standard input.
 
     Returns
     -------
@@ -683,7 +741,7 @@ def run_cli(
         With text ``stdout``/``stderr``; the return code is not checked.
     """
     return _run(
-        [sys.executable, "-m", "pipetask_lite", *map(str, argv)], cwd=cwd, env=env, timeout=timeout
+        [sys.executable, "-m", "pipetask_lite", *map(str, argv)], cwd=cwd, env=env, timeout=timeout, stdin=stdin
     )
 
 
@@ -693,6 +751,7 @@ def run_pipetask(
     cwd: Path | str | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float = 300,
+    stdin: int | IO[Any] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``pipetask *argv`` and capture its output.
 
@@ -706,10 +765,370 @@ def run_pipetask(
         Environment; default is `harness.env` ().
     timeout : `float`, optional
         Seconds before `subprocess.TimeoutExpired` is raised.
+    stdin : `int` or file object, optional
+        Standard input, as for `run_cli`.
 
     Returns
     -------
     result : `subprocess.CompletedProcess`
         With text ``stdout``/``stderr``; the return code is not checked.
     """
-    return _run([str(PIPETASK), *map(str, argv)], cwd=cwd, env=env, timeout=timeout)
+    return _run([str(PIPETASK), *map(str, argv)], cwd=cwd, env=env, timeout=timeout, stdin=stdin)
+
+
+# ---------------------------------------------------------------------------
+# Side-by-side runs: the same command line through both tools
+# ---------------------------------------------------------------------------
+
+
+def run_tool(
+    tool: str,
+    argv: Sequence[Any],
+    *,
+    cwd: Path | str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``pipetask`` (`run_pipetask`) or ``pipetask-lite`` (`run_cli`).
+
+    Parameters
+    ----------
+    tool : `str`
+        ``"pipetask"`` for the real ``pipetask``, ``"lite"`` for
+        ``python -m pipetask_lite`` (see `TOOLS`).
+    argv : sequence
+        Arguments after the program name; non-string items are `str`-ed.
+    cwd : `pathlib.Path` or `str`
+        Working directory.
+    env : `~collections.abc.Mapping`, optional
+        Extra environment variables, set on top of `env` ().
+    timeout : `float`, optional
+        Seconds before `subprocess.TimeoutExpired` is raised.
+
+    Returns
+    -------
+    result : `subprocess.CompletedProcess`
+        With text ``stdout``/``stderr``; the return code is not checked.
+
+    Notes
+    -----
+    Standard input is `subprocess.DEVNULL`, so a child never gets a terminal
+    (``--pdb`` can never start an interactive debugger).  Under pytest's
+    default capture this is what a child would inherit anyway.
+    """
+    runner = run_pipetask if tool == "pipetask" else run_cli
+    return runner(argv, cwd=cwd, env=_default_env(env), timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@dataclasses.dataclass
+class Twins:
+    """Identical repos, one per tool, each in its own working directory.
+
+    Made by `make_twins`: ``base/<tool>/`` is the working directory of
+    ``tool`` and holds the repo ``base/<tool>/repo`` (`TWIN_REPO`), so
+    relative paths on a command line (``-b repo``, ``-q g.qg``,
+    ``--summary s.json``) name each tool's own files.
+
+    Attributes
+    ----------
+    base : `pathlib.Path`
+        Directory holding one working directory per tool in `TOOLS`.
+    template : `AddRepo`
+        The repo that was copied.
+    """
+
+    base: Path
+    template: AddRepo
+
+    def dir(self, tool: str) -> Path:
+        """Return the working directory of ``tool``.
+
+        Parameters
+        ----------
+        tool : `str`
+            One of `TOOLS`.
+
+        Returns
+        -------
+        path : `pathlib.Path`
+            ``base / tool``.
+        """
+        return self.base / tool
+
+    def root(self, tool: str) -> Path:
+        """Return the repo root of ``tool``, ``dir(tool) / TWIN_REPO``.
+
+        ``tool`` is as for `dir`; the root is what ``-b repo`` names.
+        """
+        return self.dir(tool) / TWIN_REPO
+
+    @property
+    def pipeline(self) -> Path:
+        """The template's pipeline (absolute path, shared, read-only)."""
+        return self.template.pipeline
+
+    def write(self, name: str, text: str) -> None:
+        """Write the same file into both working directories.
+
+        Parameters
+        ----------
+        name : `str`
+            File name, relative to each working directory.
+        text : `str`
+            Contents.
+        """
+        for tool in TOOLS:
+            (self.dir(tool) / name).write_text(text)
+
+    def snapshots(self) -> dict[str, dict[str, Any]]:
+        """Return the `snapshot` of each tool's repo.
+
+        Returns
+        -------
+        snaps : `dict` [`str`, `dict`]
+            Snapshot per tool.
+        """
+        # One after the other: butler and storage-class singletons are not
+        # meant to be shared between threads, and the reads are GIL-bound.
+        return {tool: snapshot(self.root(tool)) for tool in TOOLS}
+
+
+def make_twins(base: Path | str, template: AddRepo) -> Twins:
+    """Copy ``template``'s repo into one working directory per tool.
+
+    Parameters
+    ----------
+    base : `pathlib.Path` or `str`
+        Directory for the working directories (``base/pipetask``,
+        ``base/lite``; they must not exist).
+    template : `AddRepo`
+        Repo to copy (usually the session's ``_template_add_repo``).
+
+    Returns
+    -------
+    twins : `Twins`
+        The two copies.
+    """
+    base = Path(base)
+    for tool in TOOLS:
+        (base / tool).mkdir(parents=True)
+        copy_repo(template.root, base / tool / TWIN_REPO)
+    return Twins(base=base, template=template)
+
+
+def run_both(
+    twins: Twins, argv: Sequence[Any], *, env: Mapping[str, str] | None = None
+) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Run ``argv`` with both tools at once, each in its own working directory.
+
+    Parameters
+    ----------
+    twins : `Twins`
+        The two repos.
+    argv : sequence
+        Global options, subcommand and options (``["run", "-b", "repo",
+        ...]``).
+    env : `~collections.abc.Mapping`, optional
+        Extra environment variables for both (see `run_tool`).
+
+    Returns
+    -------
+    results : `dict` [`str`, `subprocess.CompletedProcess`]
+        Completed process per tool; return codes are not checked.
+    """
+    with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
+        futures = {tool: pool.submit(run_tool, tool, argv, cwd=twins.dir(tool), env=env) for tool in TOOLS}
+        return {tool: future.result() for tool, future in futures.items()}
+
+
+def format_results(results: Mapping[str, subprocess.CompletedProcess[str]], tail: int = 3000) -> str:
+    """Describe each tool's exit status and stderr, for assertion messages.
+
+    Parameters
+    ----------
+    results : `~collections.abc.Mapping` [`str`, `subprocess.CompletedProcess`]
+        Completed process per tool, as returned by `run_both`.
+    tail : `int`, optional
+        Number of characters of each stderr to show (the last ones).
+
+    Returns
+    -------
+    text : `str`
+        One ``--- tool: exit N; stderr tail:`` block per tool in `TOOLS`.
+    """
+    return "\n".join(
+        f"--- {tool}: exit {results[tool].returncode}; stderr tail:\n{results[tool].stderr[-tail:]}"
+        for tool in TOOLS
+    )
+
+
+def check_same(
+    twins: Twins,
+    argv: Sequence[Any],
+    results: Mapping[str, subprocess.CompletedProcess[str]],
+    *,
+    expect_ok: bool | None = True,
+    mask_digests: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Assert both tools had the same exit class and left the same repo.
+
+    Parameters
+    ----------
+    twins : `Twins`
+        The two repos ``results`` were run on.
+    argv : sequence
+        The command line that was run (for messages).
+    results : `~collections.abc.Mapping` [`str`, `subprocess.CompletedProcess`]
+        Completed process per tool, as returned by `run_both`.
+    expect_ok : `bool` or `None`, optional
+        Also require that pipetask itself succeeded (`True`) or failed
+        (`False`), so the test checks what it means to; `None` for no check.
+    mask_digests : `str`, optional
+        Datasets whose type name starts with this prefix are compared by
+        existence only: their digests are replaced by ``"<masked>"`` in both
+        snapshots (the caller compares their contents its own way).
+
+    Returns
+    -------
+    snaps : `dict` [`str`, `dict`]
+        `snapshot` of each tool's repo after the run (with masked digests
+        if ``mask_digests`` is given).
+
+    Raises
+    ------
+    AssertionError
+        If pipetask's exit status is not as ``expect_ok`` says, the exit
+        status classes (zero vs non-zero) differ, or `diff_snapshots` finds
+        a difference (its text is the message).
+    """
+    command = " ".join(str(a) for a in argv)
+    details = format_results(results)
+    if expect_ok is not None:
+        assert (results["pipetask"].returncode == 0) == expect_ok, (
+            f"pipetask itself {'failed' if expect_ok else 'succeeded'} for: {command}\n{details}"
+        )
+    assert (results["pipetask"].returncode == 0) == (results["lite"].returncode == 0), (
+        f"exit status class differs for: {command}\n{details}"
+    )
+    snaps = twins.snapshots()
+    if mask_digests:
+        for snap in snaps.values():
+            for d in snap["datasets"]:
+                if d["dataset_type"].startswith(mask_digests):
+                    d["digest"] = "<masked>"
+    diff = diff_snapshots(snaps["pipetask"], snaps["lite"], names=TOOLS)
+    assert not diff, f"snapshots differ after: {command}\n{diff}"
+    return snaps
+
+
+def assert_same(
+    twins: Twins,
+    argv: Sequence[Any],
+    *,
+    expect_ok: bool | None = True,
+    env: Mapping[str, str] | None = None,
+    mask_digests: str | None = None,
+) -> tuple[dict[str, subprocess.CompletedProcess[str]], dict[str, dict[str, Any]]]:
+    """Run ``argv`` with both tools; assert the same exit class and snapshots.
+
+    Parameters
+    ----------
+    twins : `Twins`
+        The two repos.
+    argv : sequence
+        Command line after the program name (``["run", "-b", "repo", ...]``).
+    expect_ok : `bool` or `None`, optional
+        See `check_same`.
+    env : `~collections.abc.Mapping`, optional
+        Extra environment variables for both tools (see `run_tool`).
+    mask_digests : `str`, optional
+        Dataset type prefix compared by existence only; see `check_same`.
+
+    Returns
+    -------
+    results : `dict` [`str`, `subprocess.CompletedProcess`]
+        Completed process per tool (`run_both`).
+    snaps : `dict` [`str`, `dict`]
+        Repo snapshot per tool after the run (`check_same`).
+    """
+    results = run_both(twins, argv, env=env)
+    return results, check_same(twins, argv, results, expect_ok=expect_ok, mask_digests=mask_digests)
+
+
+def datasets_by_detector(snap: Mapping[str, Any], dataset_type: str, run: str | None = None) -> dict[int, dict]:
+    """Select one dataset type's entries of a `snapshot`, keyed by detector.
+
+    Parameters
+    ----------
+    snap : `~collections.abc.Mapping`
+        A `snapshot` result.
+    dataset_type : `str`
+        Dataset type name.
+    run : `str`, optional
+        Normalised run name to restrict to; default: every run.
+
+    Returns
+    -------
+    datasets : `dict` [`int`, `dict`]
+        Snapshot entry per detector ID (key `None` for datasets without a
+        detector, e.g. configs); of several runs, the last in snapshot order.
+    """
+    return {
+        d["data_id"].get("detector"): d
+        for d in snap["datasets"]
+        if d["dataset_type"] == dataset_type and (run is None or d["run"] == run)
+    }
+
+
+def find_collection(snap: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """Return the `snapshot` entry of collection ``name``.
+
+    Parameters
+    ----------
+    snap : `~collections.abc.Mapping`
+        A `snapshot` result.
+    name : `str`
+        Normalised collection name.
+
+    Returns
+    -------
+    entry : `dict`
+        The collection's ``{"name", "type", "doc"[, "children"]}`` entry.
+
+    Raises
+    ------
+    AssertionError
+        If there is no such collection (the message lists those there are).
+    """
+    matches = [c for c in snap["collections"] if c["name"] == name]
+    assert matches, f"no collection {name!r} in {[c['name'] for c in snap['collections']]}"
+    return matches[0]
+
+
+def read_saved_pipeline(path: Path | str) -> dict[str, Any]:
+    """Parse a pipeline file written by ``-s``, in a comparable form.
+
+    Parameters
+    ----------
+    path : `pathlib.Path` or `str`
+        The ``-s`` file.
+
+    Returns
+    -------
+    pipeline : `dict`
+        The parsed YAML, with the members of each subset sorted: pipe_base
+        keeps them in a `set`, whose order changes with each process's hash
+        seed.
+
+    Raises
+    ------
+    AssertionError
+        If ``path`` was not written.
+    """
+    path = Path(path)
+    assert path.is_file(), f"{path} was not written"
+    data = yaml.safe_load(path.read_text())
+    for subset in (data.get("subsets") or {}).values():
+        if isinstance(subset, dict) and isinstance(subset.get("subset"), list):
+            subset["subset"] = sorted(subset["subset"])
+    return data

@@ -59,9 +59,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +67,26 @@ import harness
 import numpy as np
 import pytest
 import yaml
-from harness import AddRepo, copy_repo, diff_snapshots, make_add_repo, make_failing_pipeline, snapshot
+from harness import (
+    TOOLS,
+    AddRepo,
+    Twins,
+    add_extra_run,
+    assert_same,
+    check_same,
+    datasets_by_detector,
+    diff_snapshots,
+    find_collection,
+    format_results,
+    make_add_repo,
+    make_failing_pipeline,
+    make_twins,
+    read_saved_pipeline,
+    run_both,
+    snapshot,
+)
 
-TOOLS = ("pipetask", "lite")
-REPO = "repo"
+REPO = harness.TWIN_REPO
 """``-b`` value: every side runs in its own directory holding ``repo/``."""
 
 ADD_TASK = "lsst.pipe.base.tests.simpleQGraph.AddTask"
@@ -88,42 +102,8 @@ LONG_LOG_LINE = re.compile(r"^(TRACE|DEBUG|VERBOSE|INFO|WARNING|ERROR|CRITICAL) 
 
 
 # ---------------------------------------------------------------------------
-# Running both tools
+# Twin repos (run both tools with harness.assert_same and harness.run_both)
 # ---------------------------------------------------------------------------
-
-
-@dataclass
-class Twins:
-    """Two identical repos, one per tool, each in its own working directory."""
-
-    base: Path
-    template: AddRepo
-
-    def dir(self, tool: str) -> Path:
-        return self.base / tool
-
-    def root(self, tool: str) -> Path:
-        return self.dir(tool) / REPO
-
-    @property
-    def pipeline(self) -> Path:
-        """The template's pipeline (absolute path, shared, read-only)."""
-        return self.template.pipeline
-
-    def write(self, name: str, text: str) -> None:
-        """Write the same file into both working directories."""
-        for tool in TOOLS:
-            (self.dir(tool) / name).write_text(text)
-
-    def snapshots(self) -> dict[str, dict[str, Any]]:
-        return {tool: snapshot(self.root(tool)) for tool in TOOLS}
-
-
-def make_twins(base: Path, template: AddRepo) -> Twins:
-    for tool in TOOLS:
-        base.joinpath(tool).mkdir(parents=True)
-        copy_repo(template.root, base / tool / REPO)
-    return Twins(base=base, template=template)
 
 
 @pytest.fixture
@@ -146,89 +126,9 @@ def _template_instru_repo(tmp_path_factory: pytest.TempPathFactory) -> AddRepo:
         return make_add_repo(base / REPO, pipeline_dir=base)
 
 
-def _format(result: subprocess.CompletedProcess[str], tail: int = 3000) -> str:
-    return f"exit {result.returncode}; stderr tail:\n{result.stderr[-tail:]}"
-
-
-def run_both(
-    twins: Twins, argv: Sequence[Any], *, env: Mapping[str, str] | None = None
-) -> dict[str, subprocess.CompletedProcess[str]]:
-    """Run ``argv`` (global options, subcommand, options) with both tools at once."""
-    argv = [str(a) for a in argv]
-    runners = {"pipetask": harness.run_pipetask, "lite": harness.run_cli}
-    with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
-        futures = {
-            tool: pool.submit(runners[tool], argv, cwd=twins.dir(tool), env=env, timeout=600)
-            for tool in TOOLS
-        }
-        return {tool: future.result() for tool, future in futures.items()}
-
-
-def assert_same(
-    twins: Twins, argv: Sequence[Any], *, expect_ok: bool | None = True, env: Mapping[str, str] | None = None
-) -> tuple[dict[str, subprocess.CompletedProcess[str]], dict[str, dict[str, Any]]]:
-    """Run ``argv`` with both tools and assert the same exit class and snapshots.
-
-    Parameters
-    ----------
-    twins : `Twins`
-        The two repos.
-    argv : sequence
-        Command line after the program name (``["run", "-b", "repo", ...]``).
-    expect_ok : `bool` or `None`, optional
-        Also require that pipetask itself succeeded (`True`) or failed
-        (`False`), so the test checks what it means to; `None` for no check.
-
-    Returns
-    -------
-    results, snaps : `dict`
-        Per tool: the completed process and the repo snapshot after the run.
-    """
-    results = run_both(twins, argv, env=env)
-    return results, check_same(twins, argv, results, expect_ok=expect_ok)
-
-
-def check_same(
-    twins: Twins,
-    argv: Sequence[Any],
-    results: Mapping[str, subprocess.CompletedProcess[str]],
-    *,
-    expect_ok: bool | None = True,
-) -> dict[str, dict[str, Any]]:
-    """The checks of `assert_same`, on results of `run_both`; returns the snapshots."""
-    command = " ".join(str(a) for a in argv)
-    details = "\n".join(f"--- {tool}: {_format(results[tool])}" for tool in TOOLS)
-    if expect_ok is not None:
-        assert (results["pipetask"].returncode == 0) == expect_ok, (
-            f"pipetask itself {'failed' if expect_ok else 'succeeded'} for: {command}\n{details}"
-        )
-    assert (results["pipetask"].returncode == 0) == (results["lite"].returncode == 0), (
-        f"exit status class differs for: {command}\n{details}"
-    )
-    snaps = twins.snapshots()
-    diff = diff_snapshots(snaps["pipetask"], snaps["lite"], names=TOOLS)
-    assert not diff, f"snapshots differ after: {command}\n{diff}"
-    return snaps
-
-
 # ---------------------------------------------------------------------------
 # Small readers of results
 # ---------------------------------------------------------------------------
-
-
-def _datasets(snap: Mapping[str, Any], dataset_type: str, run: str | None = None) -> dict[int, dict]:
-    """Map detector -> snapshot entry for one dataset type (and run)."""
-    return {
-        d["data_id"].get("detector"): d
-        for d in snap["datasets"]
-        if d["dataset_type"] == dataset_type and (run is None or d["run"] == run)
-    }
-
-
-def _collection(snap: Mapping[str, Any], name: str) -> dict[str, Any]:
-    matches = [c for c in snap["collections"] if c["name"] == name]
-    assert matches, f"no collection {name!r} in {[c['name'] for c in snap['collections']]}"
-    return matches[0]
 
 
 def _get(root: Path, dataset_type: str, run: str, **data_id: Any) -> Any:
@@ -248,32 +148,8 @@ def _summary_quanta(path: Path) -> set[tuple[str, str, str]]:
     }
 
 
-def _add_extra_run(root: Path) -> None:
-    """Add RUN ``test/extra`` holding a different ``add_dataset0`` for detector 0.
-
-    With it, the order of ``-i`` collections decides which detector-0 input
-    the pipeline reads, so a reordered search path shows up in the digests.
-    """
-    from lsst.daf.butler import Butler
-
-    with Butler.from_config(str(root), writeable=True) as butler:
-        butler.collections.register("test/extra")
-        butler.put(np.array([1000.0, 2000.0]), "add_dataset0", run="test/extra", instrument="INSTR", detector=0)
-
-
-def _saved_pipeline(path: Path) -> dict[str, Any]:
-    """Parse a ``-s`` file; subset members are sorted because pipe_base keeps
-    them in a `set`, whose order changes with each process's hash seed."""
-    assert path.is_file(), f"{path} was not written"
-    data = yaml.safe_load(path.read_text())
-    for subset in (data.get("subsets") or {}).values():
-        if isinstance(subset, dict) and isinstance(subset.get("subset"), list):
-            subset["subset"] = sorted(subset["subset"])
-    return data
-
-
 def _assert_same_saved_pipeline(twins: Twins, name: str) -> dict[str, Any]:
-    saved = {tool: _saved_pipeline(twins.dir(tool) / name) for tool in TOOLS}
+    saved = {tool: read_saved_pipeline(twins.dir(tool) / name) for tool in TOOLS}
     assert saved["pipetask"] == saved["lite"], (
         f"saved pipelines differ:\n--- pipetask\n{yaml.safe_dump(saved['pipetask'])}"
         f"--- lite\n{yaml.safe_dump(saved['lite'])}"
@@ -313,7 +189,7 @@ def test_output_chain_config_overrides_and_reruns(twins: Twins) -> None:
     )
     saved = _assert_same_saved_pipeline(twins, "saved.yaml")
     assert saved["tasks"]["task0"]["config"][-1] == {"addend": "7"}
-    assert _collection(snaps["lite"], "out")["children"] == ["out/run1", "test/in"]
+    assert find_collection(snaps["lite"], "out")["children"] == ["out/run1", "test/in"]
     for tool in TOOLS:
         root = twins.root(tool)
         assert _get(root, "task0_config", "out/run1").addend == 7, tool
@@ -325,22 +201,22 @@ def test_output_chain_config_overrides_and_reruns(twins: Twins) -> None:
 
     _, snaps = assert_same(twins, ["run", "-b", REPO, "-o", "out", "-p", p])
     timestamped = "out/<timestamp>"
-    assert _collection(snaps["lite"], "out")["children"] == [timestamped, "out/run1", "test/in"]
-    assert sorted(_datasets(snaps["lite"], "add_dataset3", timestamped)) == [0, 1, 2]
+    assert find_collection(snaps["lite"], "out")["children"] == [timestamped, "out/run1", "test/in"]
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset3", timestamped)) == [0, 1, 2]
 
     _, snaps = assert_same(
         twins,
         ["run", "-b", REPO, "-i", "test/chain", "-o", "out", "--output-run", "out/run3", "-p", f"{p}#lastOne"],
     )
-    assert _collection(snaps["lite"], "out")["children"] == ["out/run3", timestamped, "out/run1", "test/in"]
-    assert sorted(_datasets(snaps["lite"], "add_dataset3", "out/run3")) == [0, 1, 2]
-    assert not _datasets(snaps["lite"], "add_dataset1", "out/run3")
+    assert find_collection(snaps["lite"], "out")["children"] == ["out/run3", timestamped, "out/run1", "test/in"]
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset3", "out/run3")) == [0, 1, 2]
+    assert not datasets_by_detector(snaps["lite"], "add_dataset1", "out/run3")
 
 
 def test_multi_value_inputs(twins: Twins) -> None:
     """``-i a,b`` with ``--output-run`` and no ``-o``; ``-i a -i b`` with a new timestamped ``-o``."""
     for tool in TOOLS:
-        _add_extra_run(twins.root(tool))
+        add_extra_run(twins.root(tool))
     p = twins.pipeline
     _, snaps = assert_same(
         twins,
@@ -357,7 +233,7 @@ def test_multi_value_inputs(twins: Twins) -> None:
     _, snaps = assert_same(
         twins, ["run", "-b", REPO, "-i", "test/chain", "-i", "test/extra", "-o", "out2", "-p", p]
     )
-    assert _collection(snaps["lite"], "out2")["children"] == ["out2/<timestamp>", "test/in", "test/extra"]
+    assert find_collection(snaps["lite"], "out2")["children"] == ["out2/<timestamp>", "test/in", "test/extra"]
 
 
 def test_pipeline_edits_query_and_debug_log(twins: Twins) -> None:
@@ -377,12 +253,12 @@ def test_pipeline_edits_query_and_debug_log(twins: Twins) -> None:
     saved = _assert_same_saved_pipeline(twins, "saved.yaml")
     assert sorted(saved["tasks"]) == ["added", "task0"]
     snap = snaps["lite"]
-    assert sorted(_datasets(snap, "add_dataset1", "edits")) == [0, 2]
-    assert sorted(_datasets(snap, "add_dataset5", "edits")) == [0, 2]
-    assert not _datasets(snap, "add_dataset2")
+    assert sorted(datasets_by_detector(snap, "add_dataset1", "edits")) == [0, 2]
+    assert sorted(datasets_by_detector(snap, "add_dataset5", "edits")) == [0, 2]
+    assert not datasets_by_detector(snap, "add_dataset2")
     # --skip-init-writes: no configs, init-outputs or packages.
     assert not [d for d in snap["datasets"] if d["dataset_type"].endswith("_config")]
-    assert not _datasets(snap, "packages")
+    assert not datasets_by_detector(snap, "packages")
 
     for tool in TOOLS:
         lines = results[tool].stderr.splitlines()
@@ -419,8 +295,8 @@ def test_instrument_config_file_no_versions(tmp_path: Path, _template_instru_rep
          "--no-versions"],
     )
     snap = snaps["lite"]
-    assert sorted(_datasets(snap, "add_dataset3", "instru/run")) == [0, 1, 2]
-    assert not _datasets(snap, "packages")
+    assert sorted(datasets_by_detector(snap, "add_dataset3", "instru/run")) == [0, 1, 2]
+    assert not datasets_by_detector(snap, "packages")
     assert not [t for t in snap["dataset_types"] if t["name"] == "packages"]
     assert _get(twins.root("lite"), "task0_config", "instru/run").addend == 11
 
@@ -436,7 +312,7 @@ def test_unregistered_dataset_types(twins: Twins) -> None:
     results = run_both(
         twins, ["run", "-b", REPO, "-i", "test/in", "-o", "out", "--output-run", "out/r", "-p", twins.pipeline]
     )
-    details = "\n".join(f"--- {tool}: {_format(results[tool])}" for tool in TOOLS)
+    details = format_results(results)
     assert results["pipetask"].returncode != 0, details
     assert results["lite"].returncode != 0, details
     after = twins.snapshots()
@@ -455,8 +331,8 @@ def test_init_only(twins: Twins) -> None:
          "--register-dataset-types", "--init-only"],
     )
     snap = snaps["lite"]
-    assert _datasets(snap, "task0_config", "out/init")
-    assert not _datasets(snap, "add_dataset1")
+    assert datasets_by_detector(snap, "task0_config", "out/init")
+    assert not datasets_by_detector(snap, "add_dataset1")
 
 
 def test_failing_task_fail_fast(tmp_path: Path, twins: Twins) -> None:
@@ -486,7 +362,7 @@ def test_failing_task_keeps_going(tmp_path: Path, twins: Twins) -> None:
         expect_ok=False,
     )
     # Detectors 0 and 2 ran to the end.
-    assert sorted(_datasets(snaps["lite"], "add_dataset3", "out/fail")) == [0, 2]
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset3", "out/fail")) == [0, 2]
     _assert_failure_reported(results["lite"])
 
 
@@ -503,7 +379,7 @@ def test_failing_task_parallel_summary(tmp_path: Path, twins: Twins) -> None:
          "--register-dataset-types", "-d", "detector IN (0, 1)", "-j", "2", "--summary", "summary.json"],
         expect_ok=False,
     )
-    assert sorted(_datasets(snaps["lite"], "add_dataset3", "out/fail")) == [0]
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset3", "out/fail")) == [0]
     _assert_failure_reported(results["lite"])
     quanta = {tool: _summary_quanta(twins.dir(tool) / "summary.json") for tool in TOOLS}
     assert quanta["pipetask"] == quanta["lite"], (
@@ -552,7 +428,7 @@ def test_execution_options_and_log_files(exec_options_run) -> None:
     """Execution options give the same repo and summary; log files are written, the terminal is quiet."""
     twins, argv, results, records = exec_options_run
     snaps = check_same(twins, argv, results)
-    assert sorted(_datasets(snaps["lite"], "add_dataset2", "exec/run")) == [0, 1]
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset2", "exec/run")) == [0, 1]
     quanta = {tool: _summary_quanta(twins.dir(tool) / "summary.json") for tool in TOOLS}
     assert quanta["pipetask"] == quanta["lite"]
     assert {status for _, _, status in quanta["lite"]} == {"success"}
@@ -615,8 +491,8 @@ def test_options_file(twins: Twins) -> None:
     }
     twins.write("opts.yaml", yaml.safe_dump(options))
     _, snaps = assert_same(twins, ["run", "-@", "opts.yaml"])
-    assert _collection(snaps["lite"], "out")["children"] == ["out/<timestamp>", "test/in"]
-    assert sorted(_datasets(snaps["lite"], "add_dataset3")) == [0, 1, 2]
+    assert find_collection(snaps["lite"], "out")["children"] == ["out/<timestamp>", "test/in"]
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset3")) == [0, 1, 2]
 
 
 def test_options_file_scalar_input_is_accepted(twins: Twins) -> None:

@@ -60,21 +60,34 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import harness
-import numpy as np
 import pytest
-import yaml
-from harness import AddRepo, copy_repo, diff_snapshots, make_failing_pipeline, normalise_run_name, snapshot
+from harness import (
+    TOOLS,
+    AddRepo,
+    Twins,
+    add_extra_run,
+    assert_same,
+    copy_repo,
+    datasets_by_detector,
+    diff_snapshots,
+    find_collection,
+    format_results,
+    make_failing_pipeline,
+    make_twins,
+    normalise_run_name,
+    read_saved_pipeline,
+    run_both,
+    run_tool,
+    snapshot,
+)
 
-TOOLS = ("pipetask", "lite")
-REPO = "repo"
+REPO = harness.TWIN_REPO
 """``-b`` value: every side runs in its own directory holding ``repo/``."""
 
 ALL_DETECTORS = (0, 1, 2)
@@ -113,39 +126,8 @@ _FRAME_RE = re.compile(r"(?:^|\s)(?:/\S+|\S+\.py|<[^>]+>):\d+(?:\s.*)?$")
 
 
 # ---------------------------------------------------------------------------
-# Running both tools
+# Twin repos (run both tools with harness.assert_same and harness.run_both)
 # ---------------------------------------------------------------------------
-
-
-@dataclass
-class Twins:
-    """Identical repos, one per tool, each in its own working directory."""
-
-    base: Path
-    template: AddRepo
-
-    def dir(self, tool: str) -> Path:
-        return self.base / tool
-
-    def root(self, tool: str) -> Path:
-        return self.dir(tool) / REPO
-
-    @property
-    def pipeline(self) -> Path:
-        """The template's 3-task pipeline (absolute path, shared, read-only)."""
-        return self.template.pipeline
-
-    def snapshots(self) -> dict[str, dict[str, Any]]:
-        # One after the other: butler and storage-class singletons are not
-        # meant to be shared between threads, and the reads are GIL-bound.
-        return {tool: snapshot(self.root(tool)) for tool in TOOLS}
-
-
-def make_twins(base: Path, template: AddRepo) -> Twins:
-    for tool in TOOLS:
-        (base / tool).mkdir(parents=True)
-        copy_repo(template.root, base / tool / REPO)
-    return Twins(base=base, template=template)
 
 
 @pytest.fixture
@@ -166,79 +148,8 @@ def template_snapshot(_template_add_repo: AddRepo) -> dict[str, Any]:
     return snapshot(_template_add_repo.root)
 
 
-def run_tool(
-    tool: str, argv: Sequence[Any], *, cwd: Path, env: Mapping[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run ``pipetask`` or ``python -m pipetask_lite`` with ``argv``.
-
-    Unlike `harness.run_cli` this gives the child no terminal on stdin, so
-    ``--pdb`` can never start an interactive debugger.
-    """
-    program = [str(harness.PIPETASK)] if tool == "pipetask" else [sys.executable, "-m", "pipetask_lite"]
-    environ = harness.env(env)
-    return subprocess.run(
-        [*program, *map(str, argv)],
-        cwd=str(cwd),
-        env=environ,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
-def run_both(
-    twins: Twins, argv: Sequence[Any], *, env: Mapping[str, str] | None = None
-) -> dict[str, subprocess.CompletedProcess[str]]:
-    """Run ``argv`` (global options, subcommand, options) with both tools at once."""
-    with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
-        futures = {tool: pool.submit(run_tool, tool, argv, cwd=twins.dir(tool), env=env) for tool in TOOLS}
-        return {tool: f.result() for tool, f in futures.items()}
-
-
-def _format(result: subprocess.CompletedProcess[str], tail: int = 3000) -> str:
-    return f"exit {result.returncode}; stderr tail:\n{result.stderr[-tail:]}"
-
-
 def _command(argv: Sequence[Any]) -> str:
     return " ".join(str(a) for a in argv)
-
-
-def assert_same(
-    twins: Twins,
-    argv: Sequence[Any],
-    *,
-    expect_ok: bool | None = True,
-    env: Mapping[str, str] | None = None,
-    mask_digests: str | None = None,
-) -> tuple[dict[str, subprocess.CompletedProcess[str]], dict[str, dict[str, Any]]]:
-    """Run ``argv`` with both tools; assert the same exit class and snapshots.
-
-    ``expect_ok`` also pins what pipetask itself did (`True`: succeeded,
-    `False`: failed, `None`: no check), so each step tests what it means to.
-    Datasets whose type starts with ``mask_digests`` are compared by
-    existence only (the caller compares their contents its own way).
-    """
-    results = run_both(twins, argv, env=env)
-    command = _command(argv)
-    details = "\n".join(f"--- {tool}: {_format(results[tool])}" for tool in TOOLS)
-    if expect_ok is not None:
-        assert (results["pipetask"].returncode == 0) == expect_ok, (
-            f"pipetask itself {'failed' if expect_ok else 'succeeded'} for: {command}\n{details}"
-        )
-    assert (results["pipetask"].returncode == 0) == (results["lite"].returncode == 0), (
-        f"exit status class differs for: {command}\n{details}"
-    )
-    snaps = twins.snapshots()
-    if mask_digests:
-        for snap in snaps.values():
-            for d in snap["datasets"]:
-                if d["dataset_type"].startswith(mask_digests):
-                    d["digest"] = "<masked>"
-    diff = diff_snapshots(snaps["pipetask"], snaps["lite"], names=TOOLS)
-    assert not diff, f"snapshots differ after: {command}\n{diff}"
-    return results, snaps
 
 
 def assert_same_as_reference(
@@ -261,21 +172,6 @@ def assert_same_as_reference(
 # ---------------------------------------------------------------------------
 # Readers of results
 # ---------------------------------------------------------------------------
-
-
-def _datasets(snap: Mapping[str, Any], dataset_type: str, run: str | None = None) -> dict[int, dict]:
-    """Map detector -> snapshot entry for one dataset type (and run)."""
-    return {
-        d["data_id"].get("detector"): d
-        for d in snap["datasets"]
-        if d["dataset_type"] == dataset_type and (run is None or d["run"] == run)
-    }
-
-
-def _collection(snap: Mapping[str, Any], name: str) -> dict[str, Any]:
-    matches = [c for c in snap["collections"] if c["name"] == name]
-    assert matches, f"no collection {name!r} in {[c['name'] for c in snap['collections']]}"
-    return matches[0]
 
 
 def _data_id_key(data_id: Any) -> tuple[tuple[str, Any], ...]:
@@ -462,15 +358,6 @@ def _register_dataset_types(root: Path, pipeline: Path) -> None:
         graph.register_dataset_types(butler)
 
 
-def _add_extra_run(root: Path) -> None:
-    """Add RUN ``test/extra`` holding a different ``add_dataset0`` for detector 0."""
-    from lsst.daf.butler import Butler
-
-    with Butler.from_config(str(root), writeable=True) as butler:
-        butler.collections.register("test/extra")
-        butler.put(np.array([1000.0, 2000.0]), "add_dataset0", run="test/extra", instrument="INSTR", detector=0)
-
-
 def _add_detector_without_data(root: Path, detector: int = 3) -> None:
     """Add a detector record with no ``add_dataset0`` (matters for --dataset-query-constraint)."""
     from lsst.daf.butler import Butler
@@ -514,7 +401,7 @@ def test_resume_after_partial_query(twins: Twins, reference: Twins) -> None:
     p = twins.pipeline
     first = ["run", "-b", REPO, "-i", "test/chain", "-o", "out", "-p", p, "--register-dataset-types"]
     _, snaps = assert_same(twins, [*first, "-d", "detector IN (0, 1)"])
-    assert sorted(_datasets(snaps["lite"], "add_dataset3")) == [0, 1]
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset3")) == [0, 1]
 
     _, after_graph = assert_same(
         twins, ["qgraph", "-b", REPO, "-o", "out", "-p", p, "--extend-run", "-q", "extend.qg"]
@@ -528,8 +415,8 @@ def test_resume_after_partial_query(twins: Twins, reference: Twins) -> None:
         twins, ["run", "-b", REPO, "-o", "out", "-p", p, "--extend-run", "--skip-existing"]
     )
     _, uninterrupted = assert_same(reference, first)
-    assert sorted(_datasets(uninterrupted["pipetask"], "add_dataset3")) == list(ALL_DETECTORS)
-    assert _collection(resumed["lite"], "out")["children"] == ["out/<timestamp>", "test/in"]
+    assert sorted(datasets_by_detector(uninterrupted["pipetask"], "add_dataset3")) == list(ALL_DETECTORS)
+    assert find_collection(resumed["lite"], "out")["children"] == ["out/<timestamp>", "test/in"]
     assert_same_as_reference(resumed["pipetask"], uninterrupted["pipetask"], ("pipetask resumed", "pipetask uninterrupted"))
     assert_same_as_reference(resumed["lite"], uninterrupted["pipetask"], ("lite resumed", "pipetask uninterrupted"))
     assert_same_as_reference(resumed["lite"], uninterrupted["lite"], ("lite resumed", "lite uninterrupted"))
@@ -561,9 +448,9 @@ def test_resume_after_failure(tmp_path: Path, twins: Twins, reference: Twins) ->
     _, failed = assert_same(
         twins, [*base, "-i", "test/chain", "-o", "out", "--register-dataset-types"], expect_ok=False
     )
-    assert sorted(_datasets(failed["lite"], "add_dataset3")) == [0, 2]
-    assert sorted(_datasets(failed["lite"], "add_dataset1")) == [0, 1, 2]
-    config_after_failure = _datasets(failed["lite"], "task1_config")[None]["digest"]
+    assert sorted(datasets_by_detector(failed["lite"], "add_dataset3")) == [0, 2]
+    assert sorted(datasets_by_detector(failed["lite"], "add_dataset1")) == [0, 1, 2]
+    config_after_failure = datasets_by_detector(failed["lite"], "task1_config")[None]["digest"]
 
     fix = ["-c", "task1:fail_detector=-1", "--extend-run", "--skip-existing", "--clobber-outputs"]
     results, refused = assert_same(twins, [*base, "-o", "out", *fix], expect_ok=False)
@@ -571,7 +458,7 @@ def test_resume_after_failure(tmp_path: Path, twins: Twins, reference: Twins) ->
     assert diff_snapshots(failed["lite"], refused["lite"], names=("failed", "refused")) == ""
 
     _, resumed = assert_same(twins, [*base, "-o", "out", *fix, "--skip-init-writes"])
-    assert _datasets(resumed["lite"], "task1_config")[None]["digest"] == config_after_failure
+    assert datasets_by_detector(resumed["lite"], "task1_config")[None]["digest"] == config_after_failure
 
     _, uninterrupted = assert_same(
         reference,
@@ -596,23 +483,24 @@ def test_replace_run_and_prune(twins: Twins) -> None:
     )
     base = ["run", "-b", REPO, "-o", "out", "-p", p, "--replace-run"]
     _, snaps = assert_same(twins, base)
-    chain = _collection(snaps["lite"], "out")["children"]
+    chain = find_collection(snaps["lite"], "out")["children"]
     assert chain == ["out/<timestamp#1>", "test/in"], chain
-    assert sorted(_datasets(snaps["lite"], "add_dataset3", "out/<timestamp#1>")) == list(ALL_DETECTORS)
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset3", "out/<timestamp#1>")) == list(ALL_DETECTORS)
 
     _, snaps = assert_same(twins, [*base, "--prune-replaced", "unstore", "-d", "detector = 2"])
-    chain = _collection(snaps["lite"], "out")["children"]
+    chain = find_collection(snaps["lite"], "out")["children"]
     assert chain == ["out/<timestamp#2>", "test/in"], chain
     # The replaced run's task outputs are gone from the datastore, its configs stay.
-    unstored = _datasets(snaps["lite"], "add_dataset3", "out/<timestamp#1>")
+    unstored = datasets_by_detector(snaps["lite"], "add_dataset3", "out/<timestamp#1>")
     assert sorted(unstored) == list(ALL_DETECTORS)
     assert all(d["digest"].startswith("<unreadable") for d in unstored.values()), unstored
-    assert _datasets(snaps["lite"], "task0_config", "out/<timestamp#1>")[None]["digest"].startswith("config:")
+    config = datasets_by_detector(snaps["lite"], "task0_config", "out/<timestamp#1>")[None]
+    assert config["digest"].startswith("config:")
 
     _, snaps = assert_same(twins, [*base, "--prune-replaced", "purge"])
     names = [c["name"] for c in snaps["lite"]["collections"]]
     assert len([n for n in names if n.startswith("out/")]) == 3, names  # the purged run is gone
-    assert _collection(snaps["lite"], "out")["children"][1:] == ["test/in"]
+    assert find_collection(snaps["lite"], "out")["children"][1:] == ["test/in"]
 
 
 def test_rebase(twins: Twins) -> None:
@@ -623,13 +511,13 @@ def test_rebase(twins: Twins) -> None:
         ["run", "-b", REPO, "-i", "test/chain", "-o", "out", "-p", p, "--register-dataset-types", "-d", "detector = 0"],
     )
     for tool in TOOLS:
-        _add_extra_run(twins.root(tool))
+        add_extra_run(twins.root(tool))
     argv = ["run", "-b", REPO, "-i", "test/extra,test/chain", "-o", "out", "-p", p, "-d", "detector = 0"]
     results, _ = assert_same(twins, argv, expect_ok=False)
     assert "--rebase" in results["pipetask"].stderr and "--rebase" in results["lite"].stderr
     _, snaps = assert_same(twins, [*argv, "--rebase"])
     assert len([c for c in snaps["lite"]["collections"] if c["name"].startswith("out/")]) == 2
-    chain = _collection(snaps["lite"], "out")["children"]
+    chain = find_collection(snaps["lite"], "out")["children"]
     assert chain == ["out/<timestamp#1>", "out/<timestamp#0>", "test/extra", "test/in"], chain
 
 
@@ -644,7 +532,7 @@ def test_skip_existing_in_and_existing_output_chain(twins: Twins) -> None:
     _, snaps = assert_same(
         twins, ["run", "-b", REPO, "-i", "test/chain", "-o", "second", "-p", p, "--skip-existing-in", "first"]
     )
-    assert sorted(_datasets(snaps["lite"], "add_dataset3", "second/<timestamp>")) == [1, 2]
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset3", "second/<timestamp>")) == [1, 2]
     # ``-o first`` exists (CHAINED): no -i, its chain is the input.  With
     # ``--skip-existing`` the new output run joins --skip-existing-in; it does
     # not exist yet, and pipe_base's QuantumGraphBuilder then drops the whole
@@ -652,8 +540,9 @@ def test_skip_existing_in_and_existing_output_chain(twins: Twins) -> None:
     _, snaps = assert_same(
         twins, ["run", "-b", REPO, "-o", "first", "-p", p, "--skip-existing-in", "second", "--skip-existing"]
     )
-    assert _collection(snaps["lite"], "first")["children"] == ["first/<timestamp#1>", "first/<timestamp#0>", "test/in"]
-    assert sorted(_datasets(snaps["lite"], "add_dataset3", "first/<timestamp#1>")) == list(ALL_DETECTORS)
+    chain = find_collection(snaps["lite"], "first")["children"]
+    assert chain == ["first/<timestamp#1>", "first/<timestamp#0>", "test/in"], chain
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset3", "first/<timestamp#1>")) == list(ALL_DETECTORS)
 
 
 # ---------------------------------------------------------------------------
@@ -687,8 +576,8 @@ def test_select_tasks_and_dataset_query_constraint(twins: Twins) -> None:
     _, snaps = assert_same(
         twins, ["run", *base[1:], "--select-tasks", "task0", "--register-dataset-types", "-d", "detector < 2"]
     )
-    assert sorted(_datasets(snaps["lite"], "add_dataset1")) == [0, 1]
-    assert not _datasets(snaps["lite"], "add_dataset2")
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset1")) == [0, 1]
+    assert not datasets_by_detector(snaps["lite"], "add_dataset2")
 
 
 @pytest.fixture(scope="module")
@@ -710,7 +599,7 @@ def saved_graphs(tmp_path_factory: pytest.TempPathFactory, _template_add_repo: A
 def test_saved_graph_and_pictures(saved_graphs, template_snapshot) -> None:
     """``-q``, ``--qgraph-dot``, ``--qgraph-mermaid``, ``--pipeline-dot``, ``--pipeline-mermaid``, ``--summary``."""
     twins, argv, results = saved_graphs
-    details = "\n".join(f"--- {tool}: {_format(results[tool])}" for tool in TOOLS)
+    details = format_results(results)
     assert results["pipetask"].returncode == 0, details
     assert results["lite"].returncode == 0, f"{_command(argv)}\n{details}"
     snaps = twins.snapshots()
@@ -763,8 +652,8 @@ def test_run_saved_graph_crosswise(saved_graphs, twins: Twins) -> None:
     _, snaps = assert_same(
         twins, ["run", "-b", REPO, "-i", "test/chain", "-o", "out", "-g", "other.qg", "--register-dataset-types"]
     )
-    assert sorted(_datasets(snaps["lite"], "add_dataset3")) == [0, 1]
-    assert _collection(snaps["lite"], "out")["children"] == ["out/<timestamp>", "test/in"]
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset3")) == [0, 1]
+    assert find_collection(snaps["lite"], "out")["children"] == ["out/<timestamp>", "test/in"]
 
 
 def test_run_saved_graph_node_subset(saved_graphs, twins: Twins) -> None:
@@ -790,8 +679,8 @@ def test_run_saved_graph_node_subset(saved_graphs, twins: Twins) -> None:
         ["run", "-b", REPO, "-i", "test/chain", "-o", "out", "-g", "g.qg", "--qgraph-node-id", ",".join(ids),
          "--register-dataset-types"],
     )
-    assert sorted(_datasets(snaps["lite"], "add_dataset2")) == [0]
-    assert not _datasets(snaps["lite"], "add_dataset3")
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset2")) == [0]
+    assert not datasets_by_detector(snaps["lite"], "add_dataset3")
 
 
 @pytest.mark.parametrize("collections", [[], ["-o", "out"]], ids=["no-collections", "output-only"])
@@ -802,7 +691,7 @@ def test_run_saved_graph_without_inputs(saved_graphs, twins: Twins, collections:
         pytest.skip("pipetask qgraph -q failed")
     _copy_graph(saved, "g.qg", twins, source={tool: "pipetask" for tool in TOOLS})
     _, snaps = assert_same(twins, ["run", "-b", REPO, *collections, "-g", "g.qg", "--register-dataset-types"])
-    assert sorted(_datasets(snaps["lite"], "add_dataset3")) == [0, 1]
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset3")) == [0, 1]
 
 
 def test_qgraph_show_saved_graph_without_inputs(saved_graphs, twins: Twins) -> None:
@@ -831,7 +720,7 @@ def test_run_legacy_qgraph_with_id(saved_graphs, twins: Twins) -> None:
         ["run", "-b", REPO, "-i", "test/chain", "-o", "out", "-g", "old.qgraph", "--qgraph-id", str(old.graphID),
          "--register-dataset-types"],
     )
-    assert sorted(_datasets(snaps["lite"], "add_dataset3")) == [0, 1]
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset3")) == [0, 1]
 
 
 def test_qgraph_ctrl_bps_command_line(twins: Twins, template_snapshot) -> None:
@@ -911,8 +800,8 @@ def test_mock_failure(twins: Twins) -> None:
     assert "_mock_add_dataset3@out/<timestamp>{'instrument': 'INSTR', 'detector': 2}" in contents["lite"]
     names = {d["dataset_type"] for d in snaps["lite"]["datasets"]}
     assert "_mock_add_dataset3" in names and "add_dataset3" not in names, sorted(names)
-    assert sorted(_datasets(snaps["lite"], "_mock_add_dataset3")) == [0, 2]
-    assert sorted(_datasets(snaps["lite"], "_mock_add_dataset1")) == [0, 1, 2]
+    assert sorted(datasets_by_detector(snaps["lite"], "_mock_add_dataset3")) == [0, 2]
+    assert sorted(datasets_by_detector(snaps["lite"], "_mock_add_dataset1")) == [0, 1, 2]
     for tool in TOOLS:
         assert "ValueError" in results[tool].stderr, tool
         assert not (twins.dir(tool) / "prof.out").exists(), f"{tool} wrote a profile for a failed run"
@@ -925,7 +814,7 @@ def test_debugging_options(twins: Twins) -> None:
         ["run", "-b", REPO, "-i", "test/chain", "-o", "out", "-p", twins.pipeline, "--register-dataset-types",
          "--graph-fixup", "fixups.reverse_task0_detectors", "--profile", "prof.out", "--debug"],
     )
-    assert sorted(_datasets(snaps["lite"], "add_dataset3")) == list(ALL_DETECTORS)
+    assert sorted(datasets_by_detector(snaps["lite"], "add_dataset3")) == list(ALL_DETECTORS)
     for tool in TOOLS:
         assert (twins.dir(tool) / "prof.out").is_file(), f"{tool} wrote no --profile file"
         assert _task0_order(results[tool].stderr) == [2, 1, 0], f"{tool}: --graph-fixup order not applied"
@@ -953,16 +842,6 @@ def _show_args(items: Sequence[str]) -> list[str]:
     return [arg for item in items for arg in ("--show", item)]
 
 
-def _saved_pipeline(path: Path) -> dict[str, Any]:
-    """Parse a ``-s`` file; subset members sorted (pipe_base keeps them in a set)."""
-    assert path.is_file(), f"{path} was not written"
-    data = yaml.safe_load(path.read_text())
-    for subset in (data.get("subsets") or {}).values():
-        if isinstance(subset, dict) and isinstance(subset.get("subset"), list):
-            subset["subset"] = sorted(subset["subset"])
-    return data
-
-
 def test_build_show_and_save(twins: Twins) -> None:
     """``build`` with every pipeline ``--show`` item, ``-s``, ``--pipeline-dot``, ``--pipeline-mermaid``."""
     results, _ = assert_same(
@@ -973,7 +852,7 @@ def test_build_show_and_save(twins: Twins) -> None:
     )
     out = assert_same_stdout(twins, results, "build --show")
     assert "config.addend=5" in out and "firstTwo:" in out and "add_dataset0" in out
-    saved = {tool: _saved_pipeline(twins.dir(tool) / "saved.yaml") for tool in TOOLS}
+    saved = {tool: read_saved_pipeline(twins.dir(tool) / "saved.yaml") for tool in TOOLS}
     assert saved["pipetask"] == saved["lite"]
     for name in ("p.dot", "p.mmd"):
         assert_same_picture(twins, name)
