@@ -19,6 +19,7 @@ from __future__ import annotations
 
 __all__ = ("Watcher", "start")
 
+import logging
 import os
 import signal
 import subprocess
@@ -31,7 +32,13 @@ resume_command: Callable[[str], str] | None = None
 
 def start(output_run: str) -> Watcher | None:
     """A watcher for the execution of ``output_run``, if the command line asked for one."""
-    return None if resume_command is None else Watcher(resume_command(output_run))
+    if resume_command is None:
+        return None
+    try:
+        return Watcher(resume_command(output_run))
+    except OSError as exc:  # no process to spare: run without one
+        logging.getLogger("lsst.pipetask_lite").warning("No watcher process (%s); running without.", exc)
+        return None
 
 
 class Watcher:
@@ -44,18 +51,32 @@ class Watcher:
     """
 
     def __init__(self, resume: str):
-        read_end, self._write_end = os.pipe()
+        read_end, write_end = os.pipe()
         try:
-            self._process = subprocess.Popen([sys.executable, "-m", "pipetask_lite._watch", str(read_end)],
-                             pass_fds=(read_end,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "pipetask_lite._watch", str(read_end)],
+                pass_fds=(read_end,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            )
+        except OSError:
+            os.close(write_end)
+            raise
         finally:
             os.close(read_end)
-        os.set_inheritable(self._write_end, False)  # a task's subprocess must not keep the pipe open
+        # Never wait on the watcher: if it stops reading, it is dropped (see _send).
+        os.set_blocking(write_end, False)
+        self._write_end: int | None = write_end
         self._send("resume", resume)
 
     def _send(self, kind: str, text: str = "") -> None:
-        # One write per line: atomic on a pipe, so no half lines.
-        os.write(self._write_end, f"{kind} {text}".replace("\n", " ").encode()[:4000] + b"\n")
+        # One write per line: atomic on a pipe, so no half lines.  A watcher
+        # that is gone (killed with the process group) must not fail a quantum.
+        if self._write_end is None:
+            return
+        try:
+            os.write(self._write_end, f"{kind} {text}".replace("\n", " ").encode()[:4000] + b"\n")
+        except OSError:
+            os.close(self._write_end)
+            self._write_end = None
 
     def started(self, quantum: str) -> None:
         """A quantum starts."""
@@ -68,7 +89,9 @@ class Watcher:
     def done(self) -> None:
         """Execution is over (or never went wrong this way): the watcher exits quietly."""
         self._send("done")
-        os.close(self._write_end)
+        if self._write_end is not None:
+            os.close(self._write_end)
+            self._write_end = None
         try:
             self._process.wait(timeout=2)
         except subprocess.TimeoutExpired:  # it ends on its own; just not waited for

@@ -117,3 +117,15 @@ def test_a_run_that_ends_normally_leaves_the_watcher_silent(add_repo):
                     str(add_repo.pipeline), "--register-dataset-types", "-j", "1"])
     assert proc.returncode == 0, proc.stderr
     assert "the process ended" not in proc.stderr and "to resume" not in proc.stderr
+
+
+def test_a_watcher_that_is_gone_does_not_fail_the_run():
+    from pipetask_lite._watch import Watcher
+
+    watcher = Watcher("pipetask-lite run ...")
+    watcher._process.kill()  # as a kill of the whole process group would
+    watcher._process.wait()
+    for _ in range(3):
+        watcher.started("task0@{detector: 0}")
+        watcher.ended(ok=True)
+    watcher.done()
