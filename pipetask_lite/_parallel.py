@@ -27,6 +27,7 @@ __all__ = ("WorkerPool", "WorkerSetup", "start_forkserver")
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import signal
@@ -140,8 +141,18 @@ def _start_worker(log_config_state: list) -> None:
     # Ctrl-C goes to the whole process group; the main process decides what
     # stops, so workers ignore it and finish or get terminated.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A main process that is killed (SIGKILL, out of memory) cannot stop its
+    # workers, and they would wait for quanta forever; they go with it.
+    if (parent := multiprocessing.parent_process()) is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), name="exit-with-parent", daemon=True).start()
     import lsst.daf.butler  # noqa: F401
     import lsst.pipe.base.single_quantum_executor  # noqa: F401
+
+
+def _exit_with(sentinel: int) -> None:
+    """End this worker as soon as ``sentinel`` (its main process's) is ready: that process has ended."""
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
 
 
 def _warm_up() -> int:
@@ -221,7 +232,8 @@ class WorkerPool:
     processes : `int`
         Number of workers (``-j``).
     start_method : `str` or `None`
-        ``spawn`` (default) or ``forkserver`` (``--start-method``).
+        ``--start-method``: ``spawn``, or ``forkserver`` (also for `None`),
+        whose server imports the stack before forking workers.
     quiet_workers : `bool`
         Keep workers' log records off the terminal (a progress bar is drawn);
         they still reach ``--log-file`` and each quantum's log dataset.
@@ -229,13 +241,11 @@ class WorkerPool:
 
     def __init__(self, processes: int, *, start_method: str | None, quiet_workers: bool):
         self.processes = processes
-        if start_method is None:
-            # A forkserver that imports the stack once, and workers forked
-            # from it: N workers for the price of one import instead of N.
-            self._context = multiprocessing.get_context("forkserver")
+        # By default a forkserver that imports the stack once, and workers
+        # forked from it: N workers for the price of one import instead of N.
+        self._context = multiprocessing.get_context(start_method or "forkserver")
+        if start_method in (None, "forkserver"):
             self._context.set_forkserver_preload(list(PRELOAD))
-        else:
-            self._context = multiprocessing.get_context(start_method)
         self._quiet = quiet_workers
         self.report: Report | None = None
         # Started from a thread: the first worker waits for the forkserver's

@@ -1141,7 +1141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 1 on failure, 2 on usage errors, 130 when interrupted.
     """
     args = parse_args(argv)
-    if getattr(args, "processes", 1) > 1 and getattr(args, "start_method", None) is None and not (
+    if getattr(args, "processes", 1) > 1 and getattr(args, "start_method", None) in (None, "forkserver") and not (
         args.explain or getattr(args, "coverage", False)
     ):
         from ._parallel import start_forkserver

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from harness import copy_repo, diff_snapshots, env, run_cli, snapshot
@@ -128,3 +129,46 @@ def test_interrupt_while_writing_init_outputs_resumes(tmp_path, add_repo):
     resumed = resume(log)
     assert resumed.returncode == 0, resumed.stderr
     assert diff_snapshots(snapshot(reference), snapshot(add_repo.root), names=("uninterrupted", "resumed")) == ""
+
+
+def _descendants(pid: int) -> set[int]:
+    """Processes started by ``pid``, their children and so on (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_workers_do_not_outlive_a_killed_command(tmp_path, sleepy):
+    """SIGKILL gives the command no chance to stop its workers; they notice and go too."""
+    repo, pipeline, _ = sleepy
+    log = tmp_path / "log"
+    proc = start(["run", "-b", str(repo.root), "-i", "test/in", "-o", "out", "-p", str(pipeline),
+                  "--register-dataset-types", "-j", "2"], log)
+    wait_for(log, "Executed 1 quanta successfully")
+    helpers = _descendants(proc.pid)
+    assert len(helpers) >= 3  # forkserver, two workers (and a resource tracker)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    deadline = time.monotonic() + 20
+    while (alive := {pid for pid in helpers if _running(pid)}) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive, f"still running after the command was killed: {alive}"
