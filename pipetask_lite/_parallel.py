@@ -147,6 +147,11 @@ def _start_worker(log_config_state: list) -> None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), name="exit-with-parent", daemon=True).start()
     import lsst.daf.butler  # noqa: F401
     import lsst.pipe.base.single_quantum_executor  # noqa: F401
+    from lsst.utils.threads import disable_implicit_threading
+
+    # As MPGraphExecutor does for its processes, whatever
+    # --enable-implicit-threading says: N workers must not each use every core.
+    disable_implicit_threading()
 
 
 def _exit_with(sentinel: int) -> None:

@@ -103,17 +103,19 @@ class SleepConfig(PipelineTaskConfig, pipelineConnections=AddTaskConnections):
 
 
 class SleepTask(AddTask):
-    """`AddTask` that sleeps first and records the resources it was given in its metadata."""
+    """`AddTask` that sleeps first and records its resources and thread limit in its metadata."""
 
     ConfigClass = SleepConfig
     _DefaultName = "sleep"
 
     def runQuantum(self, butlerQC, inputRefs, outputRefs):
+        import os
         import time
 
         self.metadata["num_cores"] = butlerQC.resources.num_cores
         max_mem = butlerQC.resources.max_mem
         self.metadata["max_mem_bytes"] = -1 if max_mem is None else int(max_mem.to_value("byte"))
+        self.metadata["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS", "unset")
         time.sleep(self.config.seconds)
         super().runQuantum(butlerQC, inputRefs, outputRefs)
 

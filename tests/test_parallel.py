@@ -101,6 +101,7 @@ def test_cores_and_memory_reach_each_quantum(tmp_path, add_repo, processes):
             metadata = butler.get("task1_metadata", instrument="INSTR", detector=detector)
             assert metadata["task1"]["num_cores"] == 3
             assert metadata["task1"]["max_mem_bytes"] == 2 * 10**9
+            assert metadata["task1"]["omp_num_threads"] == "1"  # implicit threading off, as in pipetask
 
 
 def test_fork_start_method_falls_back_to_spawn_with_a_warning(add_repo):
