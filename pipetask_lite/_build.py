@@ -102,7 +102,7 @@ def build_pipeline(
 
     # The pipeline file, then -t/--delete/-c/-C/--instrument in command-line order.
     with (
-        blame("-p/--pipeline", ValueError, KeyError),
+        blame("-p/--pipeline", ValueError, KeyError, OSError),
         blame("-p/--pipeline", FileNotFoundError, message=f"no such pipeline file: {pipeline!r}"),
     ):
         pipe = Pipeline.from_uri(pipeline) if pipeline else Pipeline("anonymous")
@@ -127,7 +127,10 @@ def build_pipeline(
 
     butler = None
     if butler_config is not None:
-        with blame("-b/--butler-config", FileNotFoundError, message=f"no butler repo at {butler_config!r}"):
+        with (
+            blame("-b/--butler-config", Exception),
+            blame("-b/--butler-config", FileNotFoundError, message=f"no butler repo at {butler_config!r}"),
+        ):
             butler = Butler.from_config(butler_config, writeable=False)
     try:
         # Task configs are built and validated here, so a bad -c/-C surfaces
@@ -145,6 +148,9 @@ def build_pipeline(
         if butler is not None:
             butler.close()
 
+    for option, path in (("--pipeline-dot", pipeline_dot), ("--pipeline-mermaid", pipeline_mermaid)):
+        if path and not pipeline_graph.tasks:
+            raise PipetaskLiteError("the pipeline has no tasks to draw", option=option)
     if pipeline_dot:
         with blame("--pipeline-dot", OSError), open(pipeline_dot, "w") as stream:
             visualization.show_dot(
@@ -152,7 +158,8 @@ def build_pipeline(
             )
     if pipeline_mermaid:
         output_format = pipeline_mermaid.rpartition(".")[2] if pipeline_mermaid.endswith((".svg", ".png")) else "mmd"
-        with blame("--pipeline-mermaid", OSError), open(pipeline_mermaid, "w" if output_format == "mmd" else "wb") as stream:
+        # .svg/.png need mermaid-py (ImportError) and its web service (RuntimeError).
+        with blame("--pipeline-mermaid", OSError, ImportError, RuntimeError), open(pipeline_mermaid, "w" if output_format == "mmd" else "wb") as stream:
             visualization.show_mermaid(
                 factory(visualization_only=True), stream, output_format=output_format,
                 width=4500 if output_format != "mmd" else None, dataset_types=True, task_classes="full",

@@ -118,6 +118,9 @@ def plan_collections(
         except MissingCollectionError:
             return None
 
+    for option, name in (("-o/--output", output), ("--output-run", output_run)):
+        if name is not None and not name.strip():
+            raise PipetaskLiteError("a collection name cannot be empty", option=option)
     for name in input:
         if info(name) is None:
             raise PipetaskLiteError(f"no collection named {name!r} in repo {repo!r}", option="-i/--input")

@@ -42,7 +42,7 @@ from ._run import (
     execute_to_the_end,
     execution_resources,
 )
-from ._util import blame
+from ._util import blame, check_writable
 from .errors import PipetaskLiteError
 
 if TYPE_CHECKING:
@@ -146,6 +146,8 @@ cores_per_quantum, memory_per_quantum : optional
         start_method = "spawn"
     _check_repo(repo, config_search_path)
     resources = execution_resources(cores_per_quantum, memory_per_quantum)
+    check_writable(summary, "--summary")
+    check_writable(profile, "--profile")
     # All jobs on a machine share one datastore cache, as with pipetask
     # (set before the workers start, so that they inherit it).
     _define_datastore_cache()

@@ -204,19 +204,23 @@ def make_quantum_graph(
     plan : `pipetask_lite._collections.CollectionPlan`
         The collections it reads from and is to be written to.
     """
-    from lsst.daf.butler import Butler
+    from lsst.daf.butler import Butler, MissingCollectionError
     from lsst.pipe.base.all_dimensions_quantum_graph_builder import (
         AllDimensionsQuantumGraphBuilder,
         DatasetQueryConstraintVariant,
     )
     from lsst.pipe.base.dot_tools import graph2dot
     from lsst.pipe.base.mermaid_tools import graph2mermaid
-    from lsst.pipe.base.quantum_graph_builder import OutputExistsError
+    from lsst.pipe.base.pipeline_graph import PipelineGraphError
+    from lsst.pipe.base.quantum_graph_builder import OutputExistsError, QuantumGraphBuilderError
     from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
 
     if extend_run:
         skip_existing = True  # as pipetask's help says
-    with blame("-b/--butler-config", FileNotFoundError, message=f"no butler repo at {butler_config!r}"):
+    with (
+        blame("-b/--butler-config", Exception),
+        blame("-b/--butler-config", FileNotFoundError, message=f"no butler repo at {butler_config!r}"),
+    ):
         read_butler = Butler.from_config(butler_config, writeable=False)
     with read_butler:
         loaded = None
@@ -242,6 +246,15 @@ def make_quantum_graph(
             # The graph builder needs inputs; a saved graph has its own.
             require_inputs=loaded is None,
         )
+        for name in skip_existing_in:
+            # pipetask finds a missing one only when executing, after the first writes.
+            try:
+                found = read_butler.collections.query(name)
+            except MissingCollectionError:
+                found = ()
+            if not found:
+                raise PipetaskLiteError(f"no collection named {name!r} in repo {str(butler_config)!r}",
+                                        option="--skip-existing-in")
         if skip_existing and plan.output_run:
             skip_existing_in = (*skip_existing_in, plan.output_run)
 
@@ -252,10 +265,11 @@ def make_quantum_graph(
             if mock:
                 from lsst.pipe.base.tests.mocks import mock_pipeline_graph
 
-                pipeline_graph = mock_pipeline_graph(
-                    pipeline_graph, unmocked_dataset_types=unmocked_dataset_types,
-                    force_failures=parse_mock_failures(mock_failure),
-                )
+                force_failures = parse_mock_failures(mock_failure)
+                with blame("--unmocked-dataset-types", ValueError):
+                    pipeline_graph = mock_pipeline_graph(
+                        pipeline_graph, unmocked_dataset_types=unmocked_dataset_types, force_failures=force_failures,
+                    )
             tables = read_data_id_tables(data_id_table)
             with blame("--dataset-query-constraint", ValueError):
                 constraint = DatasetQueryConstraintVariant.fromExpression(dataset_query_constraint)
@@ -263,7 +277,11 @@ def make_quantum_graph(
             plain = not (skip_existing_in or clobber_outputs or tables or save_qgraph or qgraph_datastore_records
                          or dataset_query_constraint != "all")
             with (
-                blame("-d/--data-query", *query_errors()),
+                # The pipeline as a whole is resolved here: two tasks writing
+                # one dataset type, an input the repo has never heard of.
+                blame("-p/--pipeline", PipelineGraphError, QuantumGraphBuilderError),
+                # daf_butler asserts that a parsed expression is a predicate ("-d 1").
+                blame("-d/--data-query", *query_errors(), *((AssertionError,) if data_query else ())),
                 blame("--clobber-outputs", OutputExistsError,
                       hint="outputs of an earlier attempt are in the way: add --clobber-outputs to replace them"),
             ):

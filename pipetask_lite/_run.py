@@ -29,7 +29,7 @@ from ._interrupt import StoppedBetweenQuanta, StopRequest, Terminated, stop_betw
 from ._parallel import WorkerPool, WorkerSetup
 from ._redact import redact
 from ._qgraph import make_quantum_graph
-from ._util import blame, make_show, warn_unhandled_show
+from ._util import blame, check_writable, make_show, warn_unhandled_show
 from .actions import PipelineAction
 from .errors import Interrupted, PipetaskLiteError, QuantaFailedError, UsageError
 
@@ -259,6 +259,8 @@ unmocked_dataset_types : optional
     if qgraph is None and pipeline is None and not pipeline_actions:
         raise UsageError("a pipeline is required: give -p/--pipeline or -t/--task")
     show_info = make_show(show)
+    if start_method not in (None, "spawn", "fork", "forkserver"):
+        raise UsageError(f"{start_method!r} is not one of 'spawn', 'fork', 'forkserver'", option="--start-method")
     if start_method == "fork":
         _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
         start_method = "spawn"
@@ -375,6 +377,9 @@ def _execute(
             pipeline_graph.check_dataset_type_registrations(read_butler, include_packages=not no_versions)
     resources = execution_resources(cores_per_quantum, memory_per_quantum)
     fixup = _import_graph_fixup(graph_fixup)
+    # Written after execution: a bad path must not be found only then.
+    check_writable(summary, "--summary")
+    check_writable(profile, "--profile")
     if not enable_implicit_threading:
         disable_implicit_threading()
 
@@ -526,6 +531,8 @@ def execution_resources(cores_per_quantum: int, memory_per_quantum: str):
     import astropy.units as u
     from lsst.pipe.base import ExecutionResources
 
+    if cores_per_quantum < 1:
+        raise UsageError(f"{cores_per_quantum} is smaller than the minimum 1", option="-n/--cores-per-quantum")
     with blame(
         "--memory-per-quantum", ValueError, TypeError,
         message=f"cannot read {memory_per_quantum!r} as a memory size (examples: 3GB, 3000MB, 3000)",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ("ACTION_OPTIONS", "as_actions", "blame", "make_show", "query_errors", "warn_unhandled_show")
+__all__ = (
+    "ACTION_OPTIONS", "as_actions", "blame", "check_writable", "make_show", "query_errors", "warn_unhandled_show",
+)
 
 import contextlib
+import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -23,21 +27,29 @@ ACTION_OPTIONS = {
     "instrument": "--instrument",
 }
 
+TASK_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""What a task label must look like to name dataset types (``LABEL_config``, ``LABEL_metadata``)."""
+
 
 def as_actions(items: Sequence[PipelineAction | tuple[str, str]]) -> list[PipelineAction]:
     """Accept `PipelineAction` values or ``(option, value)`` pairs from Python callers."""
     actions = []
     for item in items:
-        if isinstance(item, PipelineAction):
-            actions.append(item)
-            continue
-        option, text = item
+        option = item.option if isinstance(item, PipelineAction) else item[0]
         if option not in ACTION_OPTIONS:
             raise UsageError(f"unknown pipeline action {option!r}; expected one of {', '.join(ACTION_OPTIONS)}")
-        try:
-            actions.append(parse_pipeline_action(option, text))
-        except ValueError as exc:
-            raise UsageError(str(exc), option=ACTION_OPTIONS[option]) from None
+        if isinstance(item, PipelineAction):
+            action = item
+        else:
+            try:
+                action = parse_pipeline_action(option, item[1])
+            except ValueError as exc:
+                raise UsageError(str(exc), option=ACTION_OPTIONS[option]) from None
+        # A new task's label names its dataset types (LABEL_config, ...).
+        if action.option == "task" and action.label is not None and not TASK_LABEL.fullmatch(action.label):
+            raise UsageError(f"task label {action.label!r} is not a name (letters, digits and _)",
+                             option=ACTION_OPTIONS["task"])
+        actions.append(action)
     return actions
 
 
@@ -59,6 +71,17 @@ def blame(
         raise PipetaskLiteError(
             message or (text.splitlines()[0] if text else type(exc).__name__), option=option, hint=hint
         ) from exc
+
+
+def check_writable(path: str | None, option: str) -> None:
+    """Fail now, naming ``option``, if a file could not be written at ``path`` after execution."""
+    if not path:
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path) or not os.path.isdir(directory) or not os.access(directory, os.W_OK) or (
+        os.path.exists(path) and not os.access(path, os.W_OK)
+    ):
+        raise PipetaskLiteError(f"cannot write {path!r}", option=option)
 
 
 def query_errors() -> tuple[type[Exception], ...]:

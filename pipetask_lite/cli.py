@@ -1141,8 +1141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 1 on failure, 2 on usage errors, 130 when interrupted.
     """
     args = parse_args(argv)
-    if getattr(args, "processes", 1) > 1 and getattr(args, "start_method", None) in (None, "forkserver") and not (
-        args.explain or getattr(args, "coverage", False)
+    # run -j N: the workers' forkserver imports the stack while this process
+    # does.  (Not run-qbb: its workers inherit the datastore cache it sets up.)
+    if args.subcommand == "run" and args.processes > 1 and args.start_method in (None, "forkserver") and not (
+        args.explain or args.coverage
     ):
         from ._parallel import start_forkserver
 
