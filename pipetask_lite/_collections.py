@@ -121,6 +121,9 @@ def plan_collections(
     for option, name in (("-o/--output", output), ("--output-run", output_run)):
         if name is not None and not name.strip():
             raise PipetaskLiteError("a collection name cannot be empty", option=option)
+    if output is not None and output_run == output:
+        # One would be the CHAINED collection, the other the RUN inside it.
+        raise PipetaskLiteError(f"{output!r} cannot be both -o/--output and --output-run", option="--output-run")
     for name in input:
         if info(name) is None:
             raise PipetaskLiteError(f"no collection named {name!r} in repo {repo!r}", option="-i/--input")
@@ -205,6 +208,11 @@ def plan_collections(
         search_path = list(output_info.children[1:]) if replace_run else [output]
     else:
         search_path = list(inputs)
+    if replace_run and require_inputs and not search_path:
+        raise PipetaskLiteError(
+            f"the chain {output!r} holds nothing but the run to replace, so there is nothing to read",
+            option="--replace-run", hint="give the inputs again with -i, into a new -o",
+        )
     if extend_run:
         search_path.insert(0, output_run)
 

@@ -228,7 +228,7 @@ def make_quantum_graph(
             loaded = load_quantum_graph(
                 qgraph, butler=read_butler, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id,
                 full=for_execution or bool(qgraph_dot or qgraph_mermaid or save_qgraph)
-                or show_info.needs_full_qg,
+                or show_info.needs_full_qg, whole=bool(save_qgraph),
             )
             if output_run is not None and output_run != loaded.header.output_run:
                 raise PipetaskLiteError(
@@ -326,7 +326,8 @@ def make_quantum_graph(
         )
     _log_summary(quantum_graph)
     if save_qgraph:
-        with blame("-q/--save-qgraph", OSError, ValueError):
+        # RuntimeError: part of a saved graph (--qgraph-node-id) cannot be saved again.
+        with blame("-q/--save-qgraph", OSError, ValueError, RuntimeError):
             components.write(save_qgraph)
     if qgraph_dot:
         with blame("--qgraph-dot", OSError):
@@ -342,13 +343,14 @@ def make_quantum_graph(
 
 def load_quantum_graph(
     uri: str, *, butler, qgraph_id: str | None, qgraph_node_id: Sequence[str], full: bool,
-    init_only: bool = False, option: str = "-g/--qgraph",
+    init_only: bool = False, whole: bool = False, option: str = "-g/--qgraph",
 ):
     """Read a saved graph (``-g``): the current ``.qg`` format or the legacy ``.qgraph``.
 
     ``butler`` gives the dimension universe of a ``.qgraph`` file; without
     one (`None`, as in ``run-qbb``) the file's own is used.  ``init_only``
-    reads only the init quanta of a ``.qg`` file (``pre-exec-init-qbb``).
+    reads only the init quanta of a ``.qg`` file (``pre-exec-init-qbb``);
+    ``whole`` reads all of it (to save it again, ``-q``).
     ``option`` is the option or argument named in errors.
 
     Returns
@@ -391,6 +393,8 @@ def load_quantum_graph(
             ):
                 if init_only:
                     reader.read_init_quanta()
+                elif whole and not node_ids:
+                    reader.read_all()
                 elif full or node_ids:
                     try:
                         reader.read_execution_quanta(node_ids)

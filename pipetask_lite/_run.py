@@ -496,14 +496,13 @@ def execute_to_the_end(
     pipetask_lite.QuantaFailedError
         Raised after execution if any quantum failed.
     """
-    import lsst.utils.timer
     from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError
 
     from .progress import quantum_progress
 
     failure: MPGraphExecutorError | None = None
     try:
-        with quantum_progress(len(result.quantum_graph), enabled=progress), lsst.utils.timer.profile(profile, _LOG):
+        with quantum_progress(len(result.quantum_graph), enabled=progress), _profiled(profile):
             execute()
     except MPGraphExecutorError as exc:
         failure = exc
@@ -649,6 +648,30 @@ def coverage_enabled(enabled: bool, *, cov_report: bool, cov_packages: Sequence[
             if cov_report:
                 cov.html_report(directory="./covhtml")
                 print("Coverage report written to ./covhtml.", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _profiled(filename: str | None) -> Iterator[None]:
+    """``--profile``: cProfile statistics of the block, written also when it raises.
+
+    (`lsst.utils.timer.profile`, which pipetask uses, leaves the profiler
+    running and writes nothing when quanta fail.)
+    """
+    if not filename:
+        yield
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    _LOG.info("Enabling cProfile profiling")
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        with blame("--profile", OSError):
+            profiler.dump_stats(filename)
+        _LOG.info("cProfile stats written to %s", filename)
 
 
 def _sort_quanta(result: RunResult) -> None:

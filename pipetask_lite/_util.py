@@ -35,6 +35,8 @@ def as_actions(items: Sequence[PipelineAction | tuple[str, str]]) -> list[Pipeli
     """Accept `PipelineAction` values or ``(option, value)`` pairs from Python callers."""
     actions = []
     for item in items:
+        if not isinstance(item, PipelineAction) and not (isinstance(item, tuple | list) and len(item) == 2):
+            raise UsageError(f"a pipeline action is a PipelineAction or an (option, value) pair, not {item!r}")
         option = item.option if isinstance(item, PipelineAction) else item[0]
         if option not in ACTION_OPTIONS:
             raise UsageError(f"unknown pipeline action {option!r}; expected one of {', '.join(ACTION_OPTIONS)}")
@@ -43,7 +45,7 @@ def as_actions(items: Sequence[PipelineAction | tuple[str, str]]) -> list[Pipeli
         else:
             try:
                 action = parse_pipeline_action(option, item[1])
-            except ValueError as exc:
+            except (TypeError, ValueError) as exc:  # TypeError: a value that is not text
                 raise UsageError(str(exc), option=ACTION_OPTIONS[option]) from None
         # A new task's label names its dataset types (LABEL_config, ...).
         if action.option == "task" and action.label is not None and not TASK_LABEL.fullmatch(action.label):
