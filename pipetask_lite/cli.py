@@ -1180,7 +1180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # behind; a watcher process reports it (see _watch).
             from . import _watch
 
-            _watch.resume_command = lambda output_run: resume_command(argv, output_run=output_run, cut=True)
+            _watch.resume_command = lambda output_run: redact(resume_command(argv, output_run=output_run, cut=True))
             try:
                 call_run(args)
             finally:

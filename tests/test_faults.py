@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from harness import diff_snapshots, env, run_cli, run_pipetask, snapshot
+from harness import copy_repo, diff_snapshots, env, run_cli, run_pipetask, snapshot
 from test_parallel import pipeline_with
 
 
@@ -129,3 +129,14 @@ def test_a_watcher_that_is_gone_does_not_fail_the_run():
         watcher.started("task0@{detector: 0}")
         watcher.ended(ok=True)
     watcher.done()
+
+
+def test_the_watchers_resume_command_hides_credentials(tmp_path, add_repo):
+    secret = "s3cr3t-Pa55"
+    repo = copy_repo(add_repo.root, tmp_path / f"password={secret}" / "repo")
+    pipeline = pipeline_with(tmp_path / "p.yaml", "failing_tasks.ExitOnDetectorTask", {"fail_detector": 1})
+    died = run_cli(["run", "-b", str(repo), "-i", add_repo.input_run, "-o", "out", "-p", str(pipeline),
+                    "--register-dataset-types"])
+    assert died.returncode == -signal.SIGKILL, died.stderr
+    assert "to resume: " in died.stderr and "password=***" in died.stderr
+    assert secret not in died.stderr
