@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ._util import ACTION_OPTIONS, as_actions, blame, make_show, warn_unhandled_show
+from ._util import ACTION_OPTIONS, as_actions, blame, make_show, open_butler, warn_unhandled_show
 from .actions import PipelineAction
 from .errors import PipetaskLiteError
 
@@ -96,7 +96,6 @@ def build_pipeline(
     parameters are those of `build`, with ``show`` already parsed.
     """
     from lsst.ctrl.mpexec import PipelineGraphFactory
-    from lsst.daf.butler import Butler
     from lsst.pipe.base import Pipeline
     from lsst.pipe.base.pipeline_graph import visualization
 
@@ -127,11 +126,7 @@ def build_pipeline(
 
     butler = None
     if butler_config is not None:
-        with (
-            blame("-b/--butler-config", Exception),
-            blame("-b/--butler-config", FileNotFoundError, message=f"no butler repo at {butler_config!r}"),
-        ):
-            butler = Butler.from_config(butler_config, writeable=False)
+        butler = open_butler(butler_config)
     try:
         # Task configs are built and validated here, so a bad -c/-C surfaces
         # now, with its option named.

@@ -15,7 +15,7 @@ __all__ = ("Removal", "cleanup", "purge")
 import sys
 from dataclasses import dataclass, field
 
-from ._util import blame
+from ._util import open_butler
 from .errors import PipetaskLiteError
 
 ADVICE = (
@@ -88,7 +88,7 @@ def cleanup(*, collection: str, butler_config: str, confirm: bool = True) -> Rem
     """
     from lsst.daf.butler import CollectionType
 
-    with _butler(butler_config, writeable=False) as butler:
+    with open_butler(butler_config) as butler:
         info = _chained(butler, collection)
         keep = {collection, *info.children}
         removal = Removal()
@@ -134,7 +134,7 @@ def purge(*, collection: str, butler_config: str, confirm: bool = True, recursiv
         prompt got no answer; nothing is removed then.
     """
     removal = Removal(chains=[])
-    with _butler(butler_config, writeable=False) as butler:
+    with open_butler(butler_config) as butler:
         info = _chained(butler, collection, include_parents=True)
         if info.parents:
             raise PipetaskLiteError(
@@ -169,13 +169,6 @@ def _add_chain(butler, name: str, info, *, top: str, recursive: bool, removal: R
             removal.others.append(child)
 
 
-def _butler(butler_config: str, *, writeable: bool):
-    from lsst.daf.butler import Butler
-
-    with blame("-b/--butler-config", FileNotFoundError, message=f"no butler repo at {butler_config!r}"):
-        return Butler.from_config(butler_config, writeable=writeable)
-
-
 def _chained(butler, collection: str, *, include_parents: bool = False):
     """The `~lsst.daf.butler.CollectionInfo` of ``collection``, which must be CHAINED."""
     from lsst.daf.butler import CollectionType, MissingCollectionError
@@ -199,7 +192,7 @@ def _confirm_and_remove(removal: Removal, *, butler_config: str, confirm: bool) 
         if not _ask("Continue?"):
             print("Aborted.")
             return removal
-    with _butler(butler_config, writeable=True) as butler, butler.transaction():
+    with open_butler(butler_config, writeable=True) as butler, butler.transaction():
         for name in [*removal.others, *(removal.chains or [])]:
             butler.registry.removeCollection(name)
         butler.removeRuns(removal.runs)

@@ -70,6 +70,7 @@ def plan_collections(
     rebase: bool = False,
     writeable: bool = True,
     require_inputs: bool = True,
+    skip_existing_in: Sequence[str] = (),
 ) -> CollectionPlan:
     """Apply pipetask's collection rules, reading only.
 
@@ -96,6 +97,9 @@ def plan_collections(
         If `False` (``qgraph -g`` without outputs), an output run is optional.
     require_inputs : `bool`, optional
         If `False` (a saved graph, ``-g``), ``-i`` may be left out for a new ``-o``.
+    skip_existing_in : `~collections.abc.Sequence` [`str`], optional
+        ``--skip-existing-in``: must exist, as inputs must (pipetask finds a
+        missing one only when executing, after its first writes).
 
     Returns
     -------
@@ -124,9 +128,10 @@ def plan_collections(
     if output is not None and output_run == output:
         # One would be the CHAINED collection, the other the RUN inside it.
         raise PipetaskLiteError(f"{output!r} cannot be both -o/--output and --output-run", option="--output-run")
-    for name in input:
-        if info(name) is None:
-            raise PipetaskLiteError(f"no collection named {name!r} in repo {repo!r}", option="-i/--input")
+    for option, names in (("-i/--input", input), ("--skip-existing-in", skip_existing_in)):
+        for name in names:
+            if info(name) is None:
+                raise PipetaskLiteError(f"no collection named {name!r} in repo {repo!r}", option=option)
 
     output_info = info(output) if output else None
     if output_info is not None and output_info.type is not CollectionType.CHAINED:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ._build import build_pipeline
 from ._collections import CollectionPlan, plan_collections
-from ._util import blame, make_show, query_errors, warn_unhandled_show
+from ._util import blame, make_show, open_butler, query_errors, warn_unhandled_show
 from .actions import PipelineAction
 from .errors import PipetaskLiteError, UsageError
 
@@ -204,7 +204,6 @@ def make_quantum_graph(
     plan : `pipetask_lite._collections.CollectionPlan`
         The collections it reads from and is to be written to.
     """
-    from lsst.daf.butler import Butler, MissingCollectionError
     from lsst.pipe.base.all_dimensions_quantum_graph_builder import (
         AllDimensionsQuantumGraphBuilder,
         DatasetQueryConstraintVariant,
@@ -217,12 +216,7 @@ def make_quantum_graph(
 
     if extend_run:
         skip_existing = True  # as pipetask's help says
-    with (
-        blame("-b/--butler-config", Exception),
-        blame("-b/--butler-config", FileNotFoundError, message=f"no butler repo at {butler_config!r}"),
-    ):
-        read_butler = Butler.from_config(butler_config, writeable=False)
-    with read_butler:
+    with open_butler(butler_config) as read_butler:
         loaded = None
         if qgraph is not None:
             loaded = load_quantum_graph(
@@ -244,17 +238,8 @@ def make_quantum_graph(
             extend_run=extend_run, replace_run=replace_run, rebase=rebase,
             writeable=for_execution or loaded is None,
             # The graph builder needs inputs; a saved graph has its own.
-            require_inputs=loaded is None,
+            require_inputs=loaded is None, skip_existing_in=skip_existing_in,
         )
-        for name in skip_existing_in:
-            # pipetask finds a missing one only when executing, after the first writes.
-            try:
-                found = read_butler.collections.query(name)
-            except MissingCollectionError:
-                found = ()
-            if not found:
-                raise PipetaskLiteError(f"no collection named {name!r} in repo {str(butler_config)!r}",
-                                        option="--skip-existing-in")
         if skip_existing and plan.output_run:
             skip_existing_in = (*skip_existing_in, plan.output_run)
 

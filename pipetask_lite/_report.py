@@ -23,7 +23,7 @@ import pprint
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-from ._util import blame
+from ._util import blame, open_butler
 from .errors import PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
@@ -108,7 +108,6 @@ def report(
         Raised for a missing repo or graph file, or a graph that cannot be
         read.
     """
-    from lsst.daf.butler import Butler
     from lsst.resources import ResourcePath
 
     if not qgraphs:
@@ -116,9 +115,7 @@ def report(
     for uri in qgraphs:
         if not ResourcePath(uri).exists():
             raise PipetaskLiteError(f"no such graph file: {uri!r}", option="QGRAPHS")
-    with blame("REPO", FileNotFoundError, message=f"no butler repo at {repo!r}"):
-        butler = Butler.from_config(repo, writeable=False)
-    with butler:
+    with open_butler(repo, option="REPO") as butler:
         # pipetask's rule for which report: anything only the second one knows.
         if force_v2 or len(qgraphs) > 1 or collections or where or curse_failed_logs:
             return _provenance_report(

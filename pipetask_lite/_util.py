@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 __all__ = (
-    "ACTION_OPTIONS", "as_actions", "blame", "check_writable", "make_show", "query_errors", "warn_unhandled_show",
+    "ACTION_OPTIONS", "as_actions", "blame", "check_writable", "make_show", "open_butler", "query_errors",
+    "warn_unhandled_show",
 )
 
 import contextlib
@@ -73,6 +74,17 @@ def blame(
         raise PipetaskLiteError(
             message or (text.splitlines()[0] if text else type(exc).__name__), option=option, hint=hint
         ) from exc
+
+
+def open_butler(butler_config: str, *, writeable: bool = False, option: str = "-b/--butler-config"):
+    """`lsst.daf.butler.Butler.from_config`, with any failure blamed on ``option`` (``-b`` or ``REPO``)."""
+    from lsst.daf.butler import Butler
+
+    with (
+        blame(option, Exception),  # not a repo config, a database that cannot be opened...
+        blame(option, FileNotFoundError, message=f"no butler repo at {butler_config!r}"),
+    ):
+        return Butler.from_config(butler_config, writeable=writeable)
 
 
 def check_writable(path: str | None, option: str) -> None:
