@@ -23,7 +23,7 @@ earlier attempt, so there the workers keep full butlers.
 
 from __future__ import annotations
 
-__all__ = ("WorkerPool", "WorkerSetup", "start_forkserver")
+__all__ = ("START_METHODS", "WorkerPool", "WorkerSetup", "start_forkserver")
 
 import logging
 import multiprocessing
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 _LOG = logging.getLogger("lsst.pipetask_lite.parallel")
 PROGRESS_MESSAGE = "Executed %d quanta successfully, %d failed and %d remain out of total %d quanta."
+START_METHODS = ("spawn", "fork", "forkserver")
+"""``--start-method`` values, as pipetask takes them (``fork`` then falls back to ``spawn``)."""
 PRELOAD = (
     "lsst.daf.butler", "lsst.pipe.base.single_quantum_executor", "lsst.pipe.base.graph_walker",
     "pipetask_lite._forkserver_exit",

@@ -26,7 +26,7 @@ from . import _watch
 from ._build import build_pipeline
 from ._collections import make_output_collections
 from ._interrupt import StoppedBetweenQuanta, StopRequest, Terminated, stop_between_quanta
-from ._parallel import WorkerPool, WorkerSetup
+from ._parallel import START_METHODS, WorkerPool, WorkerSetup
 from ._redact import redact
 from ._qgraph import make_quantum_graph
 from ._util import blame, check_writable, make_show, warn_unhandled_show
@@ -259,8 +259,9 @@ unmocked_dataset_types : optional
     if qgraph is None and pipeline is None and not pipeline_actions:
         raise UsageError("a pipeline is required: give -p/--pipeline or -t/--task")
     show_info = make_show(show)
-    if start_method not in (None, "spawn", "fork", "forkserver"):
-        raise UsageError(f"{start_method!r} is not one of 'spawn', 'fork', 'forkserver'", option="--start-method")
+    if start_method is not None and start_method not in START_METHODS:
+        raise UsageError(f"{start_method!r} is not one of {', '.join(map(repr, START_METHODS))}",
+                         option="--start-method")
     if start_method == "fork":
         _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
         start_method = "spawn"

@@ -21,6 +21,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from ._parallel import START_METHODS
 from ._redact import RedactingFilter, redact
 from .actions import parse_pipeline_action
 from .errors import (
@@ -310,7 +311,7 @@ group.add_argument(
     help="Number of processes to use (default %(default)s).",
 )
 group.add_argument(
-    "--start-method", choices=("spawn", "fork", "forkserver"),
+    "--start-method", choices=START_METHODS,
     help="Multiprocessing start method; 'fork' is no longer supported and spawn is used instead.",
 )
 group.add_argument(
