@@ -4,11 +4,13 @@ from __future__ import annotations
 
 __all__ = ("build",)
 
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ._util import ACTION_OPTIONS, as_actions, blame, make_show, open_butler, warn_unhandled_show
+from ._util import ACTION_OPTIONS, as_actions, blame, make_show, open_butler, open_for_writing, warn_unhandled_show
 from .actions import PipelineAction
 from .errors import PipetaskLiteError
 
@@ -97,7 +99,7 @@ def build_pipeline(
     """
     from lsst.ctrl.mpexec import PipelineGraphFactory
     from lsst.pipe.base import Pipeline
-    from lsst.pipe.base.pipeline_graph import visualization
+    from lsst.pipe.base.pipeline_graph import PipelineGraphError, visualization
 
     # The pipeline file, then -t/--delete/-c/-C/--instrument in command-line order.
     with (
@@ -107,11 +109,15 @@ def build_pipeline(
         pipe = Pipeline.from_uri(pipeline) if pipeline else Pipeline("anonymous")
     actions = as_actions(pipeline_actions)
     for action in actions:
-        with blame(ACTION_OPTIONS[action.option], Exception):
+        # What Pipeline's methods raise for a label or value they refuse
+        # (an unknown label for -c/-C/--delete, a name that is not a class).
+        with blame(ACTION_OPTIONS[action.option], LookupError, ValueError):
             match action.option:
                 case "instrument":
+                    _check_class(action.value, "lsst.pipe.base.Instrument", "--instrument")
                     pipe.addInstrument(action.value)
                 case "task":
+                    _check_class(action.value, "lsst.pipe.base.PipelineTask", "-t/--task")
                     pipe.addTask(action.value, action.label)
                 case "delete":
                     pipe.removeTask(action.label)
@@ -130,11 +136,12 @@ def build_pipeline(
     try:
         # Task configs are built and validated here, so a bad -c/-C surfaces
         # now, with its option named.
-        option = "-c/--config" if any(a.option in ("config", "config_file") for a in actions) else "-p/--pipeline"
-        with blame(option, Exception):
+        try:
             pipeline_graph = pipe.to_graph()
+        except Exception as exc:
+            raise _config_error(exc, actions) from exc
         if select_tasks:
-            with blame("--select-tasks", Exception):
+            with blame("--select-tasks", PipelineGraphError, ValueError, LookupError):
                 pipeline_graph = pipeline_graph.select(select_tasks)
             if not pipeline_graph.tasks:
                 raise PipetaskLiteError(f"{select_tasks!r} selects no tasks", option="--select-tasks")
@@ -146,20 +153,86 @@ def build_pipeline(
     for option, path in (("--pipeline-dot", pipeline_dot), ("--pipeline-mermaid", pipeline_mermaid)):
         if path and not pipeline_graph.tasks:
             raise PipetaskLiteError("the pipeline has no tasks to draw", option=option)
+    if {"pipeline-graph", "task-graph"} & set(show_info.commands) and not pipeline_graph.tasks:
+        # pipe_base's text rendering fails on an empty graph (StopIteration).
+        raise PipetaskLiteError("the pipeline has no tasks to show as a graph", option="--show")
     if pipeline_dot:
-        with blame("--pipeline-dot", OSError), open(pipeline_dot, "w") as stream:
+        with open_for_writing(pipeline_dot, "--pipeline-dot") as stream:
             visualization.show_dot(
                 factory(visualization_only=True), stream, dataset_types=True, task_classes="full"
             )
     if pipeline_mermaid:
         output_format = pipeline_mermaid.rpartition(".")[2] if pipeline_mermaid.endswith((".svg", ".png")) else "mmd"
         # .svg/.png need mermaid-py (ImportError) and its web service (RuntimeError).
-        with blame("--pipeline-mermaid", OSError, ImportError, RuntimeError), open(pipeline_mermaid, "w" if output_format == "mmd" else "wb") as stream:
+        with (
+            blame("--pipeline-mermaid", ImportError, RuntimeError),
+            open_for_writing(pipeline_mermaid, "--pipeline-mermaid", "w" if output_format == "mmd" else "wb") as stream,
+        ):
             visualization.show_mermaid(
                 factory(visualization_only=True), stream, output_format=output_format,
                 width=4500 if output_format != "mmd" else None, dataset_types=True, task_classes="full",
             )
-    with blame("--show", Exception):
+    with blame("--show", ValueError, LookupError):  # ShowInfo's errors: no such task, field or value
         show_info.show_pipeline_info(factory)
     sys.stdout.flush()
     return factory
+
+
+def _check_class(name: str, base: str, option: str) -> None:
+    """Import ``-t``/``--instrument`` class ``name`` and check it is a ``base``, naming ``option`` if not.
+
+    `lsst.pipe.base.Pipeline` only stores the name; the class is imported
+    when the graph is built, where a failure would not say which option
+    named it.
+    """
+    from lsst.utils.doImport import doImportType
+
+    try:
+        cls = doImportType(name)
+    except (ImportError, TypeError) as exc:  # TypeError: the name is a module or a function
+        raise PipetaskLiteError(f"cannot import {name!r}: {exc}", option=option) from exc
+    expected = doImportType(base)
+    if not (isinstance(cls, type) and issubclass(cls, expected)):
+        raise PipetaskLiteError(f"{name!r} is not a {expected.__name__} class", option=option)
+
+
+def _config_error(exc: Exception, actions: Sequence[PipelineAction]) -> Exception:
+    """The error to raise for an exception of `Pipeline.to_graph`, naming the option at fault.
+
+    ``to_graph`` imports the task classes and instrument, then applies the
+    pipeline's config, the instrument's overrides, ``-c`` and ``-C`` (which
+    execute Python from the config files).  Where the exception was raised
+    says whose it is: in a ``-C`` file (anything such code raises); while
+    config overrides were applied (``-c``, or the pipeline's own config when
+    no ``-c`` was given); an import or a validation of the pipeline file.
+    Anything else is not blamed on an option: it is returned as it is, an
+    unexpected error (a bug, or a changed LSST API).
+    """
+    from lsst.pex.config import FieldValidationError
+
+    config_files = {os.path.abspath(a.value): a for a in actions if a.option == "config_file"}
+    frames = [frame.filename for frame in traceback.extract_tb(exc.__traceback__)]
+    absolute = {os.path.abspath(frame) for frame in frames}
+    named = getattr(exc, "filename", None)  # of a SyntaxError or an OSError: the file itself
+    for path, action in config_files.items():
+        if path in absolute or named in (path, action.value, os.path.basename(path)):
+            return PipetaskLiteError(
+                f"{action.label}:{action.value}: {type(exc).__name__}: {_first_line(exc)}",
+                option=ACTION_OPTIONS["config_file"],
+            )
+    overriding = any(frame.endswith(os.path.join("pipe", "base", "configOverrides.py")) for frame in frames)
+    if overriding and isinstance(exc, (AttributeError, ValueError, TypeError, LookupError)) or isinstance(
+        exc, FieldValidationError
+    ):
+        given = any(a.option in ("config", "config_file") for a in actions)
+        return PipetaskLiteError(_first_line(exc), option=ACTION_OPTIONS["config"] if given else "-p/--pipeline")
+    if isinstance(exc, (ImportError, LookupError, ValueError)):
+        # A task class or instrument named by the pipeline file (those of -t
+        # and --instrument were checked when added), a bad label or subset.
+        return PipetaskLiteError(_first_line(exc), option="-p/--pipeline")
+    return exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

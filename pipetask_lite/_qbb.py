@@ -42,7 +42,7 @@ from ._run import (
     execute_to_the_end,
     execution_resources,
 )
-from ._util import blame, check_writable
+from ._util import blame, check_writable, repo_errors
 from .errors import PipetaskLiteError
 
 if TYPE_CHECKING:
@@ -372,7 +372,7 @@ def _check_repo(repo: str, config_search_path: Sequence[str]) -> None:
     """Read the repo's configuration now, rather than fail in every quantum."""
     from lsst.daf.butler import ButlerConfig
 
-    with blame("REPO", Exception, message=f"no butler repo at {repo!r}"):
+    with blame("REPO", *repo_errors(), message=f"no butler repo at {repo!r}"):
         ButlerConfig(repo, searchPaths=list(config_search_path) or None)
 
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Literal
 
 from ._build import build_pipeline
 from ._collections import CollectionPlan, plan_collections
-from ._util import blame, make_show, open_butler, query_errors, warn_unhandled_show
+from ._rules import check_graph_options
+from ._util import blame, check_writable, file_errors, make_show, open_butler, open_for_writing, query_errors, warn_unhandled_show
 from .actions import PipelineAction
 from .errors import PipetaskLiteError, UsageError
 
@@ -123,6 +124,17 @@ pipeline_mermaid : optional
     quantum_graph : `lsst.pipe.base.quantum_graph.PredictedQuantumGraph` or `None`
         The graph; `None` if ``show`` had only pipeline items.
     """
+    # The rules between options (the command line's too, after -@ is merged).
+    check_graph_options(
+        qgraph=qgraph, pipeline=pipeline, pipeline_actions=pipeline_actions, save_pipeline=save_pipeline,
+        select_tasks=select_tasks, pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid,
+        qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id, data_query=data_query, data_id_table=data_id_table,
+        dataset_query_constraint=dataset_query_constraint, mock=mock, mock_failure=mock_failure,
+        unmocked_dataset_types=unmocked_dataset_types, input=input, output=output, output_run=output_run,
+        extend_run=extend_run, replace_run=replace_run, prune_replaced=prune_replaced,
+        skip_existing_in=skip_existing_in,
+    )
+    check_writable(summary, "--summary")
     show_info = make_show(show)
     factory = None
     if qgraph is None:
@@ -152,7 +164,7 @@ pipeline_mermaid : optional
         # pipetask's summary of a graph; _make_summary is what pipe_base's own
         # executors call to fill in the same field.
         report = Report(qgraphSummary=quantum_graph._make_summary())
-        with blame("--summary", OSError), open(summary, "w") as stream:
+        with open_for_writing(summary, "--summary") as stream:
             stream.write(report.model_dump_json(exclude_none=True, indent=2))
     warn_unhandled_show(show_info, "qgraph")
     return quantum_graph
@@ -188,6 +200,7 @@ def make_quantum_graph(
     prune_replaced: str | None,
     rebase: bool,
     clobber_outputs: bool,
+    allow_empty: bool = False,
 ) -> tuple[PredictedQuantumGraph, CollectionPlan]:
     """Do the work of `qgraph` after the pipeline is built; ``run`` calls it too.
 
@@ -195,7 +208,8 @@ def make_quantum_graph(
     ``for_execution`` loads everything a saved graph needs to be executed;
     ``with_datastore_records`` attaches the inputs' datastore records to a new
     graph even without ``--qgraph-datastore-records`` (for quantum-backed
-    butlers in ``run -j N``).
+    butlers in ``run -j N``); ``allow_empty`` returns an empty graph rather
+    than raise.
 
     Returns
     -------
@@ -299,7 +313,7 @@ def make_quantum_graph(
         if components is not None:
             quantum_graph = components.assemble()
 
-    if len(quantum_graph) == 0:
+    if len(quantum_graph) == 0 and not allow_empty:
         raise PipetaskLiteError(
             f"no quanta: query {data_query!r} selected no data in collections {list(plan.search_path)} "
             f"for the pipeline's inputs "
@@ -315,12 +329,12 @@ def make_quantum_graph(
         with blame("-q/--save-qgraph", OSError, ValueError, RuntimeError):
             components.write(save_qgraph)
     if qgraph_dot:
-        with blame("--qgraph-dot", OSError):
-            graph2dot(quantum_graph, qgraph_dot)
+        with open_for_writing(qgraph_dot, "--qgraph-dot") as stream:
+            graph2dot(quantum_graph, stream)
     if qgraph_mermaid:
-        with blame("--qgraph-mermaid", OSError):
-            graph2mermaid(quantum_graph, qgraph_mermaid)
-    with blame("--show", Exception):
+        with open_for_writing(qgraph_mermaid, "--qgraph-mermaid") as stream:
+            graph2mermaid(quantum_graph, stream)
+    with blame("--show", ValueError, LookupError):  # ShowInfo's errors: no such task, field or value
         show_info.show_graph_info(quantum_graph, butler_config)
     sys.stdout.flush()
     return quantum_graph, plan
@@ -359,7 +373,7 @@ def load_quantum_graph(
     match path.getExtension():
         case ".qgraph":
             with (
-                blame(option, Exception, message=message),
+                blame(option, *file_errors(), message=message),
                 blame("--qgraph-id", ValueError, message=f"{qgraph_id!r} is not the ID of graph {uri!r}")
                 if qgraph_id is not None else contextlib.nullcontext(),
             ):
@@ -373,7 +387,7 @@ def load_quantum_graph(
                 _LOG.warning("--qgraph-id is ignored when loading new '.qg' files.")
             import_mode = TaskImportMode.ASSUME_CONSISTENT_EDGES if full else TaskImportMode.DO_NOT_IMPORT
             with (
-                blame(option, Exception, message=message),
+                blame(option, *file_errors(), message=message),
                 PredictedQuantumGraph.open(path, import_mode=import_mode) as reader,
             ):
                 if init_only:
@@ -432,7 +446,7 @@ def read_data_id_tables(uris: Sequence[str]) -> list:
 
     tables = []
     for uri in uris:
-        with blame("--data-id-table", Exception, message=f"cannot read {uri!r} as a table"):
+        with blame("--data-id-table", *file_errors(), message=f"cannot read {uri!r} as a table"):
             with ResourcePath(uri).as_local() as local:
                 table = Table.read(local.ospath)
         # The builder names the file in its log messages.

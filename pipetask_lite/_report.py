@@ -23,7 +23,7 @@ import pprint
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-from ._util import blame, open_butler
+from ._util import blame, file_errors, make_parents, open_butler, open_for_writing
 from .errors import PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
@@ -139,10 +139,11 @@ def _execution_report(
     from lsst.pipe.base import QuantumGraph
     from lsst.pipe.base.execution_reports import QuantumGraphExecutionReport
 
-    with blame("QGRAPHS", Exception, message=f"cannot read {qgraph!r} as a quantum graph"):
+    with blame("QGRAPHS", *file_errors(), message=f"cannot read {qgraph!r} as a quantum graph"):
         graph = QuantumGraph.loadUri(qgraph)
     execution_report = QuantumGraphExecutionReport.make_reports(butler, graph)
     if full_output_filename:
+        make_parents(full_output_filename, "--full-output-filename")
         with blame("--full-output-filename", OSError):
             execution_report.write_summary_yaml(butler, full_output_filename, do_store_logs=logs)
         return execution_report
@@ -193,7 +194,7 @@ def _provenance_report(
     from lsst.pipe.base import QuantumGraph
     from lsst.pipe.base.quantum_provenance_graph import QuantumProvenanceGraph
 
-    with blame("QGRAPHS", Exception, message=f"cannot read {', '.join(map(repr, qgraphs))} as quantum graphs"):
+    with blame("QGRAPHS", *file_errors(), message=f"cannot read {', '.join(map(repr, qgraphs))} as quantum graphs"):
         graphs = [QuantumGraph.loadUri(uri) for uri in qgraphs]
     provenance = QuantumProvenanceGraph(
         butler, graphs, collections=list(collections) or None, where=where,
@@ -265,5 +266,5 @@ def _print_summary(summary: Summary, *, full_output_filename: str, brief: bool) 
     """Print a provenance summary (counts only if written to a file), and write it as JSON."""
     summary.pprint(brief=brief or bool(full_output_filename))
     if full_output_filename:
-        with blame("--full-output-filename", OSError), open(full_output_filename, "w") as stream:
+        with open_for_writing(full_output_filename, "--full-output-filename") as stream:
             stream.write(summary.model_dump_json(indent=2))

@@ -28,8 +28,9 @@ from ._collections import make_output_collections
 from ._interrupt import StoppedBetweenQuanta, StopRequest, Terminated, stop_between_quanta
 from ._parallel import START_METHODS, WorkerPool, WorkerSetup
 from ._redact import redact
+from ._rules import check_graph_options
 from ._qgraph import make_quantum_graph
-from ._util import blame, check_writable, make_show, warn_unhandled_show
+from ._util import blame, check_writable, make_parents, open_butler, make_show, open_for_writing, warn_unhandled_show
 from .actions import PipelineAction
 from .errors import Interrupted, PipetaskLiteError, QuantaFailedError, UsageError
 
@@ -254,14 +255,26 @@ unmocked_dataset_types : optional
         Raised after execution if any quantum failed; ``exc.result`` is the
         `RunResult`.
     """
-    if output is None and output_run is None and qgraph is None:
-        raise UsageError("at least one of -o/--output and --output-run is required")
-    if qgraph is None and pipeline is None and not pipeline_actions:
-        raise UsageError("a pipeline is required: give -p/--pipeline or -t/--task")
-    show_info = make_show(show)
+    # The rules between options (the command line's too, after -@ is
+    # merged), then the values that need no repo: nothing is opened yet.
+    check_graph_options(
+        qgraph=qgraph, pipeline=pipeline, pipeline_actions=pipeline_actions, save_pipeline=save_pipeline,
+        select_tasks=select_tasks, pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid,
+        qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id, data_query=data_query, data_id_table=data_id_table,
+        dataset_query_constraint=dataset_query_constraint, mock=mock, mock_failure=mock_failure,
+        unmocked_dataset_types=unmocked_dataset_types, input=input, output=output, output_run=output_run,
+        extend_run=extend_run, replace_run=replace_run, prune_replaced=prune_replaced,
+        skip_existing_in=skip_existing_in, processes=processes, cores_per_quantum=cores_per_quantum,
+        timeout=timeout,
+    )
     if start_method is not None and start_method not in START_METHODS:
         raise UsageError(f"{start_method!r} is not one of {', '.join(map(repr, START_METHODS))}",
                          option="--start-method")
+    show_info = make_show(show)
+    resources = execution_resources(cores_per_quantum, memory_per_quantum)
+    for path, option in ((summary, "--summary"), (profile, "--profile")):
+        # Written after execution: a bad path must not be found only then.
+        check_writable(path, option)
     if start_method == "fork":
         _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
         start_method = "spawn"
@@ -288,8 +301,9 @@ unmocked_dataset_types : optional
         #    read-only butler: every check happens before the first write.
         #    (SimplePipelineExecutor.prep_butler would create the output
         #    collections first and check nothing.)
-        quantum_graph, plan = make_quantum_graph(
-            factory, show_info=show_info, for_execution=True, with_datastore_records=processes > 1,
+        build_graph = functools.partial(
+            make_quantum_graph, factory, show_info=show_info, for_execution=True,
+            with_datastore_records=processes > 1,
             butler_config=butler_config, input=input, output=output, output_run=output_run,
             data_query=data_query, qgraph=qgraph, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id,
             qgraph_datastore_records=qgraph_datastore_records, skip_existing_in=skip_existing_in,
@@ -299,6 +313,28 @@ unmocked_dataset_types : optional
             unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run, replace_run=replace_run,
             prune_replaced=prune_replaced, rebase=rebase, clobber_outputs=clobber_outputs,
         )
+        # Quanta killed between their metadata and their log look finished
+        # to the graph builder, and the log would be lost for good (as with
+        # pipetask); they are run again instead.
+        cut = find_cut_quanta(butler_config, factory(resolve=False), output=output, output_run=output_run) if (
+            extend_run and factory is not None
+        ) else []
+        if cut and not clobber_outputs:
+            raise PipetaskLiteError(
+                f"{len(cut)} quanta of run {cut[0].run!r} were cut short after writing their metadata "
+                f"(killed before their log was written): {', '.join(sorted(map(_describe_ref, cut))[:3])}"
+                + (", ..." if len(cut) > 3 else ""),
+                option="--extend-run", hint="add --clobber-outputs to run them again",
+            )
+        # Every input is checked here (the graph may be empty only when the
+        # cut quanta are all that is left to do).
+        quantum_graph, plan = build_graph(allow_empty=bool(cut))
+        if cut:
+            # The first write; the graph is built again to include them.
+            with open_butler(butler_config, writeable=True) as butler:
+                butler.pruneDatasets(cut, disassociate=True, unstore=True, purge=True)
+            _LOG.warning("Running %d quanta again that were cut short after writing their metadata.", len(cut))
+            quantum_graph, plan = build_graph()
         warn_unhandled_show(show_info, "run")
         if show_info.handled:
             print("No pipeline executed. The --show option was given and all options were processed.",
@@ -307,9 +343,9 @@ unmocked_dataset_types : optional
         return _execute(
             quantum_graph, plan=plan, pool=pool, butler_config=butler_config, output=output,
             register_dataset_types=register_dataset_types, skip_init_writes=skip_init_writes,
-            init_only=init_only, no_versions=no_versions, processes=processes, timeout=timeout,
-            start_method=start_method, fail_fast=fail_fast, raise_on_partial_outputs=raise_on_partial_outputs,
-            cores_per_quantum=cores_per_quantum, memory_per_quantum=memory_per_quantum, summary=summary,
+            init_only=init_only, no_versions=no_versions, timeout=timeout,
+            fail_fast=fail_fast, raise_on_partial_outputs=raise_on_partial_outputs,
+            resources=resources, summary=summary,
             enable_implicit_threading=enable_implicit_threading, extend_run=extend_run,
             replace_run=replace_run, prune_replaced=prune_replaced,
             skip_existing=skip_existing or extend_run,
@@ -331,13 +367,10 @@ def _execute(
     skip_init_writes: bool,
     init_only: bool,
     no_versions: bool,
-    processes: int,
     timeout: int | None,
-    start_method: str | None,
     fail_fast: bool,
     raise_on_partial_outputs: bool,
-    cores_per_quantum: int,
-    memory_per_quantum: str,
+    resources,
     summary: str | None,
     enable_implicit_threading: bool,
     extend_run: bool,
@@ -370,17 +403,11 @@ def _execute(
     if not register_dataset_types:
         # pipetask finds unregistered dataset types only when it first
         # writes, after creating the output collections; check now.
-        from lsst.daf.butler import Butler
-
-        with Butler.from_config(butler_config, writeable=False) as read_butler, blame(
+        with open_butler(butler_config) as read_butler, blame(
             "--register-dataset-types", MissingDatasetTypeError, ConflictingDefinitionError
         ):
             pipeline_graph.check_dataset_type_registrations(read_butler, include_packages=not no_versions)
-    resources = execution_resources(cores_per_quantum, memory_per_quantum)
     fixup = _import_graph_fixup(graph_fixup)
-    # Written after execution: a bad path must not be found only then.
-    check_writable(summary, "--summary")
-    check_writable(profile, "--profile")
     if not enable_implicit_threading:
         disable_implicit_threading()
 
@@ -573,6 +600,47 @@ class StoppableExecutor:
             self._watcher.ended(ok=ok)
 
 
+def find_cut_quanta(butler_config: str, pipeline_graph, *, output: str | None, output_run: str | None) -> list:
+    """The metadata datasets, in the run that ``--extend-run`` extends, of quanta whose log is missing.
+
+    pipe_base writes a quantum's outputs, then its metadata, then its log; a
+    process killed between the last two leaves a quantum that looks finished
+    (the metadata is what ``--skip-existing`` looks for) but has no log.
+    The run is ``--output-run``, or the first child of ``-o``; if there is
+    none, `plan_collections` says so later.
+    """
+    from lsst.daf.butler import CollectionType, MissingCollectionError, MissingDatasetTypeError
+
+    cut = []
+    with open_butler(butler_config) as butler:
+        try:
+            run = output_run
+            if run is None and output is not None:
+                run = next(iter(butler.collections.get_info(output).children), None)
+            if run is None or butler.collections.get_info(run).type is not CollectionType.RUN:
+                return []
+        except MissingCollectionError:
+            return []
+        for task_node in pipeline_graph.tasks.values():
+            if task_node.log_output is None:
+                continue
+            try:
+                logs = {ref.dataId for ref in butler.query_datasets(
+                    task_node.log_output.dataset_type_name, collections=run, explain=False, limit=None)}
+                cut += [ref for ref in butler.query_datasets(
+                    task_node.metadata_output.dataset_type_name, collections=run, explain=False, limit=None)
+                    if ref.dataId not in logs]
+            except MissingDatasetTypeError:  # never registered: nothing of this task was written
+                continue
+    return cut
+
+
+def _describe_ref(ref) -> str:
+    """``label@{detector=1}`` for a metadata dataset of a quantum."""
+    label = ref.datasetType.name.removesuffix("_metadata")
+    return f"{label}@{{{', '.join(f'{k}={v!r}' for k, v in ref.dataId.required.items())}}}"
+
+
 def _has_datastore_records(quantum_graph: PredictedQuantumGraph) -> bool:
     """Whether the graph carries its inputs' datastore records (quantum-backed butlers need them)."""
     quantum_graph.build_execution_quanta()
@@ -582,7 +650,7 @@ def _has_datastore_records(quantum_graph: PredictedQuantumGraph) -> bool:
 def _write_summary(summary: str | None, report: Report | None) -> None:
     """``--summary``: the executor's report as JSON, fields that are not set left out (as pipetask)."""
     if summary and report is not None:
-        with blame("--summary", OSError), open(summary, "w") as stream:
+        with open_for_writing(summary, "--summary") as stream:
             stream.write(redact(report.model_dump_json(exclude_none=True, indent=2)))
 
 
@@ -605,8 +673,9 @@ def _import_graph_fixup(graph_fixup: str | None):
     from lsst.pipe.base.execution_graph_fixup import ExecutionGraphFixup
     from lsst.utils.doImport import doImportType
 
-    with blame("--graph-fixup", Exception, message=f"cannot import {graph_fixup!r}"):
+    with blame("--graph-fixup", ImportError, TypeError, message=f"cannot import {graph_fixup!r}"):
         factory = doImportType(graph_fixup)
+    # The factory is the user's code: whatever it raises is the option's fault.
     with blame("--graph-fixup", Exception):
         fixup = factory()
     if not isinstance(fixup, ExecutionGraphFixup):
@@ -670,6 +739,7 @@ def _profiled(filename: str | None) -> Iterator[None]:
         yield
     finally:
         profiler.disable()
+        make_parents(filename, "--profile")
         with blame("--profile", OSError):
             profiler.dump_stats(filename)
         _LOG.info("cProfile stats written to %s", filename)

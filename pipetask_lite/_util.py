@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 __all__ = (
-    "ACTION_OPTIONS", "as_actions", "blame", "check_writable", "make_show", "open_butler", "query_errors",
+    "ACTION_OPTIONS", "as_actions", "file_errors", "repo_errors", "blame", "check_writable", "make_show", "make_parents", "open_butler", "open_for_writing",
+    "query_errors",
     "warn_unhandled_show",
 )
 
@@ -12,7 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from .actions import PipelineAction, parse_pipeline_action
 from .errors import PipetaskLiteError, UsageError
@@ -76,26 +77,115 @@ def blame(
         ) from exc
 
 
+def repo_errors() -> tuple[type[Exception], ...]:
+    """What `lsst.daf.butler.Butler.from_config` raises for a repo config it cannot use.
+
+    A missing or unreadable file (`OSError`), YAML that does not parse, a
+    file that is not a repo config (`RuntimeError`, `ValueError`,
+    `LookupError`), a database that cannot be opened or reached
+    (SQLAlchemy's errors), an object store without credentials (botocore's).
+    """
+    import sqlalchemy.exc
+    import yaml
+
+    errors: tuple[type[Exception], ...] = (
+        OSError, ValueError, LookupError, RuntimeError, yaml.YAMLError, sqlalchemy.exc.SQLAlchemyError
+    )
+    with contextlib.suppress(ImportError):
+        from botocore.exceptions import BotoCoreError
+
+        errors += (BotoCoreError,)
+    return errors
+
+
+def file_errors() -> tuple[type[Exception], ...]:
+    """What reading a file that is not what it should be raises (a graph, a table, a report).
+
+    The readers behind ``-g``, ``--data-id-table`` and ``report`` decode zip,
+    zstd, lzma and pickle streams, JSON and pydantic models (`ValueError`),
+    and astropy's table formats; a truncated or foreign file fails in any of
+    those layers.  Other exceptions are not the file's fault.
+    """
+    import lzma
+    import pickle
+    import struct
+    import zipfile
+    import zlib
+
+    errors: tuple[type[Exception], ...] = (
+        OSError, ValueError, LookupError, EOFError, zipfile.BadZipFile, lzma.LZMAError, zlib.error,
+        pickle.UnpicklingError, struct.error,
+    )
+    with contextlib.suppress(ImportError):
+        from zstandard import ZstdError
+
+        errors += (ZstdError,)
+    with contextlib.suppress(ImportError):
+        from astropy.io.registry import IORegistryError
+
+        errors += (IORegistryError,)
+    return errors
+
+
 def open_butler(butler_config: str, *, writeable: bool = False, option: str = "-b/--butler-config"):
-    """`lsst.daf.butler.Butler.from_config`, with any failure blamed on ``option`` (``-b`` or ``REPO``)."""
+    """`lsst.daf.butler.Butler.from_config`, with a repo it cannot open blamed on ``option`` (``-b`` or ``REPO``).
+
+    A SQLite registry left with a hot journal by a killed writer (SIGKILL in
+    the middle of a transaction) cannot be opened read-only: SQLite must roll
+    the journal back first, which needs a writeable connection.  So that one
+    failure is met by opening the repo writeable once, which is SQLite's own
+    recovery (what any writer does first), then read-only again.
+    """
     from lsst.daf.butler import Butler
 
     with (
-        blame(option, Exception),  # not a repo config, a database that cannot be opened...
+        blame(option, *repo_errors()),
         blame(option, FileNotFoundError, message=f"no butler repo at {butler_config!r}"),
     ):
-        return Butler.from_config(butler_config, writeable=writeable)
+        try:
+            return Butler.from_config(butler_config, writeable=writeable)
+        except Exception as exc:
+            if writeable or "attempt to write a readonly database" not in str(exc):
+                raise
+        Butler.from_config(butler_config, writeable=True).close()
+        return Butler.from_config(butler_config, writeable=False)
 
 
 def check_writable(path: str | None, option: str) -> None:
-    """Fail now, naming ``option``, if a file could not be written at ``path`` after execution."""
-    if not path:
+    """Fail now, naming ``option``, if a file could not be written at ``path`` later.
+
+    Missing parent directories are fine: `open_for_writing` creates them, as
+    lsst.resources does for ``-q`` and ``-s``.  What fails is a path that is
+    a directory, or whose nearest existing parent is a file or not writable.
+    Only local paths are checked (an ``s3://`` URI is the store's business).
+    """
+    if not path or ("://" in path and not path.startswith("file://")):
         return
-    directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path) or not os.path.isdir(directory) or not os.access(directory, os.W_OK) or (
-        os.path.exists(path) and not os.access(path, os.W_OK)
-    ):
-        raise PipetaskLiteError(f"cannot write {path!r}", option=option)
+    target = os.path.abspath(path.removeprefix("file://"))
+    if os.path.isdir(target):
+        raise PipetaskLiteError(f"cannot write {path!r}: it is a directory", option=option)
+    parent = os.path.dirname(target)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise PipetaskLiteError(f"cannot write {path!r}: {parent!r} is not a directory", option=option)
+    if not os.access(parent, os.W_OK) or (os.path.exists(target) and not os.access(target, os.W_OK)):
+        raise PipetaskLiteError(f"cannot write {path!r}: permission denied", option=option)
+
+
+def make_parents(path: str, option: str) -> None:
+    """Create the missing parent directories of ``path``, to write it (after `check_writable`)."""
+    check_writable(path, option)
+    with blame(option, OSError):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+
+@contextlib.contextmanager
+def open_for_writing(path: str, option: str, mode: str = "w") -> Iterator[IO]:
+    """`open` ``path`` for writing, creating its parent directories; any `OSError` is blamed on ``option``."""
+    make_parents(path, option)
+    with blame(option, OSError), open(path, mode) as stream:
+        yield stream
 
 
 def query_errors() -> tuple[type[Exception], ...]:

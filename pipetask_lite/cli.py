@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 from ._parallel import START_METHODS
 from ._redact import RedactingFilter, redact
+from ._rules import PRUNE_CHOICES, check_graph_options
+from ._util import make_parents
 from .actions import parse_pipeline_action
 from .errors import (
     EXIT_FAILURE,
@@ -113,7 +115,14 @@ def key_values(text: str) -> list[tuple[str, str]]:
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line (plus a pointer to --help)."""
+    """An ArgumentParser whose usage errors are one line (plus a pointer to --help).
+
+    Abbreviated long options are refused, as Click (pipetask) refuses them:
+    ``--regist`` must not quietly mean ``--register-dataset-types``.
+    """
+
+    def __init__(self, *args, allow_abbrev: bool = False, **kwargs):
+        super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
 
     def error(self, message: str):
         """Print ``PROG: error: message`` and exit 2, without the long usage text."""
@@ -125,12 +134,12 @@ class Parser(argparse.ArgumentParser):
 # parser so that later subcommands (build, qgraph) share the declarations.
 # ---------------------------------------------------------------------------
 
-debug_option = argparse.ArgumentParser(add_help=False)
+debug_option = Parser(add_help=False)
 debug_option.add_argument(
     "--debug", action="store_true", help="Enable debugging output using lsstDebug facility (imports debug.py)."
 )
 
-show_option = argparse.ArgumentParser(add_help=False)
+show_option = Parser(add_help=False)
 show_option.add_argument(
     "--show", metavar="ITEM|ITEM=VALUE", action="extend", type=comma_list, default=[],
     help="Dump various info to standard output: config, config=[Task::]PATTERN[:NOIGNORECASE], "
@@ -138,7 +147,7 @@ show_option.add_argument(
     "pipeline-graph, task-graph, inputs.",
 )
 
-pipeline_build_options = argparse.ArgumentParser(add_help=False)
+pipeline_build_options = Parser(add_help=False)
 group = pipeline_build_options.add_argument_group("Pipeline build options")
 group.add_argument(
     "-p", "--pipeline", metavar="FILE",
@@ -185,7 +194,7 @@ group.add_argument(
     "This must be the fully qualified class name.",
 )
 
-qgraph_options = argparse.ArgumentParser(add_help=False)
+qgraph_options = Parser(add_help=False)
 group = qgraph_options.add_argument_group("Quantum graph building options")
 group.add_argument(
     "-g", "--qgraph", metavar="TEXT",
@@ -242,7 +251,7 @@ group.add_argument(
     help="Names of input dataset types that should not be mocked.",
 )
 
-butler_options = argparse.ArgumentParser(add_help=False)
+butler_options = Parser(add_help=False)
 group = butler_options.add_argument_group("Data repository and selection options")
 group.add_argument(
     "-b", "--butler-config", metavar="TEXT",
@@ -274,7 +283,7 @@ run_choice.add_argument(
     "(which must be a RUN). Requires --output.",
 )
 group.add_argument(
-    "--prune-replaced", choices=("unstore", "purge"),
+    "--prune-replaced", choices=PRUNE_CHOICES,
     help="Delete the datasets in the collection replaced by --replace-run, from the datastore only "
     "('unstore') or completely ('purge'). Requires --replace-run.",
 )
@@ -298,7 +307,7 @@ def add_clobber_outputs_and_summary(group) -> None:
     )
 
 
-execution_options = argparse.ArgumentParser(add_help=False)
+execution_options = Parser(add_help=False)
 group = execution_options.add_argument_group("Execution options")
 add_clobber_outputs_and_summary(group)
 group.add_argument(
@@ -344,7 +353,7 @@ group.add_argument(
     "are the same. Default is no limit.",
 )
 
-meta_options = argparse.ArgumentParser(add_help=False)
+meta_options = Parser(add_help=False)
 group = meta_options.add_argument_group("Meta-information output options")
 group.add_argument(
     "--skip-init-writes", action="store_true",
@@ -360,7 +369,7 @@ group.add_argument(
 )
 group.add_argument("--no-versions", action="store_true", help="Do not save or check package versions.")
 
-coverage_options = argparse.ArgumentParser(add_help=False)
+coverage_options = Parser(add_help=False)
 group = coverage_options.add_argument_group("Coverage options")
 group.add_argument("--coverage", action="store_true", help="Enable coverage output (requires coverage package).")
 group.add_argument(
@@ -372,7 +381,7 @@ group.add_argument(
     help="Python packages to restrict coverage to.",
 )
 
-options_file_option = argparse.ArgumentParser(add_help=False)
+options_file_option = Parser(add_help=False)
 options_file_option.add_argument(
     "-@", "--options-file", metavar="TEXT",
     help="URI to YAML file containing overrides of command line options, organized as a hierarchy with "
@@ -396,22 +405,22 @@ EPILOG = (
 def options_from(parents: Sequence[argparse.ArgumentParser], *options: str, title: str) -> argparse.ArgumentParser:
     """Make a parent parser with some options declared above, in this order, in one group ``title``."""
     by_option = {opt: action for parent in parents for action in parent._actions for opt in action.option_strings}
-    subset = argparse.ArgumentParser(add_help=False)
+    subset = Parser(add_help=False)
     group = subset.add_argument_group(title)
     for option in options:
         group._add_action(by_option[option])
     return subset
 
 
-repo_argument = argparse.ArgumentParser(add_help=False)
+repo_argument = Parser(add_help=False)
 repo_argument.add_argument(
     "repo", metavar="REPO", help="Path or alias for the butler repository (its butler/registry config)."
 )
 
-qgraph_argument = argparse.ArgumentParser(add_help=False)
+qgraph_argument = Parser(add_help=False)
 qgraph_argument.add_argument("qgraph", metavar="QGRAPH", help="Path to a serialized quantum graph file.")
 
-config_search_path_option = argparse.ArgumentParser(add_help=False)
+config_search_path_option = Parser(add_help=False)
 config_search_path_option.add_argument(
     "--config-search-path", metavar="PATH", action="extend", type=comma_list, default=[],
     help="Additional search paths for butler configuration.",
@@ -429,7 +438,7 @@ qbb_execution_options._action_groups[-1].add_argument(
     "checks before each quantum.",
 )
 
-report_output_options = argparse.ArgumentParser(add_help=False)
+report_output_options = Parser(add_help=False)
 group = report_output_options.add_argument_group("Report options")
 group.add_argument(
     "--full-output-filename", metavar="TEXT", default="",
@@ -441,7 +450,7 @@ group.add_argument(
     help="Only show counts in the report (counts are also printed with --full-output-filename).",
 )
 
-report_options = argparse.ArgumentParser(add_help=False)
+report_options = Parser(add_help=False)
 group = report_options.add_argument_group("Report options")
 group.add_argument(
     "--collections", metavar="TEXT", action="extend", type=comma_list, default=[],
@@ -689,32 +698,25 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     # Checked here, not with required=True, because -@ may supply it.
     if not args.butler_config:
         parser.error("the following arguments are required: -b/--butler-config")
-    if args.prune_replaced and not args.replace_run:
-        parser.error("--prune-replaced requires --replace-run")
-    if args.replace_run and not args.output:
-        parser.error("--replace-run requires -o/--output")
-    if args.qgraph:
-        building = [
-            name for name, given in [
-                ("-p/--pipeline", args.pipeline), ("-t/-c/-C/--delete/--instrument", args.pipeline_actions),
-                ("-s/--save-pipeline", args.save_pipeline), ("--select-tasks", args.select_tasks),
-                ("--pipeline-dot", args.pipeline_dot), ("--pipeline-mermaid", args.pipeline_mermaid),
-                ("-d/--data-query", args.data_query), ("--data-id-table", args.data_id_table),
-                ("--dataset-query-constraint", args.dataset_query_constraint != "all"),
-                ("--mock", args.mock),
-            ] if given
-        ]
-        if building:
-            parser.error(f"-g/--qgraph loads a saved graph; it cannot be combined with {', '.join(building)}")
-    else:
-        if not (args.output or args.output_run):
-            parser.error("at least one of -o/--output and --output-run is required")
-        if not (args.pipeline or args.pipeline_actions):
-            parser.error("a pipeline is required: give -p/--pipeline or -t/--task (or -g/--qgraph)")
-        if args.qgraph_id or args.qgraph_node_id:
-            parser.error("--qgraph-id and --qgraph-node-id apply only to a graph loaded with -g/--qgraph")
-    if (args.mock_failure or args.unmocked_dataset_types) and not args.mock:
-        parser.error("--mock-failure and --unmocked-dataset-types require --mock")
+    try:
+        # The same rules that pipetask_lite.qgraph and run apply to their
+        # keywords, here on the command line merged with -@.
+        check_graph_options(
+            qgraph=args.qgraph, pipeline=args.pipeline, pipeline_actions=args.pipeline_actions,
+            save_pipeline=args.save_pipeline, select_tasks=args.select_tasks, pipeline_dot=args.pipeline_dot,
+            pipeline_mermaid=args.pipeline_mermaid, qgraph_id=args.qgraph_id, qgraph_node_id=args.qgraph_node_id,
+            data_query=args.data_query, data_id_table=args.data_id_table,
+            dataset_query_constraint=args.dataset_query_constraint, mock=args.mock,
+            mock_failure=args.mock_failure, unmocked_dataset_types=args.unmocked_dataset_types,
+            input=args.input, output=args.output, output_run=args.output_run, extend_run=args.extend_run,
+            replace_run=args.replace_run, prune_replaced=args.prune_replaced,
+            skip_existing_in=args.skip_existing_in,
+            processes=getattr(args, "processes", 1), cores_per_quantum=getattr(args, "cores_per_quantum", 1),
+            timeout=getattr(args, "timeout", None),
+        )
+    except UsageError as exc:
+        where = f" (with -@/--options-file {args.options_file!r})" if args.options_file else ""
+        parser.error(f"{exc}{where}")
 
 
 def given_options(argv: Sequence[str] | None, subcommand: str) -> set[str]:
@@ -762,7 +764,7 @@ def merge_options_file(
     try:
         with open(args.options_file) as stream:
             content = yaml.safe_load(stream) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: a path with a NUL byte
         parser.error(f"-@/--options-file: cannot read {args.options_file!r}: {exc}")
     if not isinstance(content, dict):
         parser.error(f"-@/--options-file: {args.options_file!r} is not a YAML mapping")
@@ -818,14 +820,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         With code 2 and a one-line message, for a usage error.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     subparser = subcommand_parser(parser, args.subcommand)
+    if unknown:
+        subparser.error(f"unrecognized arguments: {' '.join(unknown)}{_did_you_mean(unknown[0], parser, subparser)}")
     if getattr(args, "options_file", None):  # build, qgraph and run have -@
         merge_options_file(subparser, args, args.subcommand, given=given_options(argv, args.subcommand))
     if hasattr(args, "pipeline_actions"):
         args.pipeline_actions = args.pipeline_actions or []
     check_options(subparser, args)
     return args
+
+
+def _did_you_mean(word: str, *parsers: argparse.ArgumentParser) -> str:
+    """`` (did you mean --x?)`` for an unknown option close to known ones, as Click says it."""
+    import difflib
+
+    if not word.startswith("--"):
+        return ""
+    known = [opt for parser in parsers for action in parser._actions for opt in action.option_strings
+             if opt.startswith("--")]
+    close = difflib.get_close_matches(word.partition("=")[0], known, n=3, cutoff=0.6)
+    close += [opt for opt in known if opt.startswith(word.partition("=")[0]) and opt not in close]
+    return f" (did you mean {' or '.join(close[:3])}?)" if close else ""
 
 
 def subcommand_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
@@ -1100,32 +1117,111 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated()
 
 
-def resume_command(argv: Sequence[str] | None, *, output_run: str, cut: bool) -> str:
-    """The command line that finishes an interrupted run: the same one, extending its run.
+def command_line(args: argparse.Namespace) -> list[str]:
+    """The command line (without the program name) that parses back to ``args``, with no ``-@``.
 
-    ``--replace-run``/``--prune-replaced`` are dropped (the new run is the one
-    to extend), ``--output-run`` names the run, and ``--extend-run
-    --skip-existing`` (plus ``--clobber-outputs`` if quanta were cut) are added.
+    Built from the parsed options, the options file already merged in: every
+    option whose value differs from its default, in its long form
+    (``--input=VALUE``, so that a value starting with ``-`` stays a value),
+    pipeline actions in their order, then positional arguments.
     """
-    words = list(sys.argv[1:] if argv is None else argv)
-    out: list[str] = []
-    skip_next = False
-    for i, word in enumerate(words):
-        if skip_next:
-            skip_next = False
+    parser = build_parser()
+    return [*_option_words(parser, args), args.subcommand, *_option_words(subcommand_parser(parser, args.subcommand), args)]
+
+
+def _option_words(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """The words of `command_line` for the options (and positionals) of one parser."""
+    words: list[str] = []
+    positionals: list[str] = []
+    for action in parser._actions:
+        if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)) or action.dest in (
+            "options_file", "subcommand"
+        ):
             continue
-        if word in ("--replace-run", "--extend-run", "--skip-existing", "--clobber-outputs"):
+        value = getattr(args, action.dest, action.default)
+        if not action.option_strings:
+            positionals += value if isinstance(value, list) else [value]
             continue
-        if word in ("--prune-replaced", "--output-run"):
-            skip_next = True
+        if action.dest == "pipeline_actions":
+            if action.option_strings[0] == "-t":  # five options share this list: write it once
+                for item in value or []:
+                    words.append(f"{PIPELINE_ACTION_OPTIONS[item.option][-1]}={action_text(item)}")
             continue
-        if word.startswith(("--prune-replaced=", "--output-run=")):
+        if value == action.default:
             continue
-        out.append(word)
-    out += ["--output-run", output_run, "--extend-run", "--skip-existing"]
-    if cut:
-        out.append("--clobber-outputs")
-    return shlex.join([PROG, *out])
+        long = action.option_strings[-1] if not isinstance(action, argparse.BooleanOptionalAction) else (
+            action.option_strings[0] if value else action.option_strings[1]
+        )
+        if action.nargs == 0:
+            words.append(long)
+        elif isinstance(action, (argparse._AppendAction, argparse._ExtendAction)):
+            words += [f"{long}={_word(item)}" for item in value]
+        else:
+            words.append(f"{long}={value}")
+    return words + (["--", *positionals] if positionals else [])
+
+
+def _word(item) -> str:
+    """One value of a list option: ``COMPONENT=LEVEL`` and ``KEY=VALUE`` pairs are tuples once parsed."""
+    if isinstance(item, tuple):
+        key, value = item
+        return f"{key}={value}" if key is not None else value
+    return str(item)
+
+
+def action_text(action) -> str:
+    """The value of the option that gives this `PipelineAction` (the inverse of `parse_pipeline_action`)."""
+    match action.option:
+        case "task":
+            return action.value if action.label is None else f"{action.value}:{action.label}"
+        case "delete":
+            return action.label
+        case "instrument":
+            return action.value
+        case _:
+            return f"{action.label}:{action.value}"
+
+
+def resume_command(args: argparse.Namespace, *, output_run: str, cut: bool) -> str:
+    """The command line that finishes an interrupted run: the same options, extending its run.
+
+    Built from the parsed options with ``-@`` merged in, so it repeats exactly
+    what this run used: ``--replace-run`` and ``--prune-replaced`` are dropped
+    (the new run is the one to extend; replacing again would remove it),
+    ``--output-run`` names the run, and ``--extend-run --skip-existing`` (plus
+    ``--clobber-outputs`` if quanta were cut short) are added.
+    """
+    resumed = argparse.Namespace(**vars(args))
+    resumed.replace_run, resumed.prune_replaced = False, None
+    resumed.output_run, resumed.extend_run, resumed.skip_existing = output_run, True, True
+    resumed.clobber_outputs = args.clobber_outputs or cut
+    return shlex.join([PROG, *command_line(resumed)])
+
+
+def setup_logging(args: argparse.Namespace) -> None:
+    """Logging as pipetask sets it up: lsst.daf.butler's `CliLog`, which lets workers replay it too.
+
+    Raises
+    ------
+    pipetask_lite.PipetaskLiteError
+        Raised, naming ``--log-file``, if a log file cannot be opened.
+    """
+    from lsst.daf.butler.cli.cliLog import CliLog
+
+    for path in args.log_file:
+        make_parents(path, "--log-file")  # logging.FileHandler would not
+    try:
+        CliLog.initLog(
+            longlog=args.long_log, log_tty=args.log_tty, log_file=tuple(args.log_file),
+            log_label=dict(args.log_label),
+        )
+    except OSError as exc:
+        raise PipetaskLiteError(f"cannot write {exc.filename!r}: {exc.strerror}", option="--log-file") from exc
+    if args.log_level:
+        CliLog.setLogLevels(args.log_level)
+    # Credentials in a repo URI must not reach the terminal or log files.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1142,33 +1238,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 1 on failure, 2 on usage errors, 130 when interrupted.
     """
     args = parse_args(argv)
-    # run -j N: the workers' forkserver imports the stack while this process
-    # does.  (Not run-qbb: its workers inherit the datastore cache it sets up.)
-    if args.subcommand == "run" and args.processes > 1 and args.start_method in (None, "forkserver") and not (
-        args.explain or args.coverage
-    ):
-        from ._parallel import start_forkserver
-
-        start_forkserver()
     # SIGTERM ends the command like Ctrl-C (cleanly, with exit 143), not
     # wherever it lands; during execution pipetask_lite._interrupt refines this.
     signal.signal(signal.SIGTERM, _on_sigterm)
-    if not args.explain:
-        # Logging as pipetask sets it up (lsst.daf.butler's CliLog, which also
-        # lets worker processes replay the same configuration).
-        from lsst.daf.butler.cli.cliLog import CliLog
-
-        CliLog.initLog(
-            longlog=args.long_log, log_tty=args.log_tty, log_file=tuple(args.log_file),
-            log_label=dict(args.log_label),
-        )
-        if args.log_level:
-            CliLog.setLogLevels(args.log_level)
-        # Credentials in a repo URI must not reach the terminal or log files.
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(RedactingFilter())
-
+    # The one error boundary: everything after parsing is inside it.
     try:
+        # run -j N: the workers' forkserver imports the stack while this
+        # process does.  (Not run-qbb: its workers inherit the datastore cache
+        # it sets up.)
+        if args.subcommand == "run" and args.processes > 1 and args.start_method in (None, "forkserver") and not (
+            args.explain or args.coverage
+        ):
+            from ._parallel import start_forkserver
+
+            start_forkserver()
+        if not args.explain:
+            setup_logging(args)
         if args.explain and args.subcommand not in EXPLAINED:
             raise UsageError(f"not available for '{args.subcommand}'; only for {', '.join(EXPLAINED)}",
                              option="--explain")
@@ -1181,7 +1266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # behind; a watcher process reports it (see _watch).
             from . import _watch
 
-            _watch.resume_command = lambda output_run: redact(resume_command(argv, output_run=output_run, cut=True))
+            _watch.resume_command = lambda output_run: redact(resume_command(args, output_run=output_run, cut=True))
             try:
                 call_run(args)
             finally:
@@ -1198,8 +1283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as exc:
         print(f"{PROG} {args.subcommand}: {exc}", file=sys.stderr)
         # run-qbb skips the quanta whose outputs exist: the same command resumes.
-        resume = (shlex.join([PROG, *(sys.argv[1:] if argv is None else argv)]) if args.subcommand == "run-qbb"
-                  else resume_command(argv, output_run=exc.output_run, cut=exc.cut))
+        resume = (shlex.join([PROG, *command_line(args)]) if args.subcommand == "run-qbb"
+                  else resume_command(args, output_run=exc.output_run, cut=exc.cut))
         print(redact(f"to resume: {resume}"), file=sys.stderr)
         return exc.exit_code
     except PipetaskLiteError as exc:

@@ -6,10 +6,19 @@ makes them importable and wraps repo creation in fixtures.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests explore at random on a developer's machine (a failure they
+# find becomes a plain regression test), but in CI they draw the same
+# examples every time: a suite that passes or fails by chance gates nothing.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 _TESTS_DIR = str(Path(__file__).resolve().parent)
 # ``harness`` and ``failing_tasks`` are plain modules in tests/ (no package),

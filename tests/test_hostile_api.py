@@ -450,9 +450,12 @@ FOUND = [
     pytest.param("qgraph", {"pipeline": None, "pipeline_actions": [("task", f"{ADD_TASK}:task0:x")]}, "-t/--task",
                  id="task-label-not-a-name"),
     # FileNotFoundError from lsst.utils.timer.profile, after every quantum ran.
-    pytest.param("run", {"profile": "nodir/run.prof"}, "--profile", id="profile-in-missing-directory"),
+    # (A missing directory is created now, as lsst.resources does for -q.)
+    pytest.param("run", {"profile": "{pipeline}/run.prof"}, "--profile", id="profile-under-a-file"),
     # A PipetaskLiteError, but only after every quantum ran and wrote its outputs.
-    pytest.param("run", {"summary": "nodir/summary.json"}, "--summary", id="summary-in-missing-directory"),
+    pytest.param("run", {"summary": "{pipeline}/summary.json"}, "--summary", id="summary-under-a-file"),
+    # StopIteration from pipe_base's text rendering of an empty pipeline graph.
+    pytest.param("build", {"pipeline": None, "show": ["pipeline-graph"]}, "--show", id="show-graph-of-nothing"),
     # ValueError('Unmocked dataset type ... cannot be used as an output.') from mock_pipeline_graph.
     pytest.param("qgraph", {"mock": True, "unmocked_dataset_types": ["add_dataset1"]}, "--unmocked-dataset-types",
                  id="unmocked-output"),

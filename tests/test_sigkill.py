@@ -1,0 +1,107 @@
+"""SIGKILL at any point of a run, then the resume command: the repo equals an uninterrupted run's.
+
+A SIGKILL (or the out-of-memory killer, or a power cut) gives the command no
+chance to clean up, so whatever it had written is what the resume finds: a
+half-written init-output, a quantum's outputs without its metadata, or its
+metadata without its log (pipe_base writes them in that order).  Each case
+here kills the command as soon as the output run holds N files, for every N
+up to 20 at ``-j 1`` and every third N at ``-j 2``, then runs the command that
+resumes it: the one the ``-j 1`` watcher printed, else the documented
+``--extend-run --skip-existing --clobber-outputs``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from harness import copy_repo, diff_snapshots, env, run_cli, snapshot
+from test_parallel import pipeline_with
+
+RUN = "out/run"
+KILL_POINTS = [("1", n) for n in range(1, 21)] + [("2", n) for n in range(1, 21, 3)]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, _template_add_repo):
+    """A pipeline whose middle task sleeps (so the run cannot end before the kill), and the run's snapshot."""
+    base = tmp_path_factory.mktemp("sigkill")
+    pipeline = pipeline_with(base / "p.yaml", "failing_tasks.SleepTask", {"seconds": 0.3})
+    reference = copy_repo(_template_add_repo.root, base / "reference")
+    done = run_cli(command(reference, pipeline, "1"))
+    assert done.returncode == 0, done.stderr
+    return pipeline, snapshot(reference), count_files(reference / RUN)
+
+
+def command(root, pipeline, processes: str) -> list[str]:
+    return ["run", "-b", str(root), "-i", "test/in", "-o", "out", "--output-run", RUN, "-p", str(pipeline),
+            "--register-dataset-types", "-j", processes]
+
+
+def count_files(directory) -> int:
+    return sum(len(files) for _, _, files in os.walk(directory))
+
+
+@pytest.mark.parametrize("processes, n_files", KILL_POINTS, ids=[f"j{p}-after-{n}-files" for p, n in KILL_POINTS])
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, _template_add_repo, uninterrupted, processes,
+                                                         n_files):
+    pipeline, reference, total = uninterrupted
+    assert n_files < total - 8  # the sleeping task keeps the kill before the end
+    root = copy_repo(_template_add_repo.root, tmp_path / "repo")
+    log = tmp_path / "log"
+    argv = command(root, pipeline, processes)
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "pipetask_lite", *argv], stdout=subprocess.DEVNULL,
+                                stderr=stderr, env=env())
+        deadline = time.monotonic() + 120
+        while count_files(root / RUN) < n_files and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=60) == -signal.SIGKILL, log.read_text()
+    # At -j 1 a watcher outlives the command once quanta run, and prints the resume command.
+    time.sleep(0.5)
+    printed = [line for line in log.read_text().splitlines() if line.startswith("to resume: ")]
+    if printed:
+        words = shlex.split(printed[0].removeprefix("to resume: "))
+        assert words[0] == "pipetask-lite"
+        resume = words[1:]
+    else:
+        resume = [*argv, "--extend-run", "--skip-existing", "--clobber-outputs"]
+    resumed = run_cli(resume)
+    assert resumed.returncode == 0, resumed.stderr
+    assert diff_snapshots(reference, snapshot(root), names=("uninterrupted", "resumed")) == ""
+
+
+def _cut_short(root) -> None:
+    """Leave the state of a kill between a quantum's metadata and its log: remove one log dataset."""
+    from lsst.daf.butler import Butler
+
+    with Butler.from_config(str(root), writeable=True) as butler:
+        (ref,) = butler.query_datasets("task0_log", collections=RUN, data_id={"instrument": "INSTR", "detector": 1},
+                                     explain=False)
+        butler.pruneDatasets([ref], disassociate=True, unstore=True, purge=True)
+
+
+def test_a_quantum_cut_after_its_metadata_is_run_again(tmp_path, _template_add_repo, uninterrupted):
+    """The window found by killing at many points, made deterministic; pipetask loses that log for good."""
+    pipeline, reference, _ = uninterrupted
+    root = copy_repo(_template_add_repo.root, tmp_path / "repo")
+    argv = command(root, pipeline, "1")
+    assert run_cli(argv).returncode == 0
+    _cut_short(root)
+    before = snapshot(root)
+    refused = run_cli([*argv, "--extend-run", "--skip-existing"])
+    assert refused.returncode == 1
+    assert "pipetask-lite run: error: --extend-run: 1 quanta of run 'out/run' were cut short" in refused.stderr
+    assert "task0@{instrument='INSTR', detector=1}" in refused.stderr
+    assert "hint: add --clobber-outputs to run them again" in refused.stderr
+    assert diff_snapshots(before, snapshot(root)) == ""
+    resumed = run_cli([*argv, "--extend-run", "--skip-existing", "--clobber-outputs"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Running 1 quanta again that were cut short" in resumed.stderr
+    assert diff_snapshots(reference, snapshot(root), names=("uninterrupted", "resumed")) == ""
