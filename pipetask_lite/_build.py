@@ -193,7 +193,7 @@ def _check_class(name: str, base: str, option: str) -> None:
         raise PipetaskLiteError(f"cannot import {name!r}: {exc}", option=option) from exc
     expected = doImportType(base)
     if not (isinstance(cls, type) and issubclass(cls, expected)):
-        raise PipetaskLiteError(f"{name!r} is not a {expected.__name__} class", option=option)
+        raise PipetaskLiteError(f"{name!r} is not a subclass of {expected.__name__}", option=option)
 
 
 def _config_error(exc: Exception, actions: Sequence[PipelineAction]) -> Exception:

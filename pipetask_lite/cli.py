@@ -820,7 +820,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         With code 2 and a one-line message, for a usage error.
     """
     parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    known = {opt for action in parser._actions for opt in action.option_strings}
+    for word in words[:next((i for i, w in enumerate(words) if w in commands.choices), len(words))]:
+        # Before the subcommand, an unknown option would be taken for one
+        # that takes the next word as its value.
+        if word.startswith("--") and word.partition("=")[0] not in known:
+            parser.error(f"unrecognized arguments: {word}{_did_you_mean(word, parser)}")
+    args, unknown = parser.parse_known_args(words)
     subparser = subcommand_parser(parser, args.subcommand)
     if unknown:
         subparser.error(f"unrecognized arguments: {' '.join(unknown)}{_did_you_mean(unknown[0], parser, subparser)}")
