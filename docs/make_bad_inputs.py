@@ -17,11 +17,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from harness import make_add_repo, run_cli, run_pipetask  # noqa: E402
 
 
-def cases(repo: str, pipeline: str, tmp: Path) -> list[tuple[str, list[str]]]:
-    """(what is wrong, command line) pairs; REPO is replaced per tool."""
+def cases(repo: str, pipeline: str, tmp: Path) -> list[tuple[str, list[str]] | tuple[str, list[str], list[str]]]:
+    """(what is wrong, command line[, command run first]) tuples; REPO is replaced per tool."""
     (tmp / "not-a-graph.qg").write_text("hello")
+    (tmp / "replace.yaml").write_text("run:\n  replace-run: true\n  prune-replaced: purge\n")
+    (tmp / "raises.py").write_text("raise RuntimeError('boom')\n")
     base = ["run", "-b", "REPO", "-i", "test/in", "-o", "out", "-p", pipeline]
+    finished = [*base, "--output-run", "out/r1", "--register-dataset-types"]
     return [
+        ("`-@` adds `--replace-run` (purge) to `--extend-run`", ["run", "-b", "REPO", "-p", pipeline, "-o", "out",
+         "--extend-run", "-@", str(tmp / "replace.yaml"), "-d", "detector < 5"], finished),
+        ("abbreviated option", [*base, "--regist"]),
+        ("a pattern as `-o`", ["run", "-b", "REPO", "-i", "test/in", "-o", "out*", "-p", pipeline,
+                               "--register-dataset-types"]),
+        ("a pattern as `--output-run`", [*base, "--register-dataset-types", "--output-run", "test/*"]),
+        ("a pattern as `-i`", ["run", "-b", "REPO", "-i", "test/*", "-o", "out", "-p", pipeline,
+                               "--register-dataset-types"]),
+        ("`--log-file` that cannot be opened", ["--log-file", f"{pipeline}/x.log", *base]),
+        ("`--summary` under a file", [*base, "--register-dataset-types", "--summary", f"{pipeline}/s.json"]),
+        ("`-C` file that raises", [*base, "--register-dataset-types", "-C", f"task0:{tmp / 'raises.py'}"]),
+        ("unknown `--instrument` class", [*base, "--register-dataset-types", "--instrument", "lsst.obs.nope.Cam"]),
+        ("bad `--memory-per-quantum`, dataset types not registered", [*base, "--memory-per-quantum", "3XB"]),
         ("repo path does not exist", ["run", "-b", "REPO/nope", "-i", "test/in", "-o", "out", "-p", pipeline]),
         ("unknown input collection", ["run", "-b", "REPO", "-i", "no/such", "-o", "out", "-p", pipeline]),
         ("missing pipeline file", ["run", "-b", "REPO", "-i", "test/in", "-o", "out", "-p", "missing.yaml"]),
@@ -58,8 +74,8 @@ def cases(repo: str, pipeline: str, tmp: Path) -> list[tuple[str, list[str]]]:
                                    "lsst.pipe.base.tests.simpleQGraph.AddTask:a:b", "--register-dataset-types"]),
         ("`--skip-existing-in` a missing collection", [*base, "--register-dataset-types", "--skip-existing-in",
                                                        "no/such"]),
-        ("`--summary` in a missing directory", [*base, "--register-dataset-types", "--summary",
-                                                str(tmp / "nodir" / "s.json")]),
+        ("`--summary` in a missing directory (created, as for `-q`)", [*base, "--register-dataset-types",
+                                                                       "--summary", str(tmp / "nodir" / "s.json")]),
     ]
 
 
@@ -78,15 +94,19 @@ def main() -> None:
         rows = []
 
         def one(index_case):
-            index, (what, argv) = index_case
+            index, (what, argv, *setup) = index_case
             results = {}
             for tool, runner in (("lite", run_cli), ("pipetask", run_pipetask)):
                 repo = tmp / f"{tool}{index}"
                 shutil.copytree(template.root, repo)
+                for first in setup:
+                    assert runner([a.replace("REPO", str(repo)) for a in first], cwd=tmp).returncode == 0
                 proc = runner([str(repo) if a == "REPO" else a.replace("REPO", str(repo)) for a in argv], cwd=tmp)
                 traceback = " (with traceback)" if "Traceback" in proc.stderr else ""
                 results[tool] = f"exit {proc.returncode}{traceback}: {last_line(proc.stderr).replace(str(repo), 'REPO')}"
             command = " ".join(argv[:1] + ["..."] + argv[8:] if len(argv) > 8 else argv)
+            if setup:
+                command += " (after a first run into out/r1)"
             # Temporary paths say nothing to a reader.
             return what, command.replace(str(tmp), "TMP"), {k: v.replace(str(tmp), "TMP") for k, v in results.items()}
 

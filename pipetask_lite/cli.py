@@ -1129,9 +1129,10 @@ def command_line(args: argparse.Namespace) -> list[str]:
     """The command line (without the program name) that parses back to ``args``, with no ``-@``.
 
     Built from the parsed options, the options file already merged in: every
-    option whose value differs from its default, in its long form
-    (``--input=VALUE``, so that a value starting with ``-`` stays a value),
-    pipeline actions in their order, then positional arguments.
+    option whose value differs from its default, as typed in the classic
+    command lines (``-i VALUE``; ``--input=VALUE`` for a value starting with
+    ``-``, so that it stays a value), pipeline actions in their order, then
+    positional arguments.
     """
     parser = build_parser()
     return [*_option_words(parser, args), args.subcommand, *_option_words(subcommand_parser(parser, args.subcommand), args)]
@@ -1141,7 +1142,9 @@ def _option_words(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     """The words of `command_line` for the options (and positionals) of one parser."""
     words: list[str] = []
     positionals: list[str] = []
-    for action in parser._actions:
+    # -b -i -o --output-run first, as in the classic command lines.
+    first = ("butler_config", "input", "output", "output_run")
+    for action in sorted(parser._actions, key=lambda action: action.dest not in first):
         if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)) or action.dest in (
             "options_file", "subcommand"
         ):
@@ -1153,20 +1156,25 @@ def _option_words(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         if action.dest == "pipeline_actions":
             if action.option_strings[0] == "-t":  # five options share this list: write it once
                 for item in value or []:
-                    words.append(f"{PIPELINE_ACTION_OPTIONS[item.option][-1]}={action_text(item)}")
+                    words += _option_value(PIPELINE_ACTION_OPTIONS[item.option], action_text(item))
             continue
         if value == action.default:
             continue
-        long = action.option_strings[-1] if not isinstance(action, argparse.BooleanOptionalAction) else (
-            action.option_strings[0] if value else action.option_strings[1]
-        )
-        if action.nargs == 0:
-            words.append(long)
+        if isinstance(action, argparse.BooleanOptionalAction):
+            words.append(action.option_strings[0] if value else action.option_strings[1])
+        elif action.nargs == 0:
+            words.append(action.option_strings[0])
         elif isinstance(action, (argparse._AppendAction, argparse._ExtendAction)):
-            words += [f"{long}={_word(item)}" for item in value]
+            for item in value:
+                words += _option_value(action.option_strings, _word(item))
         else:
-            words.append(f"{long}={value}")
+            words += _option_value(action.option_strings, str(value))
     return words + (["--", *positionals] if positionals else [])
+
+
+def _option_value(option_strings: Sequence[str], value: str) -> list[str]:
+    """``[-x, VALUE]``, or ``[--long=VALUE]`` when the value would look like an option."""
+    return [f"{option_strings[-1]}={value}"] if value.startswith("-") else [option_strings[0], value]
 
 
 def _word(item) -> str:
