@@ -769,17 +769,24 @@ def merge_options_file(
     if not isinstance(content, dict):
         parser.error(f"-@/--options-file: {args.options_file!r} is not a YAML mapping")
     by_name = {opt.lstrip("-"): action for action in parser._actions for opt in action.option_strings}
+    section = content.get(subcommand) or {}
+    if not isinstance(section, dict):
+        parser.error(f"-@/--options-file: '{subcommand}' in {args.options_file!r} is not a mapping of options")
     file_actions = []
-    for name, value in (content.get(subcommand) or {}).items():
+    for name, value in section.items():
         action = by_name.get(str(name))
         if action is None or action.dest in ("help", "options_file"):
             parser.error(f"-@/--options-file: {name!r} is not an option of '{subcommand}'")
         values = value if isinstance(value, list) else [value]
+        many = action.dest == "pipeline_actions" or isinstance(action, (argparse._AppendAction, argparse._ExtendAction))
+        if any(v is None or isinstance(v, (dict, list)) for v in values) or (isinstance(value, list) and not many):
+            parser.error(f"-@/--options-file: {name}: {value!r} is not "
+                         + ("a value or a list of values" if many else "one value"))
         if action.dest == "pipeline_actions":
             file_actions.extend(_convert(parser, action, name, str(v)) for v in values)
         elif action.dest not in given:
             if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
-                setattr(args, action.dest, bool(value))
+                setattr(args, action.dest, _flag(parser, name, value))
             elif isinstance(action, (argparse._AppendAction, argparse._ExtendAction)):
                 converted = [_convert(parser, action, name, str(v)) for v in values]
                 flat = [x for c in converted for x in (c if isinstance(c, list) else [c])]
@@ -788,6 +795,18 @@ def merge_options_file(
                 setattr(args, action.dest, _convert(parser, action, name, str(value)))
     flat_actions = [x for a in file_actions for x in (a if isinstance(a, list) else [a])]
     args.pipeline_actions = flat_actions + (args.pipeline_actions or [])
+
+
+def _flag(parser: argparse.ArgumentParser, name: str, value) -> bool:
+    """An options-file value for a flag, read as Click reads it (``bool("no")`` would be `True`)."""
+    text = str(value).strip().lower()
+    if isinstance(value, bool) or text in ("1", "0"):
+        return text in ("true", "1")
+    if text in ("true", "t", "yes", "y", "on"):
+        return True
+    if text in ("false", "f", "no", "n", "off"):
+        return False
+    parser.error(f"-@/--options-file: {name}: {value!r} is not true or false")
 
 
 def _convert(parser: argparse.ArgumentParser, action: argparse.Action, name: str, text: str):

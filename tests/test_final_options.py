@@ -272,3 +272,45 @@ def test_read_only_butler_opens_a_repo_with_a_hot_journal(finished):
     assert proc.returncode == 0, proc.stderr
     tables = sqlite3.connect(database).execute("SELECT name FROM sqlite_master WHERE name = 'junk'").fetchall()
     assert tables == []  # rolled back, as SQLite's recovery does
+
+
+# ---------------------------------------------------------------------------
+# Options files with values of the wrong kind
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("run:\n  extend-run: maybe\n", "extend-run: 'maybe' is not true or false"),
+        ("run:\n  output: [a, b]\n", "output: ['a', 'b'] is not one value"),
+        ("run:\n  input: null\n", "input: None is not a value or a list of values"),
+        ("run:\n  input: [{a: 1}]\n", "is not a value or a list of values"),
+        ("run: [a]\n", "'run' in"),
+    ],
+)
+def test_options_file_values_of_the_wrong_kind(tmp_path, capsys, content, message):
+    options = tmp_path / "opts.yaml"
+    options.write_text(content)
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["run", "-b", "R", "-o", "out", "-p", "p.yaml", "-@", str(options)])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, value", [("'no'", False), ("off", False), ("'yes'", True), ("1", True), ("0", False)])
+def test_options_file_flags_read_as_click_reads_them(tmp_path, text, value):
+    """``bool("no")`` is True: a quoted "no" must not turn --replace-run on."""
+    options = tmp_path / "opts.yaml"
+    options.write_text(f"run:\n  replace-run: {text}\n")
+    assert parse_args(["run", "-b", "R", "-o", "out", "-p", "p.yaml", "-@", str(options)]).replace_run is value
+
+
+def test_options_file_path_with_a_nul_byte_is_a_usage_error(capsys):
+    """Found by tests/test_hostile.py on the newer release line: a traceback ('embedded null byte')."""
+    from pipetask_lite.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "-b", "R", "-o", "out", "-p", "p.yaml", "-@", "\x00"])
+    assert exc.value.code == 2
+    assert "-@/--options-file: cannot read" in capsys.readouterr().err
