@@ -26,7 +26,7 @@ def cases(repo: str, pipeline: str, tmp: Path) -> list[tuple[str, list[str]] | t
     finished = [*base, "--output-run", "out/r1", "--register-dataset-types"]
     return [
         ("`-@` adds `--replace-run` (purge) to `--extend-run`", ["run", "-b", "REPO", "-p", pipeline, "-o", "out",
-         "--extend-run", "-@", str(tmp / "replace.yaml"), "-d", "detector < 5"], finished),
+         "-d", "detector < 5", "--extend-run", "-@", str(tmp / "replace.yaml")], finished),
         ("abbreviated option", [*base, "--regist"]),
         ("a pattern as `-o`", ["run", "-b", "REPO", "-i", "test/in", "-o", "out*", "-p", pipeline,
                                "--register-dataset-types"]),

@@ -38,6 +38,8 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.signal: int | None = None
+        self.over = False
+        """Set once execution has ended: later signals are ignored while the report is written."""
 
     @property
     def requested(self) -> bool:
@@ -60,6 +62,8 @@ def stop_between_quanta() -> Iterator[StopRequest]:
         return
 
     def on_signal(signum, frame) -> None:
+        if request.over:
+            return
         if request.requested:
             raise KeyboardInterrupt()
         request.signal = signum
@@ -70,7 +74,8 @@ def stop_between_quanta() -> Iterator[StopRequest]:
         signal.setitimer(signal.ITIMER_REAL, GRACE)
 
     def on_grace_over(signum, frame) -> None:
-        raise KeyboardInterrupt()
+        if not request.over:
+            raise KeyboardInterrupt()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, on_grace_over)

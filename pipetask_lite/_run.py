@@ -530,10 +530,17 @@ def execute_to_the_end(
 
     failure: MPGraphExecutorError | None = None
     try:
-        with quantum_progress(len(result.quantum_graph), enabled=progress), _profiled(profile):
-            execute()
-    except MPGraphExecutorError as exc:
-        failure = exc
+        try:
+            with quantum_progress(len(result.quantum_graph), enabled=progress), _profiled(profile):
+                execute()
+        except MPGraphExecutorError as exc:
+            failure = exc
+        finally:
+            # From here on a signal stops nothing: no quantum runs any more,
+            # and the report must be written whole.
+            stop.over = True
+            result.report = get_report()
+            _write_summary(summary, result.report)
     except KeyboardInterrupt as exc:
         # After the running quanta finished (StoppedBetweenQuanta), or at
         # once on a second signal or when the grace period ran out.
@@ -544,9 +551,6 @@ def execute_to_the_end(
             output_run=result.output_run, cut=not isinstance(exc, StoppedBetweenQuanta),
             terminated=stop.signal == signal.SIGTERM,
         ) from None
-    finally:
-        result.report = get_report()
-        _write_summary(summary, result.report)
     _sort_quanta(result)
     if failure is not None or result.failed:
         raise QuantaFailedError(_failure_message(result, failure), result=result)
