@@ -319,6 +319,9 @@ def test_one_user_stopped_while_others_run(tmp_path: Path, pg_server: PgServer, 
     others = snapshot(root, ignore_runs_prefix="out0")
     assert diff_snapshots(g.expected([1, 2]), others, names=("uninterrupted", "beside a stopped run")) == ""
 
+    # ... and user 0 was stopped part way: task2 never started for it.
+    assert datasets_by_detector(snapshot(root), "add_dataset3", "out0/run") == {}
+
     if signum == signal.SIGINT:
         line = next(line for line in texts[0].splitlines() if line.startswith("to resume: "))
         words = shlex.split(line.removeprefix("to resume: "))
@@ -403,13 +406,13 @@ def _bad(kind: str, server: PgServer, root: Path) -> None:
         write_config(root, {"db": server.url("no_such_database")})
 
 
-@pytest.mark.parametrize("subcommand", ["run", "qgraph"])
-@pytest.mark.parametrize("kind, says", [
-    ("server-down", "127.0.0.1"),
-    ("wrong-password", "password authentication failed"),
-    ("password-key", "password authentication failed"),
-    ("no-btree-gist", "btree_gist"),
-    ("no-such-database", "no_such_database"),
+@pytest.mark.parametrize("subcommand, kind, says", [
+    ("run", "server-down", "Connection refused"),
+    ("run", "wrong-password", "password authentication failed"),
+    ("run", "password-key", "password authentication failed"),
+    ("run", "no-btree-gist", "btree_gist"),
+    ("run", "no-such-database", 'database "no_such_database" does not exist'),
+    ("qgraph", "wrong-password", "password authentication failed"),
 ])
 def test_bad_repo_database(tmp_path: Path, pg_server: PgServer, pg_template: PgRepo, subcommand: str, kind: str,
                            says: str) -> None:
