@@ -221,10 +221,9 @@ class Gated:
 
 
 @pytest.fixture(scope="module")
-def gated(tmp_path_factory: pytest.TempPathFactory, pg_server: PgServer, pg_template: PgRepo) -> Iterator[Gated]:
-    """The module's `Gated`; every test starts with every gate open and no 'reached' mark."""
-    gated = Gated(tmp_path_factory.mktemp("gated"), pg_server, pg_template)
-    yield gated
+def gated(tmp_path_factory: pytest.TempPathFactory, pg_server: PgServer, pg_template: PgRepo) -> Gated:
+    """The module's `Gated` (its reference runs take a while: made once)."""
+    return Gated(tmp_path_factory.mktemp("gated"), pg_server, pg_template)
 
 
 @pytest.fixture
