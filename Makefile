@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_REPO ?= demo-repo
 
-.PHONY: install demo test bench docs clean
+.PHONY: install demo test bench docs clean postgres
+# tests/test_postgres.py starts its own throwaway server from these binaries.
+PG_BIN ?= /usr/lib/postgresql/15/bin
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +24,13 @@ demo: install
 	rm -rf $(DEMO_REPO)
 	$(PY) -m pipetask_lite.demo $(DEMO_REPO)
 
-test: install
+test: install postgres
 	$(PY) -m pytest -q
+
+# Debian's PostgreSQL server (with btree_gist), installed where it is missing;
+# it is only started by the tests.
+postgres:
+	@test -x $(PG_BIN)/initdb || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
 
 bench: install
 	$(PY) bench/bench_help.py

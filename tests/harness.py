@@ -285,6 +285,7 @@ def make_add_repo(
     n_detectors: int = 3,
     n_tasks: int = 3,
     pipeline_dir: Path | str | None = None,
+    seed_config: Mapping[str, Any] | None = None,
 ) -> AddRepo:
     """Create a small SQLite butler repo with `AddTask` inputs.
 
@@ -299,6 +300,9 @@ def make_add_repo(
     pipeline_dir : `pathlib.Path` or `str`, optional
         Where to write ``pipeline_<n_tasks>.yaml``; default is the parent of
         ``root`` so that copying the repo does not copy the pipeline.
+    seed_config : `~collections.abc.Mapping`, optional
+        Seed config for ``Butler.makeRepo``, e.g. ``{"registry": {"db":
+        "postgresql://..."}}`` for a registry that is not SQLite.
 
     Returns
     -------
@@ -314,11 +318,11 @@ def make_add_repo(
     other dataset types are left for ``--register-dataset-types``.
     """
     # Imported here so that merely importing the harness stays cheap.
-    from lsst.daf.butler import Butler, CollectionType, DatasetType
+    from lsst.daf.butler import Butler, CollectionType, Config, DatasetType
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    Butler.makeRepo(str(root))
+    Butler.makeRepo(str(root), config=None if seed_config is None else Config(dict(seed_config)))
     butler = Butler.from_config(str(root), writeable=True)
     try:
         butler.registry.insertDimensionData(
