@@ -9,6 +9,7 @@ __all__ = (
 )
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -127,6 +128,25 @@ def file_errors() -> tuple[type[Exception], ...]:
     return errors
 
 
+class _NotInstantiated(logging.Filter):
+    """Drops daf_butler's "Failed to instantiate Butler" record: the error boundary reports the exception."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to instantiate Butler from config")
+
+
+@contextlib.contextmanager
+def _without_butler_error_log() -> Iterator[None]:
+    """While a butler is opened: daf_butler logs its failure before raising it, a second error line."""
+    logger = logging.getLogger("lsst.daf.butler.direct_butler._direct_butler")
+    quiet = _NotInstantiated()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 def open_butler(butler_config: str, *, writeable: bool = False, option: str = "-b/--butler-config"):
     """`lsst.daf.butler.Butler.from_config`, with a repo it cannot open blamed on ``option`` (``-b`` or ``REPO``).
 
@@ -139,6 +159,7 @@ def open_butler(butler_config: str, *, writeable: bool = False, option: str = "-
     from lsst.daf.butler import Butler
 
     with (
+        _without_butler_error_log(),
         blame(option, *repo_errors()),
         blame(option, FileNotFoundError, message=f"no butler repo at {butler_config!r}"),
     ):
