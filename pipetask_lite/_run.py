@@ -314,32 +314,33 @@ unmocked_dataset_types : optional
             prune_replaced=prune_replaced, rebase=rebase, clobber_outputs=clobber_outputs,
         )
         # Quanta killed between their metadata and their log look finished
-        # to the graph builder, and the log would be lost for good (as with
-        # pipetask); they are run again instead.
-        cut = find_cut_quanta(butler_config, factory(resolve=False), output=output, output_run=output_run) if (
-            extend_run and factory is not None
-        ) else []
-        if cut and not clobber_outputs:
-            raise PipetaskLiteError(
-                f"{len(cut)} quanta of run {cut[0].run!r} were cut short after writing their metadata "
-                f"(killed before their log was written): {', '.join(sorted(map(_describe_ref, cut))[:3])}"
-                + (", ..." if len(cut) > 3 else ""),
-                option="--extend-run", hint="add --clobber-outputs to run them again",
-            )
+        # to the graph builder and the executor, and the log would be lost
+        # for good (as with pipetask); they are run again instead.
+        cut = _cut_quanta(butler_config, factory(resolve=False), output=output, output_run=output_run,
+                          clobber_outputs=clobber_outputs) if extend_run and factory is not None else []
         # Every input is checked here (the graph may be empty only when the
         # cut quanta are all that is left to do).
         quantum_graph, plan = build_graph(allow_empty=bool(cut))
-        if cut:
-            # The first write; the graph is built again to include them.
-            with open_butler(butler_config, writeable=True) as butler:
-                butler.pruneDatasets(cut, disassociate=True, unstore=True, purge=True)
-            _LOG.warning("Running %d quanta again that were cut short after writing their metadata.", len(cut))
-            quantum_graph, plan = build_graph()
+        if extend_run and factory is None:
+            # A saved graph (-g): those of its quanta that were cut short.
+            in_graph = {(node["task_label"], node["data_id"].required_values)
+                        for node in quantum_graph.quantum_only_xgraph.nodes.values()}
+            cut = _cut_quanta(butler_config, quantum_graph.pipeline_graph, output=output,
+                              output_run=plan.output_run, clobber_outputs=clobber_outputs, only=in_graph)
         warn_unhandled_show(show_info, "run")
         if show_info.handled:
             print("No pipeline executed. The --show option was given and all options were processed.",
                   file=sys.stderr)
             return None
+        if cut:
+            # The first write: without their metadata they are incomplete
+            # quanta, which --clobber-outputs redoes.  A new graph includes
+            # them; a saved one has them already.
+            with open_butler(butler_config, writeable=True) as butler:
+                butler.pruneDatasets(cut, disassociate=True, unstore=True, purge=True)
+            _LOG.warning("Running %d quanta again that were cut short after writing their metadata.", len(cut))
+            if factory is not None:
+                quantum_graph, plan = build_graph()
         return _execute(
             quantum_graph, plan=plan, pool=pool, butler_config=butler_config, output=output,
             register_dataset_types=register_dataset_types, skip_init_writes=skip_init_writes,
@@ -639,10 +640,36 @@ def find_cut_quanta(butler_config: str, pipeline_graph, *, output: str | None, o
     return cut
 
 
+def _cut_quanta(butler_config: str, pipeline_graph, *, output: str | None, output_run: str | None,
+                clobber_outputs: bool, only: set | None = None) -> list:
+    """`find_cut_quanta`, limited to the quanta ``only`` (``(label, data ID values)``) if given.
+
+    Raises
+    ------
+    pipetask_lite.PipetaskLiteError
+        Raised, before anything is written, if there are any and
+        ``--clobber-outputs`` was not given to run them again.
+    """
+    cut = [ref for ref in find_cut_quanta(butler_config, pipeline_graph, output=output, output_run=output_run)
+           if only is None or (_label_of(ref), ref.dataId.required_values) in only]
+    if cut and not clobber_outputs:
+        raise PipetaskLiteError(
+            f"{len(cut)} quanta of run {cut[0].run!r} were cut short after writing their metadata "
+            f"(killed before their log was written): {', '.join(sorted(map(_describe_ref, cut))[:3])}"
+            + (", ..." if len(cut) > 3 else ""),
+            option="--extend-run", hint="add --clobber-outputs to run them again",
+        )
+    return cut
+
+
+def _label_of(ref) -> str:
+    """The task label of a ``LABEL_metadata`` dataset."""
+    return ref.datasetType.name.removesuffix("_metadata")
+
+
 def _describe_ref(ref) -> str:
     """``label@{detector=1}`` for a metadata dataset of a quantum."""
-    label = ref.datasetType.name.removesuffix("_metadata")
-    return f"{label}@{{{', '.join(f'{k}={v!r}' for k, v in ref.dataId.required.items())}}}"
+    return f"{_label_of(ref)}@{{{', '.join(f'{k}={v!r}' for k, v in ref.dataId.required.items())}}}"
 
 
 def _has_datastore_records(quantum_graph: PredictedQuantumGraph) -> bool:

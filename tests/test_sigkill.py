@@ -105,3 +105,20 @@ def test_a_quantum_cut_after_its_metadata_is_run_again(tmp_path, _template_add_r
     assert resumed.returncode == 0, resumed.stderr
     assert "Running 1 quanta again that were cut short" in resumed.stderr
     assert diff_snapshots(reference, snapshot(root), names=("uninterrupted", "resumed")) == ""
+
+
+def test_a_cut_quantum_of_a_saved_graph_is_run_again(tmp_path, _template_add_repo, uninterrupted):
+    """``run -g``: the executor would skip the quantum (its metadata exists) and the log stay lost."""
+    pipeline, reference, _ = uninterrupted
+    root = copy_repo(_template_add_repo.root, tmp_path / "repo")
+    graph = tmp_path / "graph.qg"
+    built = run_cli(["qgraph", "-b", str(root), "-i", "test/in", "-o", "out", "--output-run", RUN, "-p",
+                     str(pipeline), "-q", str(graph)])
+    assert built.returncode == 0, built.stderr
+    argv = ["run", "-b", str(root), "-i", "test/in", "-o", "out", "-g", str(graph), "--register-dataset-types"]
+    assert run_cli(argv).returncode == 0
+    _cut_short(root)
+    resumed = run_cli([*argv, "--extend-run", "--skip-existing", "--clobber-outputs"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Running 1 quanta again that were cut short" in resumed.stderr
+    assert diff_snapshots(reference, snapshot(root), names=("uninterrupted", "resumed")) == ""
