@@ -21,7 +21,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from ._compat import NEW_BUILDER_OPTIONS
+from ._compat import NEW_BUILDER_OPTIONS, check_release
 from ._parallel import START_METHODS
 from ._redact import RedactingFilter, redact
 from ._rules import PRUNE_CHOICES, check_graph_options
@@ -1297,6 +1297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             start_forkserver()
         if not args.explain:
+            # The lsst packages found (pip's, or an EUPS stack's) must be a
+            # release pipetask-lite supports; package metadata only, cheap.
+            check_release()
             setup_logging(args)
         if args.explain and args.subcommand not in EXPLAINED:
             raise UsageError(f"not available for '{args.subcommand}'; only for {', '.join(EXPLAINED)}",

@@ -26,6 +26,8 @@ failing task (exit 1, same repo), -j 2;         test_failure_then_resume
 --skip-existing-in                              test_skip_existing_in
 --select-tasks, --dataset-query-constraint,     test_select_tasks_constraint_and_table
 --data-id-table
+--retained-dataset-types,                       test_retained_dataset_types_and_prune_unanchored_quanta
+--prune-unanchored-quanta (newer release)
 qgraph -q, then run -g                          test_saved_graph_then_run_it
 --mock, --mock-failure, --unmocked-...          test_mock_failure
 ==============================================  ===========================================
@@ -57,6 +59,7 @@ import numpy as np
 import pytest
 from harness import AddRepo, copy_repo, diff_snapshots, make_failing_pipeline, snapshot
 
+from pipetask_lite._compat import NEW_BUILDER_OPTIONS, builder_takes
 from pipetask_lite.cli import build_parser, main, subcommand_parser
 
 SIDES = ("cli", "script")
@@ -347,6 +350,26 @@ def test_skip_existing_in(resumed: Twins, pipeline: str) -> None:
         resumed, ["run", "-b", REPO, "-i", "test/chain", "-o", "second", "-p", pipeline, "--skip-existing-in", "out"]
     )
     assert sorted(datasets(snaps["script"], "add_dataset3", "second/<timestamp>")) == [1, 2]
+
+
+@pytest.mark.skipif(
+    not all(builder_takes(option) for option in NEW_BUILDER_OPTIONS),
+    reason="the newer release's options (lsst-pipe-base 30.2026.2800 or newer)",
+)
+def test_retained_dataset_types_and_prune_unanchored_quanta(twins: Twins, pipeline: str) -> None:
+    """Only task1 ran, for detector 0; its skipped quantum anchors no task0 quantum there."""
+    base = ["run", "-b", REPO, "-p", pipeline, "--register-dataset-types"]
+    round_trip(twins, [*base, "-i", "test/chain", "-o", "pre", "--select-tasks", "task0"])
+    round_trip(twins, [*base, "-i", "pre", "-o", "mid", "--output-run", "mid/run", "--select-tasks", "task1",
+                       "-d", "detector = 0"])
+    twins.write("retained.yaml", "- add_dataset1\n- add_dataset3\n")
+    script, snaps = round_trip(
+        twins,
+        [*base, "-i", "test/chain", "-o", "third", "--skip-existing-in", "mid/run",
+         "--retained-dataset-types", "retained.yaml", "--prune-unanchored-quanta", "task0:task1"],
+    )
+    assert "prune_unanchored_quanta=('task0', 'task1')" in script
+    assert sorted(datasets(snaps["script"], "add_dataset1", "third/<timestamp>")) == [1, 2]
 
 
 def test_select_tasks_constraint_and_table(twins: Twins, pipeline: str) -> None:
