@@ -203,7 +203,11 @@ def check_graph_options(
                 "--retained-dataset-types has no effect without --skip-existing-in, --skip-existing "
                 "or --extend-run"
             )
-        read_retained_dataset_types(retained_dataset_types)
+        if not isinstance(retained_dataset_types, str | os.PathLike):
+            raise UsageError(f"expected the path of a YAML file, got {retained_dataset_types!r}",
+                             option="--retained-dataset-types")
+        # The file is read when the graph is built (read_retained_dataset_types),
+        # as -C files are when the pipeline is: --explain reads neither.
     if (mock_failure or unmocked_dataset_types) and not mock:
         raise UsageError("--mock-failure and --unmocked-dataset-types require --mock")
     for option, value, minimum in (

@@ -114,8 +114,6 @@ def test_newer_options_refused_on_older_release(add_repo, tmp_path, option, valu
 
 @pytest.mark.parametrize("extra, message", [
     (["--retained-dataset-types", "retained.yaml"], "--retained-dataset-types has no effect without --skip-existing-in"),
-    (["--skip-existing", "--retained-dataset-types", "missing.yaml"], "cannot read 'missing.yaml'"),
-    (["--skip-existing", "--retained-dataset-types", "empty.yaml"], "must hold a non-empty YAML list"),
     (["--prune-unanchored-quanta", "task0"], "expected SOURCE:ANCHOR"),
     (["--prune-unanchored-quanta", ":task1"], "expected SOURCE:ANCHOR"),
 ])
@@ -126,6 +124,23 @@ def test_usage_errors(tmp_path, extra, message) -> None:
         result = harness.run_cli([subcommand, "-b", "nowhere", "-o", "out", "-p", "p.yaml", *extra], cwd=tmp_path)
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+@newer_only
+@pytest.mark.parametrize("name, message", [
+    ("missing.yaml", "cannot read 'missing.yaml'"),
+    ("empty.yaml", "'empty.yaml' must hold a non-empty YAML list"),
+])
+def test_bad_retained_dataset_types_file(add_repo, tmp_path, name, message) -> None:
+    """The file is read when the graph is built (as pipetask reads it), before the repo is written."""
+    (tmp_path / "empty.yaml").write_text("[]\n")
+    before = harness.snapshot(add_repo.root)
+    result = harness.run_cli(
+        ["run", "-b", add_repo.root, "-i", "test/chain", "-o", "out", "-p", add_repo.pipeline, "--skip-existing",
+         "--retained-dataset-types", name], cwd=tmp_path,
+    )
+    assert result.returncode == 2 and f"--retained-dataset-types: {message}" in result.stderr, result.stderr
+    assert not harness.diff_snapshots(before, harness.snapshot(add_repo.root))
 
 
 def test_refused_with_a_saved_graph(tmp_path) -> None:
