@@ -212,7 +212,7 @@ def _config_error(exc: Exception, actions: Sequence[PipelineAction]) -> Exceptio
 
     config_files = {os.path.abspath(a.value): a for a in actions if a.option == "config_file"}
     frames = [frame.filename for frame in traceback.extract_tb(exc.__traceback__)]
-    absolute = {os.path.abspath(frame) for frame in frames}
+    absolute = {os.path.abspath(frame) for frame in frames} | _config_files_being_applied(exc)
     named = getattr(exc, "filename", None)  # of a SyntaxError or an OSError: the file itself
     for path, action in config_files.items():
         if path in absolute or named in (path, action.value, os.path.basename(path)):
@@ -231,6 +231,26 @@ def _config_error(exc: Exception, actions: Sequence[PipelineAction]) -> Exceptio
         # and --instrument were checked when added), a bad label or subset.
         return PipetaskLiteError(_first_line(exc), option="-p/--pipeline")
     return exc
+
+
+def _config_files_being_applied(exc: BaseException) -> set[str]:
+    """The config files that pipe_base's ``ConfigOverrides.applyTo`` was applying when ``exc`` was raised.
+
+    Through lsst-pex-config 30.2026.500 the code of a config file is compiled
+    under its own path, so its frame names it; newer releases compile it as
+    ``<string>``, and only the ``override`` that ``applyTo`` is applying (a
+    `~lsst.resources.ResourcePath`) says which file it was.
+    """
+    paths = set()
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "applyTo" and frame.f_code.co_filename.endswith("configOverrides.py"):
+            override = frame.f_locals.get("override")
+            if getattr(frame.f_locals.get("otype"), "name", None) == "File" and override is not None:
+                paths.add(os.path.abspath(getattr(override, "ospath", str(override))))
+        tb = tb.tb_next
+    return paths
 
 
 def _first_line(exc: BaseException) -> str:

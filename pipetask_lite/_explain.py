@@ -29,6 +29,8 @@ import shlex
 import uuid
 from collections.abc import Iterator
 
+from ._compat import check_builder_options, records_retained_dataset_types
+from ._rules import parse_prune_unanchored_quanta
 from .actions import PipelineAction
 from .errors import PipetaskLiteError, UsageError
 
@@ -244,6 +246,11 @@ def _check_usage(args: argparse.Namespace) -> None:
             raise PipetaskLiteError(
                 f"{args.qgraph!r} has extension {extension!r}; expected '.qg' or '.qgraph'", option="-g/--qgraph"
             )
+    # The options of newer releases, refused on older ones as the command refuses them.
+    check_builder_options({
+        "--retained-dataset-types": args.retained_dataset_types,
+        "--prune-unanchored-quanta": args.prune_unanchored_quanta,
+    })
 
 
 def _graph_extension(uri: str) -> str:
@@ -809,8 +816,15 @@ def _graph(s: _Script, o: _Options, *, for_execution: bool) -> None:
                     s("table = Table.read(local.ospath)")
                 s('table.meta["filename"] = uri', "the builder names the file in its log")
                 s("tables.append(table)")
+        if o.retained_dataset_types is not None:
+            s.use("yaml")
+            with s.block(f"with open({o.retained_dataset_types!r}) as stream:",
+                         "--retained-dataset-types: a YAML list of dataset type names or patterns"):
+                s("retained_dataset_types = yaml.safe_load(stream)", o.text("retained_dataset_types"))
+        prune = (parse_prune_unanchored_quanta(o.prune_unanchored_quanta)
+                 if o.prune_unanchored_quanta is not None else None)
         plain = not (skip_expr or o.clobber_outputs or tables or o.save_qgraph or o.qgraph_datastore_records
-                     or o.dataset_query_constraint != "all")
+                     or o.dataset_query_constraint != "all" or o.retained_dataset_types is not None or prune)
         attach = o.qgraph_datastore_records
         if plain:
             s.use("lsst.pipe.base.simple_pipeline_executor", "SimplePipelineExecutor")
@@ -827,7 +841,8 @@ def _graph(s: _Script, o: _Options, *, for_execution: bool) -> None:
             s.use("lsst.pipe.base.all_dimensions_quantum_graph_builder", "AllDimensionsQuantumGraphBuilder")
             why = [o.flag(d) for d in ("skip_existing_in", "skip_existing", "extend_run", "clobber_outputs",
                                        "data_id_table", "save_qgraph", "qgraph_datastore_records",
-                                       "dataset_query_constraint") if o.given(d)]
+                                       "dataset_query_constraint", "retained_dataset_types",
+                                       "prune_unanchored_quanta") if o.given(d)]
             s.note(f"The graph builder SimplePipelineExecutor wraps, called directly for {', '.join(why)}.")
             with s.block("builder = AllDimensionsQuantumGraphBuilder("):
                 s("pipeline_graph,")
@@ -845,6 +860,12 @@ def _graph(s: _Script, o: _Options, *, for_execution: bool) -> None:
                       f"{o.dataset_query_constraint!r}),", o.text("dataset_query_constraint"))
                 if tables:
                     s("data_id_tables=tables,", "--data-id-table")
+                if o.retained_dataset_types is not None:
+                    s("retained_dataset_types=retained_dataset_types,",
+                      f"{o.text('retained_dataset_types')}: a quantum that must run makes its producers run too")
+                if prune:
+                    s(f"prune_unanchored_quanta={prune!r},",
+                      f"{o.text('prune_unanchored_quanta')}: drop {prune[0]} quanta with no {prune[1]} downstream")
             s(")")
             with s.block("components = builder.finish("):
                 s(f"{'OUTPUT' if o.output is not None else 'None'},")
@@ -853,6 +874,9 @@ def _graph(s: _Script, o: _Options, *, for_execution: bool) -> None:
                     s(f"'extend_run': {o.extend_run!r},")
                     s(f"'skip_existing_in': {'skip_existing_in' if skip_expr else '[]'},")
                     s(f"'skip_existing': {o.skip_existing or o.extend_run!r},")
+                    if records_retained_dataset_types():
+                        s(f"'retained_dataset_types': {o.retained_dataset_types!r},",
+                          "pipetask records it from lsst-ctrl-mpexec 30.2026.2600 on")
                     s("'data_query': DATA_QUERY,")
                 s("},")
                 s(f"attach_datastore_records={attach!r},",

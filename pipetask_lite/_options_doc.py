@@ -35,6 +35,8 @@ LSST_CALLS = {
     "qgraph_datastore_records": "`builder.finish(attach_datastore_records=True)`",
     "skip_existing_in": "`AllDimensionsQuantumGraphBuilder(skip_existing_in=...)`; `SingleQuantumExecutor(skip_existing_in=...)`",
     "skip_existing": "`skip_existing_in` plus the output run",
+    "retained_dataset_types": "`AllDimensionsQuantumGraphBuilder(retained_dataset_types=yaml.safe_load(...))` (lsst-pipe-base 30.2026.2600 or newer)",
+    "prune_unanchored_quanta": "`AllDimensionsQuantumGraphBuilder(prune_unanchored_quanta=(SOURCE, ANCHOR))` (lsst-pipe-base 30.2026.2800 or newer)",
     "save_qgraph": "`PredictedQuantumGraphComponents.write(...)`",
     "qgraph_dot": "`lsst.pipe.base.dot_tools.graph2dot(...)`",
     "qgraph_mermaid": "`lsst.pipe.base.mermaid_tools.graph2mermaid(...)`",

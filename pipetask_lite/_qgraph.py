@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Literal
 
 from ._build import build_pipeline
 from ._collections import CollectionPlan, plan_collections
-from ._rules import check_graph_options
+from ._compat import builder_keywords, check_builder_options, graph_metadata
+from ._rules import check_graph_options, parse_prune_unanchored_quanta, read_retained_dataset_types
 from ._util import blame, check_writable, file_errors, make_show, open_butler, open_for_writing, query_errors, warn_unhandled_show
 from .actions import PipelineAction
 from .errors import PipetaskLiteError, UsageError
@@ -45,6 +46,8 @@ def qgraph(
     qgraph_datastore_records: bool = False,
     skip_existing_in: Sequence[str] = (),
     skip_existing: bool = False,
+    retained_dataset_types: str | None = None,
+    prune_unanchored_quanta: str | tuple[str, str] | None = None,
     save_qgraph: str | None = None,
     qgraph_dot: str | None = None,
     qgraph_mermaid: str | None = None,
@@ -93,6 +96,18 @@ pipeline_mermaid : optional
         these collections.
     skip_existing : `bool`, optional
         ``--skip-existing``: the same, in the output run.
+    retained_dataset_types : `str`, optional
+        ``--retained-dataset-types``: a YAML file listing the dataset types
+        (names or glob patterns) that a successful quantum leaves in
+        ``skip_existing_in``.  A quantum that must run then also makes the
+        upstream quanta run whose other outputs it reads (the builder's
+        ``retained_dataset_types``); needs ``skip_existing_in``,
+        ``skip_existing`` or ``extend_run``, and lsst-pipe-base 30.2026.2600.
+    prune_unanchored_quanta : `str` or `tuple` [`str`, `str`], optional
+        ``--prune-unanchored-quanta``: ``"SOURCE:ANCHOR"`` task labels; the
+        ``SOURCE`` quanta from which no ``ANCHOR`` quantum is reachable are
+        left out with everything downstream of them (the builder's
+        ``prune_unanchored_quanta``); needs lsst-pipe-base 30.2026.2800.
     save_qgraph : `str`, optional
         ``-q``: write the graph to this file (``.qg``).
     qgraph_dot, qgraph_mermaid : `str`, optional
@@ -132,7 +147,8 @@ pipeline_mermaid : optional
         dataset_query_constraint=dataset_query_constraint, mock=mock, mock_failure=mock_failure,
         unmocked_dataset_types=unmocked_dataset_types, input=input, output=output, output_run=output_run,
         extend_run=extend_run, replace_run=replace_run, prune_replaced=prune_replaced,
-        skip_existing_in=skip_existing_in,
+        skip_existing_in=skip_existing_in, skip_existing=skip_existing,
+        retained_dataset_types=retained_dataset_types, prune_unanchored_quanta=prune_unanchored_quanta,
     )
     check_writable(summary, "--summary")
     show_info = make_show(show)
@@ -152,7 +168,8 @@ pipeline_mermaid : optional
         butler_config=butler_config, input=input, output=output, output_run=output_run, data_query=data_query,
         qgraph=qgraph, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id,
         qgraph_datastore_records=qgraph_datastore_records, skip_existing_in=skip_existing_in,
-        skip_existing=skip_existing, save_qgraph=save_qgraph, qgraph_dot=qgraph_dot,
+        skip_existing=skip_existing, retained_dataset_types=retained_dataset_types,
+        prune_unanchored_quanta=prune_unanchored_quanta, save_qgraph=save_qgraph, qgraph_dot=qgraph_dot,
         qgraph_mermaid=qgraph_mermaid, dataset_query_constraint=dataset_query_constraint,
         data_id_table=data_id_table, mock=mock, mock_failure=mock_failure,
         unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run, replace_run=replace_run,
@@ -201,6 +218,8 @@ def make_quantum_graph(
     rebase: bool,
     clobber_outputs: bool,
     allow_empty: bool = False,
+    retained_dataset_types: str | None = None,
+    prune_unanchored_quanta: str | tuple[str, str] | None = None,
 ) -> tuple[PredictedQuantumGraph, CollectionPlan]:
     """Do the work of `qgraph` after the pipeline is built; ``run`` calls it too.
 
@@ -228,6 +247,16 @@ def make_quantum_graph(
     from lsst.pipe.base.quantum_graph_builder import OutputExistsError, QuantumGraphBuilderError
     from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
 
+    # Options that only newer pipe_base releases have: refused, naming the
+    # release, before the repo is opened.
+    check_builder_options({
+        "--retained-dataset-types": retained_dataset_types,
+        "--prune-unanchored-quanta": prune_unanchored_quanta,
+    })
+    retained_patterns = (
+        read_retained_dataset_types(retained_dataset_types) if retained_dataset_types is not None else None
+    )
+    prune_pair = parse_prune_unanchored_quanta(prune_unanchored_quanta) if prune_unanchored_quanta else None
     if extend_run:
         skip_existing = True  # as pipetask's help says
     with open_butler(butler_config) as read_butler:
@@ -274,7 +303,7 @@ def make_quantum_graph(
                 constraint = DatasetQueryConstraintVariant.fromExpression(dataset_query_constraint)
             graph_butler = read_butler.clone(collections=list(plan.search_path))
             plain = not (skip_existing_in or clobber_outputs or tables or save_qgraph or qgraph_datastore_records
-                         or dataset_query_constraint != "all")
+                         or dataset_query_constraint != "all" or retained_patterns or prune_pair)
             with (
                 # The pipeline as a whole is resolved here: two tasks writing
                 # one dataset type, an input the repo has never heard of.
@@ -300,12 +329,15 @@ def make_quantum_graph(
                         clobber=clobber_outputs, dataset_query_constraint=constraint,
                         input_collections=list(plan.search_path), output_run=plan.output_run,
                         data_id_tables=tables,
+                        **builder_keywords(retained_dataset_types=retained_patterns,
+                                           prune_unanchored_quanta=prune_pair),
                     )
-                    metadata = {
-                        "butler_argument": str(butler_config), "extend_run": extend_run,
-                        "skip_existing_in": skip_existing_in, "skip_existing": skip_existing,
-                        "data_query": data_query,
-                    }
+                    # What pipetask records in the graph's header (its keys depend on the release).
+                    metadata = graph_metadata(
+                        butler_argument=str(butler_config), extend_run=extend_run,
+                        skip_existing_in=skip_existing_in, skip_existing=skip_existing,
+                        retained_dataset_types=retained_dataset_types, data_query=data_query,
+                    )
                     components = builder.finish(
                         output, metadata=metadata,
                         attach_datastore_records=qgraph_datastore_records or with_datastore_records,

@@ -11,8 +11,16 @@ keywords.  Nothing here imports ``lsst``: usage errors answer at once.
 
 from __future__ import annotations
 
-__all__ = ("PRUNE_CHOICES", "check_collection_names", "check_graph_options", "is_pattern")
+__all__ = (
+    "PRUNE_CHOICES",
+    "check_collection_names",
+    "check_graph_options",
+    "is_pattern",
+    "parse_prune_unanchored_quanta",
+    "read_retained_dataset_types",
+)
 
+import os
 import re
 from collections.abc import Sequence
 
@@ -61,6 +69,57 @@ def check_collection_names(
                 )
 
 
+def parse_prune_unanchored_quanta(value: str | Sequence[str]) -> tuple[str, str]:
+    """Split ``--prune-unanchored-quanta SOURCE:ANCHOR`` into two task labels.
+
+    As pipetask, at the first colon; a Python caller may give the pair itself.
+
+    Raises
+    ------
+    pipetask_lite.UsageError
+        Raised unless both labels are there and not empty.
+    """
+    parts = value.split(":", 1) if isinstance(value, str) else list(value)
+    if len(parts) != 2 or not all(isinstance(part, str) and part for part in parts):
+        raise UsageError(f"expected SOURCE:ANCHOR (two task labels), got {value!r}",
+                         option="--prune-unanchored-quanta")
+    return parts[0], parts[1]
+
+
+def read_retained_dataset_types(path: str) -> list[str]:
+    """Read the ``--retained-dataset-types`` file: a YAML list of dataset type names or glob patterns.
+
+    pipetask requires a readable file (Click's ``Path(readable=True)``) holding
+    a non-empty YAML sequence; its entries must be strings here too, since
+    pipe_base matches each one as a glob.
+
+    Raises
+    ------
+    pipetask_lite.UsageError
+        Raised, naming the option, for a missing or unreadable file or any
+        other content.
+    """
+    import yaml
+
+    option = "--retained-dataset-types"
+    if not isinstance(path, str | os.PathLike):
+        raise UsageError(f"expected the path of a YAML file, got {path!r}", option=option)
+    try:
+        with open(path) as stream:
+            patterns = yaml.safe_load(stream)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise UsageError(f"cannot read {str(path)!r}: {getattr(exc, 'strerror', None) or exc}",
+                         option=option) from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{str(path)!r} is not YAML: {str(exc).splitlines()[0]}", option=option) from None
+    if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) and p for p in patterns):
+        raise UsageError(
+            f"{str(path)!r} must hold a non-empty YAML list of dataset type names or patterns, not {patterns!r}",
+            option=option,
+        )
+    return patterns
+
+
 def check_graph_options(
     *,
     qgraph: str | None,
@@ -85,9 +144,12 @@ def check_graph_options(
     replace_run: bool,
     prune_replaced: str | None,
     skip_existing_in: Sequence[str],
+    skip_existing: bool = False,
     processes: int = 1,
     cores_per_quantum: int = 1,
     timeout: int | None = None,
+    retained_dataset_types: str | None = None,
+    prune_unanchored_quanta: str | Sequence[str] | None = None,
 ) -> None:
     """Check the rules between ``qgraph``/``run`` options, before any repo is opened.
 
@@ -119,7 +181,8 @@ def check_graph_options(
                 ("--pipeline-dot", pipeline_dot), ("--pipeline-mermaid", pipeline_mermaid),
                 ("-d/--data-query", data_query), ("--data-id-table", data_id_table),
                 ("--dataset-query-constraint", dataset_query_constraint != "all"),
-                ("--mock", mock),
+                ("--mock", mock), ("--retained-dataset-types", retained_dataset_types is not None),
+                ("--prune-unanchored-quanta", prune_unanchored_quanta is not None),
             ] if given
         ]
         if building:
@@ -131,6 +194,20 @@ def check_graph_options(
             raise UsageError("a pipeline is required: give -p/--pipeline or -t/--task (or -g/--qgraph)")
         if qgraph_id or qgraph_node_id:
             raise UsageError("--qgraph-id and --qgraph-node-id apply only to a graph loaded with -g/--qgraph")
+    if prune_unanchored_quanta is not None:
+        parse_prune_unanchored_quanta(prune_unanchored_quanta)
+    if retained_dataset_types is not None:
+        if not (skip_existing_in or skip_existing or extend_run):
+            # pipe_base's QuantumGraphBuilder raises ValueError for this.
+            raise UsageError(
+                "--retained-dataset-types has no effect without --skip-existing-in, --skip-existing "
+                "or --extend-run"
+            )
+        if not isinstance(retained_dataset_types, str | os.PathLike):
+            raise UsageError(f"expected the path of a YAML file, got {retained_dataset_types!r}",
+                             option="--retained-dataset-types")
+        # The file is read when the graph is built (read_retained_dataset_types),
+        # as -C files are when the pipeline is: --explain reads neither.
     if (mock_failure or unmocked_dataset_types) and not mock:
         raise UsageError("--mock-failure and --unmocked-dataset-types require --mock")
     for option, value, minimum in (

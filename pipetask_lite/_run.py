@@ -113,6 +113,8 @@ def run(
     rebase: bool = False,
     skip_existing_in: Sequence[str] = (),
     skip_existing: bool = False,
+    retained_dataset_types: str | None = None,
+    prune_unanchored_quanta: str | tuple[str, str] | None = None,
     clobber_outputs: bool = False,
     qgraph: str | None = None,
     qgraph_id: str | None = None,
@@ -212,6 +214,9 @@ def run(
         ``--skip-existing-in``: skip quanta whose outputs all exist there.
     skip_existing : `bool`, optional
         ``--skip-existing``: the same, in the output run.
+    retained_dataset_types, prune_unanchored_quanta : optional
+        ``--retained-dataset-types``, ``--prune-unanchored-quanta``: graph
+        options of newer releases (see `pipetask_lite.qgraph`).
     clobber_outputs : `bool`, optional
         ``--clobber-outputs``: with ``extend_run``, remove a failed quantum's
         partial outputs before running it again.
@@ -264,8 +269,9 @@ unmocked_dataset_types : optional
         dataset_query_constraint=dataset_query_constraint, mock=mock, mock_failure=mock_failure,
         unmocked_dataset_types=unmocked_dataset_types, input=input, output=output, output_run=output_run,
         extend_run=extend_run, replace_run=replace_run, prune_replaced=prune_replaced,
-        skip_existing_in=skip_existing_in, processes=processes, cores_per_quantum=cores_per_quantum,
-        timeout=timeout,
+        skip_existing_in=skip_existing_in, skip_existing=skip_existing,
+        retained_dataset_types=retained_dataset_types, prune_unanchored_quanta=prune_unanchored_quanta,
+        processes=processes, cores_per_quantum=cores_per_quantum, timeout=timeout,
     )
     if start_method is not None and start_method not in START_METHODS:
         raise UsageError(f"{start_method!r} is not one of {', '.join(map(repr, START_METHODS))}",
@@ -307,7 +313,8 @@ unmocked_dataset_types : optional
             butler_config=butler_config, input=input, output=output, output_run=output_run,
             data_query=data_query, qgraph=qgraph, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id,
             qgraph_datastore_records=qgraph_datastore_records, skip_existing_in=skip_existing_in,
-            skip_existing=skip_existing, save_qgraph=save_qgraph, qgraph_dot=qgraph_dot,
+            skip_existing=skip_existing, retained_dataset_types=retained_dataset_types,
+            prune_unanchored_quanta=prune_unanchored_quanta, save_qgraph=save_qgraph, qgraph_dot=qgraph_dot,
             qgraph_mermaid=qgraph_mermaid, dataset_query_constraint=dataset_query_constraint,
             data_id_table=data_id_table, mock=mock, mock_failure=mock_failure,
             unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run, replace_run=replace_run,

@@ -21,6 +21,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from ._compat import NEW_BUILDER_OPTIONS, check_release
 from ._parallel import START_METHODS
 from ._redact import RedactingFilter, redact
 from ._rules import PRUNE_CHOICES, check_graph_options
@@ -194,6 +195,14 @@ group.add_argument(
     "This must be the fully qualified class name.",
 )
 
+
+
+def _needs(option: str) -> str:
+    """Help text naming the release an option needs (pipetask_lite._compat says which)."""
+    _, package, first = NEW_BUILDER_OPTIONS[option]
+    return f"Needs {package} {first} or newer."
+
+
 qgraph_options = Parser(add_help=False)
 group = qgraph_options.add_argument_group("Quantum graph building options")
 group.add_argument(
@@ -221,6 +230,20 @@ group.add_argument(
 group.add_argument(
     "--skip-existing", action="store_true",
     help="Equivalent to --skip-existing-in with the name of the output RUN collection.",
+)
+group.add_argument(
+    "--retained-dataset-types", metavar="PATH",
+    help="Path to a YAML file listing dataset type names or glob-style wildcard patterns that should exist "
+    "in --skip-existing-in when the producing task ran successfully. When a quantum should run, the builder "
+    "propagates the must-run signal backward through non-retained input datasets, forcing the upstream "
+    "quanta that need to regenerate those intermediates to also run. Has no effect without "
+    f"--skip-existing-in. {_needs('--retained-dataset-types')}",
+)
+group.add_argument(
+    "--prune-unanchored-quanta", metavar="SOURCE:ANCHOR",
+    help="Remove source quanta that have no reachable anchor quantum downstream, along with their entire "
+    "downstream chain. Specify as a colon-separated pair of task labels SOURCE:ANCHOR. "
+    f"{_needs('--prune-unanchored-quanta')}",
 )
 group.add_argument(
     "-q", "--save-qgraph", metavar="TEXT", help="URI location for storing a serialized quantum graph."
@@ -710,7 +733,8 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
             mock_failure=args.mock_failure, unmocked_dataset_types=args.unmocked_dataset_types,
             input=args.input, output=args.output, output_run=args.output_run, extend_run=args.extend_run,
             replace_run=args.replace_run, prune_replaced=args.prune_replaced,
-            skip_existing_in=args.skip_existing_in,
+            skip_existing_in=args.skip_existing_in, skip_existing=args.skip_existing,
+            retained_dataset_types=args.retained_dataset_types, prune_unanchored_quanta=args.prune_unanchored_quanta,
             processes=getattr(args, "processes", 1), cores_per_quantum=getattr(args, "cores_per_quantum", 1),
             timeout=getattr(args, "timeout", None),
         )
@@ -921,6 +945,8 @@ def call_qgraph(args: argparse.Namespace) -> None:
             qgraph_datastore_records=args.qgraph_datastore_records,
             skip_existing_in=args.skip_existing_in,
             skip_existing=args.skip_existing,
+            retained_dataset_types=args.retained_dataset_types,
+            prune_unanchored_quanta=args.prune_unanchored_quanta,
             save_qgraph=args.save_qgraph,
             qgraph_dot=args.qgraph_dot,
             qgraph_mermaid=args.qgraph_mermaid,
@@ -965,6 +991,8 @@ def call_run(args: argparse.Namespace) -> None:
         qgraph_datastore_records=args.qgraph_datastore_records,
         skip_existing_in=args.skip_existing_in,
         skip_existing=args.skip_existing,
+        retained_dataset_types=args.retained_dataset_types,
+        prune_unanchored_quanta=args.prune_unanchored_quanta,
         save_qgraph=args.save_qgraph,
         qgraph_dot=args.qgraph_dot,
         qgraph_mermaid=args.qgraph_mermaid,
@@ -1288,6 +1316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             start_forkserver()
         if not args.explain:
+            # The lsst packages found (pip's, or an EUPS stack's) must be a
+            # release pipetask-lite supports; package metadata only, cheap.
+            check_release()
             setup_logging(args)
         if args.explain and args.subcommand not in EXPLAINED:
             raise UsageError(f"not available for '{args.subcommand}'; only for {', '.join(EXPLAINED)}",

@@ -26,6 +26,8 @@ failing task (exit 1, same repo), -j 2;         test_failure_then_resume
 --skip-existing-in                              test_skip_existing_in
 --select-tasks, --dataset-query-constraint,     test_select_tasks_constraint_and_table
 --data-id-table
+--retained-dataset-types,                       test_retained_dataset_types_and_prune_unanchored_quanta
+--prune-unanchored-quanta (newer release)
 qgraph -q, then run -g                          test_saved_graph_then_run_it
 --mock, --mock-failure, --unmocked-...          test_mock_failure
 ==============================================  ===========================================
@@ -57,6 +59,7 @@ import numpy as np
 import pytest
 from harness import AddRepo, copy_repo, diff_snapshots, make_failing_pipeline, snapshot
 
+from pipetask_lite._compat import NEW_BUILDER_OPTIONS, builder_takes
 from pipetask_lite.cli import build_parser, main, subcommand_parser
 
 SIDES = ("cli", "script")
@@ -349,6 +352,28 @@ def test_skip_existing_in(resumed: Twins, pipeline: str) -> None:
     assert sorted(datasets(snaps["script"], "add_dataset3", "second/<timestamp>")) == [1, 2]
 
 
+@pytest.mark.skipif(
+    not all(builder_takes(option) for option in NEW_BUILDER_OPTIONS),
+    reason="the newer release's options (lsst-pipe-base 30.2026.2800 or newer)",
+)
+def test_retained_dataset_types_and_prune_unanchored_quanta(twins: Twins, pipeline: str) -> None:
+    """task1 ran for detector 0 only; both options on one command line, as the newer pipetask takes them."""
+    base = ["run", "-b", REPO, "-p", pipeline, "--register-dataset-types"]
+    round_trip(twins, [*base, "-i", "test/chain", "-o", "pre", "--select-tasks", "task0"])
+    round_trip(twins, [*base, "-i", "pre", "-o", "mid", "--output-run", "mid/run", "--select-tasks", "task1",
+                       "-d", "detector = 0"])
+    twins.write("retained.yaml", "- add_dataset1\n- add_dataset3\n")
+    script, snaps = round_trip(
+        twins,
+        [*base, "-i", "test/chain", "-o", "third", "--skip-existing-in", "mid/run",
+         "--retained-dataset-types", "retained.yaml", "--prune-unanchored-quanta", "task0:task1"],
+    )
+    assert "prune_unanchored_quanta=('task0', 'task1')" in script
+    # add_dataset2 is not retained, so task2 makes task1 run again for detector 0
+    # too, and that quantum anchors task0's: nothing is pruned.
+    assert sorted(datasets(snaps["script"], "add_dataset1", "third/<timestamp>")) == [0, 1, 2]
+
+
 def test_select_tasks_constraint_and_table(twins: Twins, pipeline: str) -> None:
     from astropy.table import Table
     from lsst.daf.butler import Butler
@@ -519,6 +544,8 @@ SPECIAL_VALUES: dict[str, list[str]] = {
     "qgraph_id": ["-g", "g.qgraph", "--qgraph-id", "123"],
     "prune_replaced": ["--replace-run", "--prune-replaced", "unstore"],
     "options_file": ["-@", "OPTIONS"],
+    "retained_dataset_types": ["--skip-existing", "--retained-dataset-types", "r.yaml"],
+    "prune_unanchored_quanta": ["--prune-unanchored-quanta", "lab:other"],
 }
 ACTION_KEYS = {"-t": "task", "--delete": "delete", "-c": "config", "-C": "config_file", "--instrument": "instrument"}
 
@@ -550,7 +577,10 @@ def _option_cases() -> list:
                     continue
                 key = ACTION_KEYS[action.option_strings[0]] if action.dest == "pipeline_actions" else action.dest
                 extra = SPECIAL_VALUES.get(key) or _generic(action)
-                cases.append(pytest.param(sub, is_global, extra, id=f"{sub}-{key}"))
+                newer = f"--{key.replace('_', '-')}" in NEW_BUILDER_OPTIONS
+                marks = [pytest.mark.skipif(not builder_takes(f"--{key.replace('_', '-')}"),
+                                            reason="refused on the older release")] if newer else []
+                cases.append(pytest.param(sub, is_global, extra, id=f"{sub}-{key}", marks=marks))
     return cases
 
 

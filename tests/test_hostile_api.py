@@ -222,6 +222,11 @@ def keyword_strategies(world, name: str) -> dict[str, st.SearchStrategy]:
         "qgraph_datastore_records": st.booleans(),
         "skip_existing_in": st.lists(st.sampled_from(["test/in", "test/chain", "saved", "out"]), max_size=2),
         "skip_existing": st.booleans(),
+        # The newer release's graph options (refused, naming the release, on the older one).
+        "retained_dataset_types": st.sampled_from([None, None, "nope.yaml", pipeline, str(base / "detectors.csv"),
+                                                   str(base), ""]),
+        "prune_unanchored_quanta": st.sampled_from([None, None, "task0:task2", "task9:task1", "task0", ":x",
+                                                    ("task0", "task1"), ("a",)]),
         "save_qgraph": paths,
         "qgraph_dot": paths,
         "qgraph_mermaid": paths,
