@@ -27,10 +27,12 @@ from ._build import build_pipeline
 from ._collections import make_output_collections
 from ._interrupt import StoppedBetweenQuanta, StopRequest, Terminated, stop_between_quanta
 from ._parallel import START_METHODS, WorkerPool, WorkerSetup
+from ._qgraph import make_quantum_graph
 from ._redact import redact
 from ._rules import check_graph_options
-from ._qgraph import make_quantum_graph
-from ._util import blame, check_writable, make_parents, open_butler, make_show, open_for_writing, warn_unhandled_show
+from ._util import (
+    blame, check_writable, make_parents, make_show, open_butler, open_for_writing, warn_unhandled_show,
+)
 from .actions import PipelineAction
 from .errors import Interrupted, PipetaskLiteError, QuantaFailedError, UsageError
 
