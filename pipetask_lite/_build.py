@@ -10,7 +10,9 @@ import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ._util import ACTION_OPTIONS, as_actions, blame, make_show, open_butler, open_for_writing, warn_unhandled_show
+from ._util import (
+    ACTION_OPTIONS, as_actions, blame, first_line, make_show, open_butler, open_for_writing, warn_unhandled_show,
+)
 from .actions import PipelineAction
 from .errors import PipetaskLiteError
 
@@ -217,7 +219,7 @@ def _config_error(exc: Exception, actions: Sequence[PipelineAction]) -> Exceptio
     for path, action in config_files.items():
         if path in absolute or named in (path, action.value, os.path.basename(path)):
             return PipetaskLiteError(
-                f"{action.label}:{action.value}: {type(exc).__name__}: {_first_line(exc)}",
+                f"{action.label}:{action.value}: {type(exc).__name__}: {first_line(exc)}",
                 option=ACTION_OPTIONS["config_file"],
             )
     overriding = any(frame.endswith(os.path.join("pipe", "base", "configOverrides.py")) for frame in frames)
@@ -225,11 +227,11 @@ def _config_error(exc: Exception, actions: Sequence[PipelineAction]) -> Exceptio
         exc, FieldValidationError
     ):
         given = any(a.option in ("config", "config_file") for a in actions)
-        return PipetaskLiteError(_first_line(exc), option=ACTION_OPTIONS["config"] if given else "-p/--pipeline")
+        return PipetaskLiteError(first_line(exc), option=ACTION_OPTIONS["config"] if given else "-p/--pipeline")
     if isinstance(exc, (ImportError, LookupError, ValueError)):
         # A task class or instrument named by the pipeline file (those of -t
         # and --instrument were checked when added), a bad label or subset.
-        return PipetaskLiteError(_first_line(exc), option="-p/--pipeline")
+        return PipetaskLiteError(first_line(exc), option="-p/--pipeline")
     return exc
 
 
@@ -252,7 +254,3 @@ def _config_files_being_applied(exc: BaseException) -> set[str]:
         tb = tb.tb_next
     return paths
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 __all__ = (
-    "ACTION_OPTIONS", "as_actions", "file_errors", "repo_errors", "blame", "check_writable", "make_show", "make_parents", "open_butler", "open_for_writing",
-    "query_errors",
-    "warn_unhandled_show",
+    "ACTION_OPTIONS", "as_actions", "blame", "check_writable", "file_errors", "first_line", "make_parents",
+    "make_show", "open_butler", "open_for_writing", "query_errors", "repo_errors", "warn_unhandled_show",
 )
 
 import contextlib
@@ -72,10 +71,13 @@ def blame(
     except PipetaskLiteError:
         raise
     except exceptions as exc:
-        text = str(exc).strip()
-        raise PipetaskLiteError(
-            message or (text.splitlines()[0] if text else type(exc).__name__), option=option, hint=hint
-        ) from exc
+        raise PipetaskLiteError(message or first_line(exc), option=option, hint=hint) from exc
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (not the SQL or traceback that may follow), or its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def repo_errors() -> tuple[type[Exception], ...]:
