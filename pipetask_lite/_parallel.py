@@ -172,7 +172,9 @@ def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickl
     """Run one quantum in a worker.
 
     ``retry`` is set for a quantum whose worker was stopped by another
-    worker's death: it may have left partial outputs, which are clobbered.
+    worker's death: it may have left partial outputs, or even all of them
+    (it finished, but its result was lost with the pool), which are clobbered
+    and written again.
 
     Returns
     -------
@@ -193,11 +195,14 @@ def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickl
         setup: WorkerSetup = pickle.loads(setup_pickle)
         if setup.quantum_backed:
             # As pipetask run-qbb: files only; skip and clobber are judged
-            # from what is on disk.
+            # from what is on disk.  Never skip a retry: a quantum that
+            # finished on the broken pool left files nobody registered, and a
+            # skipped quantum's provenance lists no outputs, so they would stay
+            # unregistered; clobbered and run again, they are.
             butlers = _QuantumBackedButlers(setup)
             executor = SingleQuantumExecutor(
                 butler=None, task_factory=TaskFactory(), limited_butler_factory=butlers,
-                skip_existing=True, clobber_outputs=True, enable_lsst_debug=setup.enable_lsst_debug,
+                skip_existing=not retry, clobber_outputs=True, enable_lsst_debug=setup.enable_lsst_debug,
                 resources=setup.resources, raise_on_partial_outputs=setup.raise_on_partial_outputs,
                 assume_no_existing_outputs=setup.assume_no_existing_outputs, job_metadata=setup.job_metadata,
             )

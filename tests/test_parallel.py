@@ -111,3 +111,56 @@ def test_fork_start_method_falls_back_to_spawn_with_a_warning(add_repo):
     proc = run_cli(argv(add_repo, add_repo.pipeline, "-j", "2", "--start-method", "fork"))
     assert proc.returncode == 0, proc.stderr
     assert "--start-method=fork is unsafe and no longer supported, using spawn instead" in proc.stderr
+
+
+def test_a_retried_quantum_that_had_finished_is_registered(tmp_path, add_repo):
+    # A worker's death breaks the whole pool: a quantum that had finished on
+    # another worker, all its files written, may have its result lost with it
+    # and be run again (``retry``).  The retry must give the provenance of its
+    # outputs, or they stay on disk unregistered (seen at -j 2 as a missing
+    # add_dataset3; this replays it without the race: run, drop the result,
+    # retry in this process).
+    import multiprocessing
+    import pickle
+
+    from lsst.daf.butler import Butler, QuantumProvenanceData
+    from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
+
+    from pipetask_lite import _parallel, qgraph
+
+    saved = tmp_path / "g.qg"
+    qgraph(butler_config=str(add_repo.root), input=[add_repo.input_run], output="out", output_run="out/run",
+           pipeline=str(add_repo.pipeline), save_qgraph=str(saved))
+    with PredictedQuantumGraph.open(str(saved)) as reader:
+        reader.read_execution_quanta()
+        graph = reader.finish()
+    graph.build_execution_quanta()
+    nodes = graph.quantum_only_xgraph.nodes
+    quantum_id = next(q for q, node in nodes.items() if node["task_label"] == "task0")
+    node = nodes[quantum_id]
+    setup = _parallel.WorkerSetup(
+        butler_config=str(add_repo.root), run="out/run", collections=(add_repo.input_run,),
+        resources=None, raise_on_partial_outputs=True, skip_existing_in=(), clobber_outputs=False,
+        enable_lsst_debug=False, quantum_backed=True, universe=graph.pipeline_graph.universe,
+        dataset_types={n.name: n.dataset_type for n in graph.pipeline_graph.dataset_types.values()},
+    )
+    args = (pickle.dumps(setup), pickle.dumps(node["pipeline_node"]), pickle.dumps(node["quantum"]), quantum_id)
+    name = multiprocessing.current_process().name
+    try:
+        _, lost, error = _parallel._execute_quantum(*args, False)
+        assert error is None and lost.actual_outputs  # it ran and wrote its outputs; the result is dropped
+        report, provenance, error = _parallel._execute_quantum(*args, True)
+    finally:
+        multiprocessing.current_process().name = name
+        _parallel._EXECUTORS.clear()
+    assert error is None, error
+    outputs = {ref.id for refs in node["quantum"].outputs.values() for ref in refs}
+    assert set(provenance.actual_outputs) == outputs
+    # And the main process can register them.
+    with Butler.from_config(str(add_repo.root), writeable=True, run="out/run") as butler:
+        for dataset_type in setup.dataset_types.values():
+            butler.registry.registerDatasetType(dataset_type)
+        with butler.transaction():
+            QuantumProvenanceData.collect_and_transfer(butler, [node["quantum"]], [provenance])
+        assert butler.get("add_dataset1", instrument="INSTR", detector=node["quantum"].dataId["detector"],
+                          collections="out/run") is not None
