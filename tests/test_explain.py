@@ -211,7 +211,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory):
 def classic_argv(demo) -> list[str]:
     exposures = ", ".join(str(e) for e in demo.exposures[:3])
     return [
-        "run", "-b", REPO, "--instrument", demo.instrument_class, "-i", demo.raw_collection,
+        "run", "-b", REPO, "--instrument", demo.instrument_class, "-i", ",".join(demo.input_collections),
         "-o", "DemoCam/calib/bias", "-p", demo.pipeline,
         "-d", f"instrument='DemoCam' AND exposure IN ({exposures})",
         "-c", "isr:overscan.fitType=MEDIAN_PER_ROW", "--register-dataset-types",
