@@ -10,6 +10,11 @@ by the script when it runs, with pipetask's rules, as pipetask-lite does.
 
 Nothing here imports ``lsst`` or opens the repo, so a command line for a repo
 (or a camera package) that is not on this machine explains all the same.
+That is the default depth, ``--explain`` (``"short"``: LSST's
+SimplePipelineExecutor recipe, when it can say the command line) and
+``--explain=full`` (every call, checks included).  ``--explain=quantum``, the
+layer below (a task's own ``run()`` for one quantum), needs the graph, so it
+opens the repo read-only: `pipetask_lite._explain_quantum`.
 
 Every option given on the command line shows up in a comment of the script,
 next to the statement it becomes (or saying why it changes nothing there);
@@ -89,7 +94,10 @@ def explain(args: argparse.Namespace) -> str:
         )
     depth = getattr(args, "explain", None) or "short"
     if depth == "quantum":
-        raise UsageError("is not written yet", option="--explain=quantum")
+        # The layer below: this one opens the repo (read-only) and builds the graph.
+        from ._explain_quantum import explain_quantum
+
+        return explain_quantum(args)
     options = _Options(args)
     _check_usage(args)
     why_full = None
