@@ -273,6 +273,7 @@ def test_outputs_are_deterministic(processed_repo: DemoRepo) -> None:
         butler.close()
     np.testing.assert_array_equal(defects, defect_columns(0))
     config = IsrTask.ConfigClass()
+    DemoCam().applyConfigOverrides("isr", config)  # what --instrument does
     config.overscan.fitType = "MEDIAN_PER_ROW"
     isr = IsrTask(config=config)
     expected = CombineBiasTask().run([isr.run(raw, defects).outputExposure for raw in raws]).outputData

@@ -153,10 +153,12 @@ class IsrConfig(PipelineTaskConfig, pipelineConnections=IsrConnections):
         dtype=OverscanConfig,
         doc="Overscan correction (e.g. ``-c isr:overscan.fitType=MEDIAN_PER_ROW``).",
     )
+    # The camera's geometry: the instrument sets it (DemoCam.applyConfigOverrides,
+    # run by the Pipeline for --instrument), as an obs package does for ip_isr.
     overscanColumns = pexConfig.Field(
         dtype=int,
-        doc="Number of overscan columns at the right edge of the raw.",
-        default=4,
+        doc="Number of overscan columns at the right edge of the raw (set by the instrument).",
+        default=2,
         check=lambda n: n > 0,
     )
     doDefect = pexConfig.Field(
