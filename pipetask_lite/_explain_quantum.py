@@ -175,12 +175,11 @@ class _Writer:
         ))
 
     def _where(self, ref: DatasetRef) -> str:
-        """``collections=...`` for an input, with the comment saying where the graph builder found it."""
+        """The ``collections=`` of an input's ``butler.get``: the graph's inputs, or -o for an upstream output."""
         if ref.datasetType.nameAndComponent()[0] in self.produced:
             # An output of an upstream quantum of this graph: in the repo
             # once the command has run (through -o's chain, or the run itself).
-            where = "OUTPUT" if self.plan.output is not None else "OUTPUT_RUN"
-            return where
+            return "OUTPUT" if self.plan.output is not None else "OUTPUT_RUN"
         return "INPUTS"
 
     def _found(self, refs: list[DatasetRef], quantum: Quantum, *, calibration: bool) -> str:
@@ -218,7 +217,7 @@ class _Writer:
         out = self.lines
         out += ["", "", f"# {task_node.label}: {class_name}, quantum {_data_id(quantum.dataId)}"]
         out.append(f"config = {class_name}.ConfigClass()")
-        out += [f"{line}" for line in self._config_lines(task_node)] or []
+        out += self._config_lines(task_node)
         out.append("config.freeze()")
         init_inputs = []
         for name, edge in task_node.init.inputs.items():
@@ -341,10 +340,11 @@ class _Writer:
 
         words = _Options(self.args).command_line()
         plan = self.plan
+        which = "each quantum of the selected tasks" if self.args.select_tasks else "one quantum of each task"
         head = [
             "#!/usr/bin/env python",
-            f"# The task's own call for {'each quantum of the selected tasks' if self.args.select_tasks else 'one quantum of each task'}"
-            " of this command's graph (printed by `pipetask-lite --explain=quantum`):",
+            f"# The task's own call for {which} of this command's graph",
+            "# (printed by `pipetask-lite --explain=quantum`):",
             *[f"#     {line}" for line in _wrap_command(words, width=92)],
             "# Each task is built with the config the pipeline gives it; its inputs are fetched with butler.get,",
             "# as runQuantum would fetch them, and passed to run() by their connection names.  Nothing is written",
@@ -354,7 +354,7 @@ class _Writer:
         ]
         if self.uses_runquantum:
             head.append("from lsst.pipe.base import QuantumContext")
-        head += sorted(self.imports)
+        head += ["", *sorted(self.imports)]  # the tasks' own modules, after the LSST imports
         head += [
             "",
             f"REPO = {self.args.butler_config!r}  # -b",

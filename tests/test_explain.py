@@ -32,6 +32,14 @@ qgraph -q, then run -g                          test_saved_graph_then_run_it
 --mock, --mock-failure, --unmocked-...          test_mock_failure
 ==============================================  ===========================================
 
+The default depth (bare ``--explain``), the SimplePipelineExecutor recipe,
+round-trips in test_classic_demo_command_short (-j 2) and
+test_recipe_on_test_pipeline (-i CHAINED, --output-run, -c, -C,
+--select-tasks, -n; an existing -o refused); the tests above it pass
+``--explain=full``.  test_recipe_falls_back_to_full: what the recipe cannot
+say gets the full script, saying why.  The quantum layer
+(``--explain=quantum``) is tests/test_explain_quantum.py.
+
 Without running anything: the DECam command explains offline (no ``lsst``
 import, script compiles, every value shown); ``--explain`` leaves the repo
 alone (and needs none); usage errors are the same with and without
