@@ -20,7 +20,15 @@ from lsst.pipe.base import Pipeline
 
 from pipetask_lite.demo import DemoRepo, make_demo_repo, pipeline_path
 from pipetask_lite.demo.instrument import DETECTOR_NAMES, OVERSCAN_COLUMNS, DemoCam
-from pipetask_lite.demo.runner import format_command, run_args, run_pipetask, subprocess_env, summarize
+from pipetask_lite.demo.runner import (
+    default_runner,
+    describe_collections,
+    format_command,
+    run_args,
+    run_pipetask,
+    subprocess_env,
+    summarize,
+)
 from pipetask_lite.demo.repo import defect_columns, validity_range
 from pipetask_lite.demo.tasks import CombineBiasTask, IsrTask, mask_defects, subtract_overscan
 
@@ -288,3 +296,16 @@ def test_isr_only_subset_runs_only_isr(processed_repo: DemoRepo) -> None:
     assert counts["isr_metadata"] == n
     assert counts.get("bias", 0) == 0
     assert not any(name.startswith("cpBiasCombine") for name in counts)
+
+
+def test_missing_calibration_names_input(tmp_path: Path) -> None:
+    """Without the CALIBRATION collection in -i, isr's defects are found nowhere: -i is named, nothing written."""
+    repo = make_demo_repo(tmp_path / "repo", n_exposures=1, n_detectors=1)
+    argv = run_args(repo)
+    argv[argv.index("-i") + 1] = repo.raw_collection
+    result = run_pipetask(default_runner(), argv, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert "pipetask-lite run: error: -i/--input: Not enough datasets (0) found for non-optional connection " \
+           "isr.defects" in result.stderr
+    assert "hint: add the collection that holds it to -i" in result.stderr
+    assert "DemoCam/calib/bias" not in {name for name, _, _ in describe_collections(repo.root)}
