@@ -175,4 +175,21 @@ def test_bad_input(add_repo: AddRepo) -> None:
     assert "--select-tasks: no task labelled 'nosuch' in the pipeline" in stderr
     code, _, stderr = explain_quantum(["build", "-p", add_repo.pipeline])
     assert code == 2 and "--explain=quantum" in stderr
+    # What would write a file (or load a graph) is refused, naming the option.
+    code, _, stderr = explain_quantum(["qgraph", *base[1:], "-q", add_repo.root.parent / "g.qg"])
+    assert code == 2 and "-q/--save-qgraph is not taken" in stderr
+    assert not (add_repo.root.parent / "g.qg").exists()
     assert digest(add_repo.root) == before
+
+
+def test_depth_as_a_separate_word(add_repo: AddRepo) -> None:
+    """``--explain quantum run ...`` is ``--explain=quantum``; a bare ``--explain run`` the short form."""
+    argv = ["run", "-b", add_repo.root, "-i", "test/chain", "-o", "out", "-p", add_repo.pipeline]
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert main(["--explain", "quantum", *map(str, argv)]) == 0
+    assert "task.run(input=input)" in stdout.getvalue()
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert main(["--explain", *map(str, argv)]) == 0
+    assert "SimplePipelineExecutor.prep_butler" in stdout.getvalue() and "task.run(" not in stdout.getvalue()
