@@ -219,13 +219,13 @@ class _Writer:
         out.append(f"config = {class_name}.ConfigClass()")
         out += self._config_lines(task_node)
         out.append("config.freeze()")
-        init_inputs = []
-        for name, edge in task_node.init.inputs.items():
-            init_inputs.append((name, edge))
+        init_inputs = list(task_node.init.inputs.items())
         if init_inputs:
+            # (No task of the demo or the test pipelines has init-inputs: this path is not round-tripped.)
             out.append("init_inputs = {")
             for name, edge in init_inputs:
-                out.append(f"    {name!r}: butler.get({edge.dataset_type_name!r}, collections={self._init_where(edge)}),")
+                where = self._init_where(edge)
+                out.append(f"    {name!r}: butler.get({edge.dataset_type_name!r}, collections={where}),")
             out.append("}")
             out.append(f"task = {class_name}(config=config, initInputs=init_inputs)")
         else:
@@ -285,7 +285,13 @@ class _Writer:
                    + ": the task's metadata and log, written by the executor, not returned by run()")
 
     def _init_where(self, edge) -> str:
-        return "OUTPUT_RUN" if edge.parent_dataset_type_name in self.produced else "INPUTS"
+        """The ``collections=`` of an init-input: an upstream task's init-output is in -o once the command ran."""
+        name = edge.parent_dataset_type_name
+        made_here = any(name in (e.parent_dataset_type_name for e in task.init.outputs.values())
+                        for task in self.pipeline_graph.tasks.values())
+        if made_here:
+            return "OUTPUT" if self.plan.output is not None else "OUTPUT_RUN"
+        return "INPUTS"
 
     def _config_lines(self, task_node: TaskNode) -> list[str]:
         """The config the pipeline gives the task, as the lines that differ from the class's defaults."""

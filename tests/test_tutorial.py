@@ -35,7 +35,9 @@ def test_notebook_cells_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     for name, value in harness.env().items():
         monkeypatch.setenv(name, value)  # the kernel, and the commands it runs, import the tests' tasks too
     notebook = nbformat.reads((DOCS / "tutorial.ipynb").read_text(), as_version=4)
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()  # raises CellExecutionError, with the cell and its traceback, if one fails
     (run_cell,) = [c for c in notebook.cells if c.cell_type == "code" and "pipetask_lite.run(" in c.source]
     kinds = {kind for output in run_cell.outputs for kind in output.get("data", {})}
