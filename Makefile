@@ -69,3 +69,4 @@ clean:
 
 docs: install
 	$(PY) -m pipetask_lite._options_doc > docs/options.md
+	$(PY) -m pipetask_lite._tutorial_notebook > docs/tutorial.ipynb

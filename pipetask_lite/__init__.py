@@ -7,7 +7,7 @@ documented function per subcommand; those functions are this package's API::
 
     result = pipetask_lite.run(
         butler_config="REPO",
-        input=["DemoCam/raw/all"],
+        input=["DemoCam/raw/all", "DemoCam/calib"],
         output="DemoCam/calib/bias",
         pipeline="cpBias.yaml",
         data_query="instrument='DemoCam'",

@@ -10,6 +10,11 @@ by the script when it runs, with pipetask's rules, as pipetask-lite does.
 
 Nothing here imports ``lsst`` or opens the repo, so a command line for a repo
 (or a camera package) that is not on this machine explains all the same.
+That is the default depth, ``--explain`` (``"short"``: LSST's
+SimplePipelineExecutor recipe, when it can say the command line) and
+``--explain=full`` (every call, checks included).  ``--explain=quantum``, the
+layer below (a task's own ``run()`` for one quantum), needs the graph, so it
+opens the repo read-only: `pipetask_lite._explain_quantum`.
 
 Every option given on the command line shows up in a comment of the script,
 next to the statement it becomes (or saying why it changes nothing there);
@@ -59,7 +64,12 @@ def explain(args: argparse.Namespace) -> str:
     Parameters
     ----------
     args : `argparse.Namespace`
-        A parsed command line (`pipetask_lite.cli.parse_args`).
+        A parsed command line (`pipetask_lite.cli.parse_args`).  Its
+        ``explain`` (``--explain``) picks the depth: ``"short"`` (or absent)
+        gives the SimplePipelineExecutor recipe when it can express the
+        command line (`_why_not_recipe` says when it cannot, and the script
+        is then the full one, saying why); ``"full"`` gives every call
+        pipetask-lite makes, its checks included.
 
     Returns
     -------
@@ -82,10 +92,25 @@ def explain(args: argparse.Namespace) -> str:
         raise UsageError(
             f"shows the Python of {', '.join(explainers)}; not of {args.subcommand!r} yet", option="--explain"
         )
+    depth = getattr(args, "explain", None) or "short"
+    if depth == "quantum":
+        # The layer below: this one opens the repo (read-only) and builds the graph.
+        from ._explain_quantum import explain_quantum
+
+        return explain_quantum(args)
     options = _Options(args)
     _check_usage(args)
+    why_full = None
+    if depth == "short":
+        why_full = _why_not_recipe(options)
+        if why_full is None:
+            script = _Script(flat=True)
+            _explain_recipe(script, options)
+            text = script.render(options)
+            _check_complete(script, options)
+            return text
     script = _Script()
-    _header(script, options)
+    _header(script, options, why_full=why_full)
     _logging(script, options)
     explainers[args.subcommand](script, options)
     text = script.render(options)
@@ -303,12 +328,14 @@ class _Script:
 
     SECTIONS = ("constants", "helpers", "main", "guard")
 
-    def __init__(self):
+    def __init__(self, *, flat: bool = False):
         self.sections: dict[str, list[str]] = {name: [] for name in self.SECTIONS}
         self.section = "main"
-        self.depth = 1
+        self.flat = flat
+        """Whether the statements run at module level (the short recipe) rather than in ``main()``."""
+        self.depth = 0 if flat else 1
         self.from_imports: dict[str, set[str]] = {}
-        self.imports: set[str] = {"sys"}
+        self.imports: set[str] = set() if flat else {"sys"}
         self.comments: list[str] = []
         """Comments saying where a statement comes from (what `_check_complete` reads)."""
         self.intro: list[str] = []
@@ -392,6 +419,8 @@ class _Script:
             out += self.sections["constants"] + [""]
         if self.sections["helpers"]:
             out += [""] + self.sections["helpers"] + [""]
+        if self.flat:
+            return "\n".join(out + self.sections["main"]).rstrip() + "\n"
         docstring = f'    """Do what `{PROG} {options.subcommand} ...` does; return its exit code."""'
         out += ["", "def main() -> int:", docstring]
         out += self.sections["main"]
@@ -404,7 +433,12 @@ class _Script:
 # ---------------------------------------------------------------------------
 
 
-def _header(s: _Script, o: _Options) -> None:
+def _header(s: _Script, o: _Options, *, why_full: str | None = None) -> None:
+    if why_full is not None:
+        s.intro += [
+            f"The full script: {why_full}.",
+            "",
+        ]
     s.intro += [
         f"What `{PROG} {o.subcommand}` does on this command line, in Python, with the public LSST",
         "API only (printed by `pipetask-lite --explain`):",
@@ -465,12 +499,13 @@ def _coverage(s: _Script, o: _Options) -> None:
     s.depth -= 1
 
 
-def _logging(s: _Script, o: _Options) -> None:
+def _logging(s: _Script, o: _Options, *, note: bool = True) -> None:
     s.use("lsst.daf.butler.cli.cliLog", "CliLog")
-    s.note(
-        "Logging as pipetask sets it up: lsst.daf.butler's CliLog, INFO for the lsst loggers",
-        "(worker processes replay it).  In a notebook, logging.basicConfig(level=logging.INFO) does.",
-    )
+    if note:
+        s.note(
+            "Logging as pipetask sets it up: lsst.daf.butler's CliLog, INFO for the lsst loggers",
+            "(worker processes replay it).  In a notebook, logging.basicConfig(level=logging.INFO) does.",
+        )
     logging_dests = ("long_log", "log_tty", "log_file", "log_label")
     if not any(o.given(d) for d in logging_dests):
         s("CliLog.initLog(longlog=False, log_tty=True, log_file=(), log_label={})",
@@ -488,7 +523,8 @@ def _logging(s: _Script, o: _Options) -> None:
         s(comment="--traceback: pipetask-lite then prints tracebacks; errors here raise with theirs anyway")
     if o.given("options_file"):
         s(comment=f"{o.text('options_file')}: the options read from this file are written out below as if given")
-    s()
+    if note:
+        s()
 
 
 def _constants(s: _Script, o: _Options) -> None:
@@ -512,6 +548,20 @@ def _pipeline(s: _Script, o: _Options, *, butler: str | None = None) -> str | No
     """Step 1: the pipeline and its graph; returns the name of the factory variable, if one is made."""
     s.use("lsst.pipe.base", "Pipeline")
     s.note("1. The pipeline: -p, then -t/--delete/-c/-C/--instrument in command-line order.")
+    _pipeline_actions(s, o)
+    if o.save_pipeline:
+        s(f"pipeline.write_to_uri({o.save_pipeline!r})", o.text("save_pipeline"))
+    s("pipeline_graph = pipeline.to_graph()", "builds and validates every task config")
+    if o.select_tasks:
+        s(f"pipeline_graph = pipeline_graph.select({o.select_tasks!r})", o.text("select_tasks"))
+        with s.block("if not pipeline_graph.tasks:"):
+            s(f"sys.exit({('--select-tasks: ' + repr(o.select_tasks) + ' selects no tasks')!r})")
+    return _pipeline_outputs(s, o, butler=butler)
+
+
+def _pipeline_actions(s: _Script, o: _Options) -> None:
+    """``pipeline = ...``: -p, then the pipeline actions in command-line order."""
+    s.use("lsst.pipe.base", "Pipeline")
     if o.pipeline:
         s(f"pipeline = Pipeline.from_uri({o.pipeline!r})", o.text("pipeline"))
     else:
@@ -530,13 +580,10 @@ def _pipeline(s: _Script, o: _Options, *, butler: str | None = None) -> str | No
                 s(f"pipeline.addConfigOverride({action.label!r}, {name!r}, {value!r})", comment)
             case "config_file":
                 s(f"pipeline.addConfigFile({action.label!r}, {action.value!r})", comment)
-    if o.save_pipeline:
-        s(f"pipeline.write_to_uri({o.save_pipeline!r})", o.text("save_pipeline"))
-    s("pipeline_graph = pipeline.to_graph()", "builds and validates every task config")
-    if o.select_tasks:
-        s(f"pipeline_graph = pipeline_graph.select({o.select_tasks!r})", o.text("select_tasks"))
-        with s.block("if not pipeline_graph.tasks:"):
-            s(f"sys.exit({('--select-tasks: ' + repr(o.select_tasks) + ' selects no tasks')!r})")
+
+
+def _pipeline_outputs(s: _Script, o: _Options, *, butler: str | None) -> str | None:
+    """What -p's pipeline is shown or saved as (--show, --pipeline-dot, ...); the factory's name, if made."""
     factory = None
     if _show_items(o) & SHOW_PIPELINE_ITEMS or o.pipeline_dot or o.pipeline_mermaid or butler is not None:
         s.use("lsst.ctrl.mpexec", "PipelineGraphFactory")
@@ -1254,3 +1301,122 @@ def _execute(s: _Script, o: _Options) -> None:
             s('print(f"  {failure}", file=sys.stderr)')
         s("return 1")
     s("return 0")
+
+
+# ---------------------------------------------------------------------------
+# The short form: LSST's SimplePipelineExecutor recipe, when it can say it.
+# ---------------------------------------------------------------------------
+
+RECIPE_DESTS = frozenset({
+    # How the command logs: CliLog, as in the full script.
+    "log_level", "long_log", "log_file", "log_tty", "log_label", "traceback", "options_file",
+    # What the recipe takes: its keywords and the pipeline's calls.
+    "butler_config", "input", "output", "output_run", "data_query", "pipeline", "pipeline_actions",
+    "save_pipeline", "select_tasks", "register_dataset_types", "no_versions", "raise_on_partial_outputs",
+    "cores_per_quantum", "memory_per_quantum",
+    # How the command executes, not what it leaves in the repo: a comment each.
+    "processes", "timeout", "fail_fast", "start_method", "enable_implicit_threading",
+})
+"""The options of ``run`` that SimplePipelineExecutor can express (the others need the full script)."""
+
+
+def _why_not_recipe(o: _Options) -> str | None:
+    """Why the SimplePipelineExecutor recipe cannot express this command line, or `None` if it can."""
+    if o.subcommand == "build":
+        return "`build` makes a pipeline only, with no executor to stand for it"
+    if o.subcommand == "qgraph":
+        return ("SimplePipelineExecutor builds a graph only on the butler prep_butler makes, after writing the "
+                "output collections, and `qgraph` writes nothing to the repo")
+    if others := [o.flag(d) for d in o.sub_dests if o.given(d) and d not in RECIPE_DESTS]:
+        return f"SimplePipelineExecutor has nothing for {', '.join(others)}"
+    if o.output is None:
+        return "no -o: SimplePipelineExecutor.prep_butler always makes an output CHAINED collection"
+    if not o.input:
+        return "no -i: the inputs are the existing -o chain's, and SimplePipelineExecutor.prep_butler would redefine it"
+    if o.no_versions and o.register_dataset_types:
+        return ("--no-versions with --register-dataset-types: SimplePipelineExecutor.run registers the 'packages' "
+                "dataset type, which pipetask then leaves out")
+    return None
+
+
+def _recipe_logging(s: _Script, o: _Options) -> None:
+    """``CliLog.initLog(...)`` on one line, naming the logging options given."""
+    s.use("lsst.daf.butler.cli.cliLog", "CliLog")
+    given = [o.text(d) for d in ("long_log", "log_tty", "log_file", "log_label") if o.given(d)]
+    s(f"CliLog.initLog(longlog={o.long_log!r}, log_tty={o.log_tty!r}, log_file={tuple(o.log_file)!r}, "
+      f"log_label={dict(o.log_label)!r})", ", ".join(given) or "pipetask's logging")
+    if o.log_level:
+        s(f"CliLog.setLogLevels({list(o.log_level)!r})", o.text("log_level"))
+    if o.traceback:
+        s(comment="--traceback: errors here raise with their traceback anyway")
+    if o.given("options_file"):
+        s(comment=f"{o.text('options_file')}: the options read from this file are written out here as if given")
+
+
+def _explain_recipe(s: _Script, o: _Options) -> None:
+    """``run`` as the SimplePipelineExecutor recipe: prep_butler, from_pipeline, run."""
+    s.intro += [
+        "LSST's SimplePipelineExecutor recipe for this command (printed by `pipetask-lite --explain`):",
+        *[f"    {line}" for line in _wrap_command(o.command_line(), width=96)],
+        "It leaves the repo as the command does when that succeeds.  Not in it: the checks before",
+        "the first write (bad -i, empty graph: --explain=full, step 2) and pipetask's executor (step 6).",
+    ]
+    s.use("lsst.daf.butler", "Butler")
+    s.use("lsst.pipe.base.simple_pipeline_executor", "SimplePipelineExecutor")
+    _constants(s, o)
+    _recipe_logging(s, o)
+    _pipeline_actions(s, o)
+    if o.save_pipeline:
+        s(f"pipeline.write_to_uri({o.save_pipeline!r})", o.text("save_pipeline"))
+    with s.block("with Butler.from_config(REPO) as read_butler:", f"{o.text('butler_config')}: read only"):
+        s("inputs = read_butler.collections.query(INPUTS, flatten_chains=True)",
+          "-i: CHAINED inputs flattened, as pipetask does")
+        with s.block('if OUTPUT in read_butler.collections.query("*"):',
+                     "-o must be new: prep_butler would redefine an existing chain"):
+            s('raise SystemExit(f"-o/--output: {OUTPUT!r} exists; see --explain=full")')
+    run = ", output_run=OUTPUT_RUN" if o.output_run is not None else ""
+    s(f"butler = SimplePipelineExecutor.prep_butler(REPO, inputs=inputs, output=OUTPUT{run})",
+      ("-o, --output-run: " if run else "-o: ") + "the first write, the run"
+      + ("" if run else " OUTPUT/TIMESTAMP") + " and the chain [run, *inputs]")
+    keywords = ["where=DATA_QUERY", "butler=butler"]
+    why = [o.text("data_query") if o.data_query else "no -d: every data ID the inputs allow"]
+    if o.given("cores_per_quantum") or o.memory_per_quantum:
+        s.use("lsst.pipe.base", "ExecutionResources")
+        if o.memory_per_quantum:
+            s.use("astropy", "units as u")
+            s(f"resources = ExecutionResources(num_cores={o.cores_per_quantum!r}, max_mem={o.memory_per_quantum!r}, "
+              "default_mem_units=u.MB)", ", ".join(o.text(d) for d in ("cores_per_quantum", "memory_per_quantum")
+                                                   if o.given(d)) + " (plain numbers are MB)")
+        else:
+            s(f"resources = ExecutionResources(num_cores={o.cores_per_quantum!r})", o.text("cores_per_quantum"))
+        keywords.append("resources=resources")
+    if o.given("raise_on_partial_outputs"):
+        keywords.append(f"raise_on_partial_outputs={o.raise_on_partial_outputs!r}")
+        why.append(o.text("raise_on_partial_outputs"))
+    if o.select_tasks:
+        s(f"pipeline_graph = pipeline.to_graph().select({o.select_tasks!r})", o.text("select_tasks"))
+        s(f"executor = SimplePipelineExecutor.from_pipeline_graph(pipeline_graph, {', '.join(keywords)})",
+          ", ".join(why))
+    else:
+        s(f"executor = SimplePipelineExecutor.from_pipeline(pipeline, {', '.join(keywords)})", ", ".join(why))
+    # What the recipe does differently, option by option.
+    if o.processes > 1:
+        s(comment=f"{o.text('processes')}: the quanta run one at a time, in this process "
+                  "(--explain=full, step 6: MPGraphExecutor)")
+    elif o.given("processes"):
+        s(comment=f"{o.text('processes')}: one at a time, as here")
+    if o.given("timeout"):
+        s(comment=f"{o.text('timeout')}: the recipe has no time limit")
+    if o.given("fail_fast"):
+        s(comment="--fail-fast: the recipe stops at the first failure anyway")
+    if o.given("start_method"):
+        s(comment=f"{o.text('start_method')}: the recipe starts no processes")
+    if o.enable_implicit_threading:
+        s(comment="--enable-implicit-threading: the recipe leaves threading alone too")
+    arguments = [f"register_dataset_types={o.register_dataset_types!r}"]
+    why = [o.flag("register_dataset_types") if o.register_dataset_types
+           else "no --register-dataset-types: every dataset type must be registered already"]
+    if o.no_versions:
+        arguments.append("save_versions=False")
+        why.append("--no-versions")
+    s(f"executor.run({', '.join(arguments)})", ", ".join(why) + "; then init-outputs, configs, quanta")

@@ -88,7 +88,12 @@ LSST_CALLS = {
     "log_tty": "`CliLog.initLog(log_tty=...)`",
     "log_label": "`CliLog.initLog(log_label=...)`",
     "traceback": "(pipetask-lite only) print the traceback of an error",
-    "explain": "(pipetask-lite only) print the equivalent Python script",
+    "explain": (
+        "(pipetask-lite only) print the equivalent Python script: `--explain` (`short`) the "
+        "`SimplePipelineExecutor` recipe (`prep_butler`, `from_pipeline`, `run`) when it can say the command "
+        "line; `--explain=full` every call, checks included; `--explain=quantum` (run, qgraph) one quantum's "
+        "`task.run(...)` on inputs fetched with `butler.get(...)`"
+    ),
 }
 # The five pipeline actions share one keyword; each has its own call.
 ACTION_CALLS = {
@@ -130,6 +135,9 @@ def _rows(parser: argparse.ArgumentParser, function: str | None, subcommand: str
             if not action.option_strings or action.dest == "help":
                 continue
             options = ", ".join(f"`{o}`" for o in action.option_strings)
+            if action.nargs == "?" and action.choices:
+                # An optional value from a few choices (--explain): each form, the bare one first.
+                options += "".join(f", `{action.option_strings[-1]}={c}`" for c in action.choices if c != action.const)
             keyword = "(command line only)" if action.dest in CLI_ONLY or function is None else f"`{action.dest}`"
             call = (
                 ACTION_CALLS[action.option_strings[-1]] if action.dest == "pipeline_actions"

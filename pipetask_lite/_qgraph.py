@@ -312,6 +312,12 @@ def make_quantum_graph(
                 blame("-d/--data-query", *query_errors(), *((AssertionError,) if data_query else ())),
                 blame("--clobber-outputs", OutputExistsError,
                       hint="outputs of an earlier attempt are in the way: add --clobber-outputs to replace them"),
+                # A connection's adjustQuantum fails the graph this way when
+                # too few of its datasets were found: a prerequisite input (a
+                # calibration, most often) that no -i collection holds.
+                blame("-i/--input", FileNotFoundError,
+                      hint="add the collection that holds it to -i (a calibration's: the instrument's "
+                      "CALIBRATION collection)"),
             ):
                 if plain:
                     # The SimplePipelineExecutor recipe: one quantum per task

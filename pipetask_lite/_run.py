@@ -245,7 +245,8 @@ unmocked_dataset_types : optional
         ``--coverage``, ``--[no-]cov-report``, ``--cov-packages``: measure
         code coverage (needs the coverage package).
     progress : `bool`, optional
-        Draw a progress bar while quanta run, if stderr is a terminal.
+        Draw a progress bar while quanta run, if stderr is a terminal or
+        this is a Jupyter notebook.
 
     Returns
     -------

@@ -39,6 +39,8 @@ from .errors import (
 )
 
 PROG = "pipetask-lite"
+EXPLAIN_DEPTHS = ("short", "full", "quantum")
+"""The values of ``--explain``: the recipe, every step, one quantum's task call."""
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "VERBOSE", "DEBUG", "TRACE")
 PIPELINE_ACTION_OPTIONS = {
     "task": ("-t", "--task"),
@@ -556,9 +558,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Show the Python traceback of an error (pipetask-lite only; errors are one line otherwise).",
     )
     parser.add_argument(
-        "--explain", action="store_true",
+        "--explain", nargs="?", const="short", choices=EXPLAIN_DEPTHS, metavar="{short,full,quantum}",
         help="Do not run anything: print the Python script, using the LSST API only, that does what the "
-        "command line does (pipetask-lite only; the repo is not opened).",
+        "command line does (pipetask-lite only). 'short' (the default): the SimplePipelineExecutor recipe "
+        "when it can express the command line; 'full': every call pipetask-lite makes, checks included "
+        "(neither opens the repo); 'quantum' (run, qgraph): opens the repo read-only, builds the graph and "
+        "prints, for one quantum of each task, the task's own call on in-memory inputs.",
     )
     subcommands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
     build = subcommands.add_parser(
@@ -865,6 +870,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
     (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    words = _bare_explain(words, commands.choices)
     known = {opt for action in parser._actions for opt in action.option_strings}
     for word in words[:next((i for i, w in enumerate(words) if w in commands.choices), len(words))]:
         # Before the subcommand, an unknown option would be taken for one
@@ -876,11 +882,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if unknown:
         subparser.error(f"unrecognized arguments: {' '.join(unknown)}{_did_you_mean(unknown[0], parser, subparser)}")
     if getattr(args, "options_file", None):  # build, qgraph and run have -@
-        merge_options_file(subparser, args, args.subcommand, given=given_options(argv, args.subcommand))
+        merge_options_file(subparser, args, args.subcommand, given=given_options(words, args.subcommand))
     if hasattr(args, "pipeline_actions"):
         args.pipeline_actions = args.pipeline_actions or []
     check_options(subparser, args)
     return args
+
+
+def _bare_explain(words: list[str], subcommands: Sequence[str]) -> list[str]:
+    """``--explain`` without a value, spelled ``--explain=short``.
+
+    argparse would take the word after a bare ``--explain`` (the subcommand,
+    usually) for its optional value; only a depth is one.
+    """
+    end = next((i for i, w in enumerate(words) if w in subcommands), len(words))
+    return [
+        "--explain=short" if word == "--explain" and (i + 1 >= len(words) or words[i + 1] not in EXPLAIN_DEPTHS)
+        else word
+        for i, word in enumerate(words[:end])
+    ] + words[end:]
 
 
 def _did_you_mean(word: str, *parsers: argparse.ArgumentParser) -> str:

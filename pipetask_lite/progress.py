@@ -3,8 +3,9 @@
 pipe_base's `~lsst.pipe.base.mp_graph_executor.MPGraphExecutor` (and
 pipetask-lite's worker pool) log "Executed N quanta successfully, M failed
 and K remain out of total T quanta." after every quantum, in the main process.  A logger filter
-reads those numbers; the bar is drawn only on a terminal.  Elsewhere the log
-line itself is the progress report.
+reads those numbers; the bar is drawn on a terminal, and in a Jupyter notebook
+(where rich draws it as a widget).  Elsewhere the log line itself is the
+progress report.
 """
 
 from __future__ import annotations
@@ -22,8 +23,15 @@ PROGRESS_MESSAGE = "Executed %d quanta successfully"
 
 
 def bar_wanted(enabled: bool) -> bool:
-    """Whether `quantum_progress` will draw a bar: asked for, and stderr is a terminal."""
-    return enabled and sys.stderr.isatty()
+    """Whether `quantum_progress` will draw a bar: asked for, on a terminal or in a notebook."""
+    return enabled and (sys.stderr.isatty() or in_notebook())
+
+
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel, whose stderr is no terminal but shows rich's widgets."""
+    ipython = sys.modules.get("IPython")  # only ever imported by IPython itself here
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 @contextmanager
@@ -35,8 +43,9 @@ def quantum_progress(total: int, *, enabled: bool) -> Iterator[None]:
     total : `int`
         Number of quanta in the graph.
     enabled : `bool`
-        Draw the bar if stderr is a terminal; `False` (``--no-log-tty``) or a
-        pipe gives nothing beyond the executor's log lines.
+        Draw the bar if stderr is a terminal or this is a notebook; `False`
+        (``--no-log-tty``) or a pipe gives nothing beyond the executor's log
+        lines.
     """
     if not bar_wanted(enabled):
         yield

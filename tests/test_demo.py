@@ -20,8 +20,17 @@ from lsst.pipe.base import Pipeline
 
 from pipetask_lite.demo import DemoRepo, make_demo_repo, pipeline_path
 from pipetask_lite.demo.instrument import DETECTOR_NAMES, OVERSCAN_COLUMNS, DemoCam
-from pipetask_lite.demo.runner import format_command, run_args, run_pipetask, subprocess_env, summarize
-from pipetask_lite.demo.tasks import CombineBiasTask, IsrTask, subtract_overscan
+from pipetask_lite.demo.runner import (
+    default_runner,
+    describe_collections,
+    format_command,
+    run_args,
+    run_pipetask,
+    subprocess_env,
+    summarize,
+)
+from pipetask_lite.demo.repo import defect_columns, validity_range
+from pipetask_lite.demo.tasks import CombineBiasTask, IsrTask, mask_defects, subtract_overscan
 
 
 def _find_pipetask() -> str | None:
@@ -91,6 +100,24 @@ def test_subtract_overscan_modes() -> None:
         subtract_overscan(raw, 8, "MEAN")
 
 
+def test_mask_defects_interpolates_bad_columns() -> None:
+    image = np.tile(np.arange(6.0), (3, 1))
+    image[:, 2] = 100.0
+    masked = mask_defects(image, np.array([2, 5]))
+    np.testing.assert_array_equal(masked[:, 2], 2.0)  # (1 + 3) / 2
+    np.testing.assert_array_equal(masked[:, 5], 4.0)  # the edge: its one neighbour
+    assert image[0, 2] == 100.0  # the input is left alone
+
+
+def test_isr_takes_defects_as_a_calibration() -> None:
+    connections = IsrTask.ConfigClass.ConnectionsClass(config=IsrTask.ConfigClass())
+    assert connections.prerequisiteInputs == {"defects"}
+    assert connections.defects.isCalibration
+    config = IsrTask.ConfigClass()
+    config.doDefect = False
+    assert not IsrTask.ConfigClass.ConnectionsClass(config=config).prerequisiteInputs
+
+
 def test_combine_is_per_pixel_median() -> None:
     frames = [np.full((2, 2), v) for v in (1.0, 5.0, 2.0)]
     np.testing.assert_array_equal(CombineBiasTask().run(frames).outputData, np.full((2, 2), 2.0))
@@ -125,7 +152,7 @@ def test_command_line_is_classic_and_round_trips(tmp_path: Path) -> None:
     line = format_command(argv)
     assert line == (
         f"pipetask-lite run -b {tmp_path} --instrument pipetask_lite.demo.instrument.DemoCam"
-        f" -i DemoCam/raw/all -o DemoCam/calib/bias -p {pipeline_path()}"
+        f" -i DemoCam/raw/all,DemoCam/calib -o DemoCam/calib/bias -p {pipeline_path()}"
         " -d \"instrument='DemoCam' AND exposure IN (20240101001, 20240101002)\""
         " -c isr:overscan.fitType='MEDIAN_PER_ROW' --register-dataset-types"
     )
@@ -159,6 +186,12 @@ def test_repo_builds(tmp_path: Path) -> None:
         assert len(raws) == 4 * 2
         raw = butler.get(raws[0])
         assert raw.shape == (20, 20 + OVERSCAN_COLUMNS)
+        # The calibration: certified in a CALIBRATION collection for the observing day.
+        assert butler.collections.get_info(repo.calib_collection).type.name == "CALIBRATION"
+        associations = list(butler.registry.queryDatasetAssociations("defects", collections=repo.calib_collection))
+        assert sorted(a.ref.dataId["detector"] for a in associations) == [0, 1]
+        assert {a.timespan for a in associations} == {validity_range()}
+        assert all(validity_range().contains(e.timespan) for e in exposures)
     finally:
         butler.close()
 
@@ -235,18 +268,23 @@ def test_median_per_row_differs_from_mean(processed_repo: DemoRepo) -> None:
 def test_outputs_are_deterministic(processed_repo: DemoRepo) -> None:
     # Recompute detector 0 in-process from the stored raws: the pipetask
     # output must be bit-identical.
-    butler = Butler.from_config(processed_repo.root, collections=processed_repo.raw_collection)
+    butler = Butler.from_config(processed_repo.root, collections=processed_repo.input_collections)
     try:
         raws = [
             butler.get("raw", instrument="DemoCam", exposure=exp, detector=0)
             for exp in processed_repo.exposures
         ]
+        # A calibration is looked up by the exposure's time: the one certified for it.
+        exposure = butler.registry.expandDataId(instrument="DemoCam", exposure=processed_repo.exposures[0])
+        defects = butler.get("defects", instrument="DemoCam", detector=0, timespan=exposure.timespan)
     finally:
         butler.close()
+    np.testing.assert_array_equal(defects, defect_columns(0))
     config = IsrTask.ConfigClass()
+    DemoCam().applyConfigOverrides("isr", config)  # what --instrument does
     config.overscan.fitType = "MEDIAN_PER_ROW"
     isr = IsrTask(config=config)
-    expected = CombineBiasTask().run([isr.run(raw).outputExposure for raw in raws]).outputData
+    expected = CombineBiasTask().run([isr.run(raw, defects).outputExposure for raw in raws]).outputData
     np.testing.assert_array_equal(_get_biases(processed_repo.root, "DemoCam/calib/bias")[0], expected)
 
 
@@ -258,3 +296,16 @@ def test_isr_only_subset_runs_only_isr(processed_repo: DemoRepo) -> None:
     assert counts["isr_metadata"] == n
     assert counts.get("bias", 0) == 0
     assert not any(name.startswith("cpBiasCombine") for name in counts)
+
+
+def test_missing_calibration_names_input(tmp_path: Path) -> None:
+    """Without the CALIBRATION collection in -i, isr's defects are found nowhere: -i is named, nothing written."""
+    repo = make_demo_repo(tmp_path / "repo", n_exposures=1, n_detectors=1)
+    argv = run_args(repo)
+    argv[argv.index("-i") + 1] = repo.raw_collection
+    result = run_pipetask(default_runner(), argv, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert "pipetask-lite run: error: -i/--input: Not enough datasets (0) found for non-optional connection " \
+           "isr.defects" in result.stderr
+    assert "hint: add the collection that holds it to -i" in result.stderr
+    assert "DemoCam/calib/bias" not in {name for name, _, _ in describe_collections(repo.root)}

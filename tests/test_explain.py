@@ -32,6 +32,14 @@ qgraph -q, then run -g                          test_saved_graph_then_run_it
 --mock, --mock-failure, --unmocked-...          test_mock_failure
 ==============================================  ===========================================
 
+The default depth (bare ``--explain``), the SimplePipelineExecutor recipe,
+round-trips in test_classic_demo_command_short (-j 2) and
+test_recipe_on_test_pipeline (-i CHAINED, --output-run, -c, -C,
+--select-tasks, -n; an existing -o refused); the tests above it pass
+``--explain=full``.  test_recipe_falls_back_to_full: what the recipe cannot
+say gets the full script, saying why.  The quantum layer
+(``--explain=quantum``) is tests/test_explain_quantum.py.
+
 Without running anything: the DECam command explains offline (no ``lsst``
 import, script compiles, every value shown); ``--explain`` leaves the repo
 alone (and needs none); usage errors are the same with and without
@@ -80,11 +88,15 @@ DECAM = [
 # ---------------------------------------------------------------------------
 
 
-def explain(argv: Sequence[Any]) -> str:
-    """``pipetask-lite --explain ARGV``, in this process; the script it prints."""
+def explain(argv: Sequence[Any], *, depth: str | None = "full") -> str:
+    """``pipetask-lite --explain=DEPTH ARGV``, in this process; the script it prints.
+
+    ``depth=None`` is a bare ``--explain`` (the short form).
+    """
     stdout, stderr = io.StringIO(), io.StringIO()
+    flag = "--explain" if depth is None else f"--explain={depth}"
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = main(["--explain", *map(str, argv)])
+        code = main([flag, *map(str, argv)])
     assert code == 0, stderr.getvalue()
     return stdout.getvalue()
 
@@ -155,12 +167,14 @@ def run_script(path: Path, *, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def round_trip(twins: Twins, argv: Sequence[Any], *, expect_ok: bool = True) -> tuple[str, dict]:
-    """Run ``argv`` with pipetask-lite and its explained script on the twins; compare.
+def round_trip(
+    twins: Twins, argv: Sequence[Any], *, expect_ok: bool = True, depth: str | None = "full"
+) -> tuple[str, dict]:
+    """Run ``argv`` with pipetask-lite and its explained script (``--explain=DEPTH``) on the twins; compare.
 
     Returns the script and the snapshots.
     """
-    script = explain(argv)
+    script = explain(argv, depth=depth)
     path = twins.dir("script") / SCRIPT
     path.write_text(script)
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -205,7 +219,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory):
 def classic_argv(demo) -> list[str]:
     exposures = ", ".join(str(e) for e in demo.exposures[:3])
     return [
-        "run", "-b", REPO, "--instrument", demo.instrument_class, "-i", demo.raw_collection,
+        "run", "-b", REPO, "--instrument", demo.instrument_class, "-i", ",".join(demo.input_collections),
         "-o", "DemoCam/calib/bias", "-p", demo.pipeline,
         "-d", f"instrument='DemoCam' AND exposure IN ({exposures})",
         "-c", "isr:overscan.fitType=MEDIAN_PER_ROW", "--register-dataset-types",
@@ -233,6 +247,59 @@ def test_classic_demo_command(tmp_path: Path, demo_template) -> None:
     # What a simple command does not need is not there.
     for unneeded in ("AllDimensionsQuantumGraphBuilder", "mock", "ShowInfo", "removeRuns", "coverage"):
         assert unneeded not in code, unneeded
+
+
+def test_classic_demo_command_short(tmp_path: Path, demo_template) -> None:
+    """The default depth: the SimplePipelineExecutor recipe in about 30 lines; -j 2 is a comment."""
+    twins = make_twins(tmp_path, Path(demo_template.root))
+    script, snaps = round_trip(twins, [*classic_argv(demo_template), "-j", "2"], depth=None)
+    assert sorted(datasets(snaps["script"], "bias")) == demo_template.detectors
+    code = "\n".join(line.split("  # ")[0] for line in script.splitlines() if not line.lstrip().startswith("#"))
+    for call in ("SimplePipelineExecutor.prep_butler(REPO, inputs=inputs, output=OUTPUT)",
+                 "SimplePipelineExecutor.from_pipeline(pipeline, where=DATA_QUERY, butler=butler)",
+                 "executor.run(register_dataset_types=True)",
+                 "pipeline.addInstrument('pipetask_lite.demo.instrument.DemoCam')"):
+        assert call in code, call
+    for unneeded in ("MPGraphExecutor", "SingleQuantumExecutor", "plan_collections", "def main"):
+        assert unneeded not in code, unneeded
+    assert "-j 2: the quanta run one at a time" in comments(script)
+
+
+def test_recipe_on_test_pipeline(twins: Twins, pipeline: str) -> None:
+    """The recipe with -i CHAINED (flattened), --output-run, -c, -C, --select-tasks, -n; then an existing -o,
+    which the command extends and the recipe refuses, writing nothing."""
+    twins.write("task1.py", "config.addend = 7\n")
+    argv = ["run", "-b", REPO, "-i", "test/chain", "-o", "out", "--output-run", "out/run1", "-p", pipeline,
+            "-c", "task0:addend=5", "-C", "task1:task1.py", "--select-tasks", "<=task1", "-n", "1",
+            "-d", "detector IN (0, 2)", "--register-dataset-types"]
+    script, snaps = round_trip(twins, argv, depth=None)
+    assert "The full script" not in script and "from_pipeline_graph(pipeline_graph" in script
+    assert collection(snaps["script"], "out")["children"] == ["out/run1", "test/in"]
+    assert sorted(datasets(snaps["script"], "add_dataset2")) == [0, 2]
+    assert not datasets(snaps["script"], "add_dataset3")
+    path = twins.dir("script") / SCRIPT
+    path.write_text(explain([*argv[:8], "out/run2", *argv[9:]], depth=None))
+    result = run_script(path, cwd=twins.dir("script"))
+    assert result.returncode != 0 and "-o/--output: 'out' exists; see --explain=full" in result.stderr
+    assert not diff_snapshots(snaps["script"], twins.snapshots()["script"])
+
+
+@pytest.mark.parametrize(
+    "extra, why",
+    [
+        (["--skip-existing-in", "old"], "SimplePipelineExecutor has nothing for --skip-existing-in"),
+        (["--extend-run"], "SimplePipelineExecutor has nothing for --extend-run"),
+        (["--no-versions", "--register-dataset-types"], "--no-versions with --register-dataset-types"),
+    ],
+)
+def test_recipe_falls_back_to_full(extra: list[str], why: str) -> None:
+    """A command line the recipe cannot say gets the full script, saying why in its first lines."""
+    script = explain(["run", "-b", "repo", "-i", "in", "-o", "out", "-p", "p.yaml", *extra], depth=None)
+    head = "\n".join(script.splitlines()[:4])
+    assert f"# The full script: {why}" in head, head
+    assert "def main()" in script
+    assert "The full script" in explain(["qgraph", "-b", "repo", "-i", "in", "-o", "out", "-p", "p.yaml"], depth=None)
+    assert "The full script" not in explain(["run", "-b", "repo", "-i", "in", "-o", "out", "-p", "p.yaml", *extra])
 
 
 def test_pipeline_edits_and_existing_output(twins: Twins, pipeline: str) -> None:
@@ -425,12 +492,32 @@ def test_mock_failure(twins: Twins, pipeline: str) -> None:
 # ---------------------------------------------------------------------------
 
 
-def test_decam_command_explains_offline(tmp_path: Path) -> None:
-    """The classic DECam command: no obs_decam, no repo, no lsst import; the script compiles."""
+def test_decam_command_short(tmp_path: Path) -> None:
+    """The classic DECam command, in the default depth: the recipe in about 30 lines, offline."""
     code = (
         "import sys\n"
         "from pipetask_lite.cli import main\n"
         f"code = main(['--explain', *{DECAM!r}])\n"
+        "assert not [m for m in sys.modules if m == 'lsst' or m.startswith('lsst.')], 'lsst imported'\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=harness.env(), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    script = result.stdout
+    compile(script, "explained.py", "exec")
+    assert len(script.rstrip().splitlines()) <= 32, script
+    assert "prep_butler" in script and "MPGraphExecutor(" not in script
+    notes = comments(script)
+    assert "-j 12: the quanta run one at a time" in notes and "--explain=full" in notes
+
+
+def test_decam_command_explains_offline(tmp_path: Path) -> None:
+    """The classic DECam command, --explain=full: no obs_decam, no repo, no lsst import; the script compiles."""
+    code = (
+        "import sys\n"
+        "from pipetask_lite.cli import main\n"
+        f"code = main(['--explain=full', *{DECAM!r}])\n"
         "assert not [m for m in sys.modules if m == 'lsst' or m.startswith('lsst.')], 'lsst imported'\n"
         "sys.exit(code)\n"
     )
@@ -584,9 +671,11 @@ def _option_cases() -> list:
     return cases
 
 
+@pytest.mark.parametrize("depth", [None, "full"], ids=["short", "full"])
 @pytest.mark.parametrize("sub, is_global, extra", _option_cases())
-def test_each_option_is_shown(sub: str, is_global: bool, extra: list[str], tmp_path: Path) -> None:
-    """Every option of every subcommand, given alone, is named in a comment of a script that compiles."""
+def test_each_option_is_shown(sub: str, is_global: bool, extra: list[str], depth: str | None, tmp_path: Path) -> None:
+    """Every option of every subcommand, given alone, is named in a comment of a script that compiles
+    (the recipe, or the full script where the recipe cannot say it)."""
     if "OPTIONS" in extra:
         options_file = tmp_path / "opts.yaml"
         options_file.write_text(f"{sub}:\n  select-tasks: lab\n")
@@ -598,7 +687,7 @@ def test_each_option_is_shown(sub: str, is_global: bool, extra: list[str], tmp_p
     else:
         base = ["-b", "repo", "-i", "in", "-o", "out", "-p", "p.yaml"]
     argv = [*extra, sub, *base] if is_global else [sub, *base, *extra]
-    script = explain(argv)
+    script = explain(argv, depth=depth)
     compile(script, "explained.py", "exec")
     notes = comments(script)
     for flag in [e for e in extra if e.startswith("-")]:

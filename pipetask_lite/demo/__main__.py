@@ -68,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Created repository {repo.root}")
     print(f"  instrument {repo.instrument}, detectors {repo.detectors}")
     print(f"  {len(repo.exposures)} raw biases per detector in {repo.raw_collection}")
+    print(f"  defects per detector in {repo.defects_run}, certified in {repo.calib_collection} "
+          "(CALIBRATION) for the observing day")
 
     if options.pipetask:
         runner = shlex.split(options.pipetask)

@@ -3,12 +3,24 @@
 The repository is what ``ingestRaws`` + ``defineVisits`` would leave behind
 for a bias sequence of a real camera, minus the files: the ``exposure``
 dimension records are inserted by hand and the raws are synthetic numpy
-arrays ``put`` straight into the ``DemoCam/raw/all`` RUN collection.
+arrays ``put`` straight into the ``DemoCam/raw/all`` RUN collection.  Its
+one calibration, the ``defects`` (bad columns) of each detector, is certified
+in the ``DemoCam/calib`` CALIBRATION collection for the observing day, as
+``butler certify-calibrations`` would leave it.
 """
 
 from __future__ import annotations
 
-__all__ = ["DAY_OBS", "DemoRepo", "exposure_id", "make_demo_repo", "make_raw", "pipeline_path"]
+__all__ = [
+    "DAY_OBS",
+    "DemoRepo",
+    "defect_columns",
+    "exposure_id",
+    "make_demo_repo",
+    "make_raw",
+    "pipeline_path",
+    "validity_range",
+]
 
 import contextlib
 import datetime
@@ -62,6 +74,10 @@ class DemoRepo:
         Fully qualified instrument class, as passed to ``--instrument``.
     raw_collection : `str`
         RUN collection holding the raws.
+    calib_collection : `str`
+        CALIBRATION collection in which the ``defects`` are certified.
+    defects_run : `str`
+        RUN collection holding the ``defects`` datasets themselves.
     exposures : `list` [`int`]
         Exposure ids of the bias sequence, ascending.
     detectors : `list` [`int`]
@@ -74,9 +90,16 @@ class DemoRepo:
     instrument: str = "DemoCam"
     instrument_class: str = "pipetask_lite.demo.instrument.DemoCam"
     raw_collection: str = "DemoCam/raw/all"
+    calib_collection: str = "DemoCam/calib"
+    defects_run: str = "DemoCam/calib/defects/20240101"
     exposures: list[int] = field(default_factory=list)
     detectors: list[int] = field(default_factory=list)
     pipeline: str = field(default_factory=pipeline_path)
+
+    @property
+    def input_collections(self) -> list[str]:
+        """The ``-i`` collections of the demo command: the raws, then the calibrations."""
+        return [self.raw_collection, self.calib_collection]
 
     @property
     def data_query(self) -> str:
@@ -126,6 +149,40 @@ def make_raw(rng: np.random.Generator, level: float, structure: np.ndarray) -> n
     raw[:, :RAW_IMAGING_COLUMNS] += structure
     raw += rng.normal(0.0, READ_NOISE, size=raw.shape)
     return raw
+
+
+def defect_columns(detector: int) -> np.ndarray:
+    """Return the bad columns of a detector: the demo's ``defects`` calibration.
+
+    Parameters
+    ----------
+    detector : `int`
+        Detector id.
+
+    Returns
+    -------
+    columns : `numpy.ndarray`
+        Column indices in the trimmed image (fixed, so that the raws do not
+        depend on them).
+    """
+    return np.array([2 + 5 * detector])
+
+
+def validity_range():
+    """Return the span the demo's defects are certified for: the observing day.
+
+    Returns
+    -------
+    timespan : `lsst.daf.butler.Timespan`
+        From noon of `DAY_OBS` to noon of the next day (TAI), which covers
+        every exposure of the bias sequence.
+    """
+    import astropy.time
+    import astropy.units as u
+    from lsst.daf.butler import Timespan
+
+    noon = astropy.time.Time(datetime.datetime.strptime(f"{DAY_OBS}T12", "%Y%m%dT%H"), scale="tai")
+    return Timespan(noon, noon + 1 * u.day)
 
 
 def _dimension_records(n_exposures: int) -> tuple[dict, dict, list[dict]]:
@@ -256,4 +313,28 @@ def make_demo_repo(
                         detector=det,
                         run=repo.raw_collection,
                     )
+        _make_calibrations(butler, repo)
     return repo
+
+
+def _make_calibrations(butler, repo: DemoRepo) -> None:
+    """Put the ``defects`` of each detector and certify them in `DemoRepo.calib_collection`.
+
+    What ``butler write-curated-calibrations`` and ``butler certify-calibrations``
+    leave for a real camera: the datasets in a RUN collection, and a
+    CALIBRATION collection that associates each one with a validity range.
+    """
+    from lsst.daf.butler import CollectionType, DatasetType
+
+    butler.registry.registerDatasetType(
+        DatasetType("defects", ("instrument", "detector"), "NumpyArray", universe=butler.dimensions,
+                    isCalibration=True)
+    )
+    butler.collections.register(repo.defects_run, CollectionType.RUN)
+    butler.collections.register(repo.calib_collection, CollectionType.CALIBRATION)
+    with butler.transaction():
+        refs = [
+            butler.put(defect_columns(det), "defects", instrument=repo.instrument, detector=det, run=repo.defects_run)
+            for det in repo.detectors
+        ]
+        butler.registry.certify(repo.calib_collection, refs, validity_range())

@@ -83,7 +83,7 @@ def run_args(
         "run",
         "-b", repo.root,
         "--instrument", repo.instrument_class,
-        "-i", repo.raw_collection,
+        "-i", ",".join(repo.input_collections),
         "-o", output,
         "-p", pipeline if pipeline is not None else repo.pipeline,
         "-d", repo.data_query,

@@ -17,6 +17,7 @@ __all__ = [
     "IsrConnections",
     "IsrTask",
     "OverscanConfig",
+    "mask_defects",
     "subtract_overscan",
 ]
 
@@ -85,8 +86,35 @@ def subtract_overscan(raw: np.ndarray, n_columns: int, fit_type: str) -> np.ndar
     return image - level
 
 
+def mask_defects(image: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Replace bad columns by the mean of their good neighbours.
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        2-D image (not modified).
+    columns : `numpy.ndarray`
+        Indices of the bad columns (a ``defects`` calibration).
+
+    Returns
+    -------
+    image : `numpy.ndarray`
+        A copy with each bad column interpolated from the nearest good
+        columns on either side (or copied from the one side there is).
+    """
+    image = np.array(image, dtype=np.float64)
+    bad = {int(c) for c in np.ravel(columns)}
+    good = [c for c in range(image.shape[1]) if c not in bad]
+    for column in sorted(bad):
+        left = [c for c in good if c < column]
+        right = [c for c in good if c > column]
+        neighbours = ([left[-1]] if left else []) + ([right[0]] if right else [])
+        image[:, column] = image[:, neighbours].mean(axis=1)
+    return image
+
+
 class IsrConnections(PipelineTaskConnections, dimensions=("instrument", "exposure", "detector")):
-    """Connections for `IsrTask`: one raw in, one trimmed image out."""
+    """Connections for `IsrTask`: one raw and its defects in, one trimmed image out."""
 
     ccdExposure = cT.Input(
         name="raw",
@@ -94,12 +122,28 @@ class IsrConnections(PipelineTaskConnections, dimensions=("instrument", "exposur
         storageClass="NumpyArray",
         dimensions=("instrument", "exposure", "detector"),
     )
+    # As in ip_isr: a calibration is a prerequisite input, found in the input
+    # collections by the graph builder (in a CALIBRATION collection, the one
+    # certified for a validity range covering the exposure), never produced by
+    # the pipeline itself.
+    defects = cT.PrerequisiteInput(
+        name="defects",
+        doc="Bad columns of the detector (indices in the trimmed image).",
+        storageClass="NumpyArray",
+        dimensions=("instrument", "detector"),
+        isCalibration=True,
+    )
     outputExposure = cT.Output(
         name="postISRCCD",
         doc="Overscan-subtracted, trimmed image.",
         storageClass="NumpyArray",
         dimensions=("instrument", "exposure", "detector"),
     )
+
+    def __init__(self, *, config=None):
+        super().__init__(config=config)
+        if config is not None and not config.doDefect:
+            self.prerequisiteInputs.remove("defects")
 
 
 class IsrConfig(PipelineTaskConfig, pipelineConnections=IsrConnections):
@@ -109,34 +153,52 @@ class IsrConfig(PipelineTaskConfig, pipelineConnections=IsrConnections):
         dtype=OverscanConfig,
         doc="Overscan correction (e.g. ``-c isr:overscan.fitType=MEDIAN_PER_ROW``).",
     )
+    # The camera's geometry: the instrument sets it (DemoCam.applyConfigOverrides,
+    # run by the Pipeline for --instrument), as an obs package does for ip_isr.
     overscanColumns = pexConfig.Field(
         dtype=int,
-        doc="Number of overscan columns at the right edge of the raw.",
-        default=4,
+        doc="Number of overscan columns at the right edge of the raw (set by the instrument).",
+        default=2,
         check=lambda n: n > 0,
+    )
+    doDefect = pexConfig.Field(
+        dtype=bool,
+        doc="Interpolate over the bad columns of the ``defects`` calibration.",
+        default=True,
     )
 
 
 class IsrTask(PipelineTask):
-    """Overscan-correct and trim one raw frame."""
+    """Overscan-correct and trim one raw frame, then interpolate over its defects."""
 
     ConfigClass = IsrConfig
     _DefaultName = "isr"
 
-    def run(self, ccdExposure: np.ndarray) -> Struct:
-        """Apply the overscan correction.
+    def run(self, ccdExposure: np.ndarray, defects: np.ndarray | None = None) -> Struct:
+        """Apply the overscan correction and the defects.
 
         Parameters
         ----------
         ccdExposure : `numpy.ndarray`
             Raw 2-D image.
+        defects : `numpy.ndarray`, optional
+            Bad columns of the trimmed image (with ``doDefect``).
 
         Returns
         -------
         result : `lsst.pipe.base.Struct`
             ``outputExposure``: the trimmed, overscan-subtracted image.
+
+        Raises
+        ------
+        ValueError
+            Raised if ``doDefect`` is set and no ``defects`` are given.
         """
         image = subtract_overscan(ccdExposure, self.config.overscanColumns, self.config.overscan.fitType)
+        if self.config.doDefect:
+            if defects is None:
+                raise ValueError("doDefect is set but no defects were given.")
+            image = mask_defects(image, defects)
         return Struct(outputExposure=image)
 
 

@@ -1,0 +1,46 @@
+"""docs/tutorial.ipynb: generated from docs/tutorial.md, and its cells run (nbclient, ipykernel).
+
+The notebook runs in a temporary directory, where its first commands build
+the demo repo; every cell must run without error, and ``pipetask_lite.run``
+must draw its progress bar (rich's widget) in the notebook.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import harness
+import pytest
+
+from pipetask_lite._tutorial_notebook import render
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_notebook_is_current() -> None:
+    assert (DOCS / "tutorial.ipynb").read_text() == render(), "docs/tutorial.ipynb is stale: run 'make docs'"
+
+
+def test_shell_blocks_become_commands_of_the_notebooks_python() -> None:
+    notebook = json.loads(render("```sh\npipetask-lite --explain run \\\n    -b r\npython -m x\n```\n"))
+    code = [''.join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert code[1:] == ["!{sys.executable} -m pipetask_lite --explain run -b r\n!{sys.executable} -m x"]
+
+
+def test_notebook_cells_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    for name, value in harness.env().items():
+        monkeypatch.setenv(name, value)  # the kernel, and the commands it runs, import the tests' tasks too
+    notebook = nbformat.reads((DOCS / "tutorial.ipynb").read_text(), as_version=4)
+    client = NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()  # raises CellExecutionError, with the cell and its traceback, if one fails
+    (run_cell,) = [c for c in notebook.cells if c.cell_type == "code" and "pipetask_lite.run(" in c.source]
+    kinds = {kind for output in run_cell.outputs for kind in output.get("data", {})}
+    assert "application/vnd.jupyter.widget-view+json" in kinds, run_cell.outputs  # the progress bar
+    assert any("quanta succeeded" in output.get("text", "") for output in run_cell.outputs), run_cell.outputs
+    assert (tmp_path / "isr_quantum.py").is_file()
