@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Sequence
 
 from ._compat import NEW_BUILDER_OPTIONS, check_release
+from ._options_file import given_options, merge_options_file
 from ._parallel import START_METHODS
 from ._redact import RedactingFilter, redact
 from ._rules import PRUNE_CHOICES, check_graph_options
@@ -748,107 +749,6 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         parser.error(f"{exc}{where}")
 
 
-def given_options(argv: Sequence[str] | None, subcommand: str) -> set[str]:
-    """Return the keywords (dests) of the options given on the command line itself."""
-    parser = build_parser()
-    # Parse once more with every default suppressed: only what was typed is
-    # left.  The option declarations are shared between subcommands, so the
-    # defaults are put back afterwards.
-    actions = subcommand_parser(parser, subcommand)._actions
-    defaults = [action.default for action in actions]
-    try:
-        for action in actions:
-            action.default = argparse.SUPPRESS
-        return set(vars(parser.parse_args(argv)))
-    finally:
-        for action, default in zip(actions, defaults):
-            action.default = default
-
-
-def merge_options_file(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, subcommand: str, *, given: set[str]
-) -> None:
-    """Apply ``-@/--options-file`` the way pipetask does: file values are defaults.
-
-    The YAML holds ``{subcommand: {option: value}}``, options spelled as on the
-    command line without dashes (``butler-config``, ``b``, ``input``).  A value
-    given on the command line wins.  Pipeline actions (``config``, ``task``,
-    ...) from the file go before those of the command line; pipetask drops
-    them silently.  A single value is accepted where a list is expected.
-
-    Parameters
-    ----------
-    parser : `argparse.ArgumentParser`
-        The subcommand's parser, whose actions define the option names.
-    args : `argparse.Namespace`
-        Parsed command line; updated in place.
-    subcommand : `str`
-        Top-level key to read from the file.
-    given : `set` [`str`]
-        Keywords of the options given on the command line; the file does not
-        override them.
-    """
-    import yaml
-
-    try:
-        with open(args.options_file) as stream:
-            content = yaml.safe_load(stream) or {}
-    except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: a path with a NUL byte
-        parser.error(f"-@/--options-file: cannot read {args.options_file!r}: {exc}")
-    if not isinstance(content, dict):
-        parser.error(f"-@/--options-file: {args.options_file!r} is not a YAML mapping")
-    by_name = {opt.lstrip("-"): action for action in parser._actions for opt in action.option_strings}
-    section = content.get(subcommand) or {}
-    if not isinstance(section, dict):
-        parser.error(f"-@/--options-file: '{subcommand}' in {args.options_file!r} is not a mapping of options")
-    file_actions = []
-    for name, value in section.items():
-        action = by_name.get(str(name))
-        if action is None or action.dest in ("help", "options_file"):
-            parser.error(f"-@/--options-file: {name!r} is not an option of '{subcommand}'")
-        values = value if isinstance(value, list) else [value]
-        many = action.dest == "pipeline_actions" or isinstance(action, (argparse._AppendAction, argparse._ExtendAction))
-        if any(v is None or isinstance(v, (dict, list)) for v in values) or (isinstance(value, list) and not many):
-            parser.error(f"-@/--options-file: {name}: {value!r} is not "
-                         + ("a value or a list of values" if many else "one value"))
-        if action.dest == "pipeline_actions":
-            file_actions.extend(_convert(parser, action, name, str(v)) for v in values)
-        elif action.dest not in given:
-            if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
-                setattr(args, action.dest, _flag(parser, name, value))
-            elif isinstance(action, (argparse._AppendAction, argparse._ExtendAction)):
-                converted = [_convert(parser, action, name, str(v)) for v in values]
-                flat = [x for c in converted for x in (c if isinstance(c, list) else [c])]
-                setattr(args, action.dest, flat)
-            else:
-                setattr(args, action.dest, _convert(parser, action, name, str(value)))
-    flat_actions = [x for a in file_actions for x in (a if isinstance(a, list) else [a])]
-    args.pipeline_actions = flat_actions + (args.pipeline_actions or [])
-
-
-def _flag(parser: argparse.ArgumentParser, name: str, value) -> bool:
-    """An options-file value for a flag, read as Click reads it (``bool("no")`` would be `True`)."""
-    text = str(value).strip().lower()
-    if isinstance(value, bool) or text in ("1", "0"):
-        return text in ("true", "1")
-    if text in ("true", "t", "yes", "y", "on"):
-        return True
-    if text in ("false", "f", "no", "n", "off"):
-        return False
-    parser.error(f"-@/--options-file: {name}: {value!r} is not true or false")
-
-
-def _convert(parser: argparse.ArgumentParser, action: argparse.Action, name: str, text: str):
-    """Convert one options-file value with the option's own type and choices."""
-    try:
-        value = action.type(text) if action.type else text
-    except argparse.ArgumentTypeError as exc:
-        parser.error(f"-@/--options-file: {name}: {exc}")
-    if action.choices is not None and value not in action.choices:
-        parser.error(f"-@/--options-file: {name}: {value!r} is not one of {', '.join(action.choices)}")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse a command line completely: options file merged, rules checked.
 
@@ -882,7 +782,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if unknown:
         subparser.error(f"unrecognized arguments: {' '.join(unknown)}{_did_you_mean(unknown[0], parser, subparser)}")
     if getattr(args, "options_file", None):  # build, qgraph and run have -@
-        merge_options_file(subparser, args, args.subcommand, given=given_options(words, args.subcommand))
+        fresh = build_parser()  # given_options changes its defaults for a moment
+        given = given_options(fresh, subcommand_parser(fresh, args.subcommand), words)
+        merge_options_file(subparser, args, args.subcommand, given=given)
     if hasattr(args, "pipeline_actions"):
         args.pipeline_actions = args.pipeline_actions or []
     check_options(subparser, args)
