@@ -6,10 +6,14 @@ repo, so that the ratios come from one run on one machine.  pipetask's
 ``-j 2`` starts a process per quantum and takes minutes beyond 60 quanta, so
 it is only timed on the smallest graph unless ``--all`` is given.
 
-The floor is the same quanta with nothing registered: ``pipetask-lite
-run-qbb -j 1`` on the graph saved beforehand (with its init-outputs written
-by ``pre-exec-init-qbb``), i.e. the imports, reading the graph, the tasks and
-their file writes.  It leaves out building the graph, which ``run`` does.
+The floor is the time the quanta themselves take at ``-j 1``: the sum of the
+executor's "Execution of task ... took" log lines (the task, its existence
+checks and its file writes; with pipetask's full butler also the registry's
+puts; neither includes making the butler or writing the log).  For
+comparison, the same quanta with nothing registered: ``pipetask-lite run-qbb
+-j 1`` on the graph saved beforehand (with its init-outputs written by
+``pre-exec-init-qbb``); it reads the graph from a file instead of building
+it.
 
 Peak RSS is that of the largest single process of the command (the main
 process at ``-j 1``; at ``-j 2`` it may be a worker), from ``wait4``.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,8 +44,8 @@ TARGETS = {
 }
 
 
-def measured(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one command, checked to succeed."""
+def measured(argv: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and stderr of one command, checked to succeed."""
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as stderr:
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=env())
@@ -49,10 +54,17 @@ def measured(argv: list[str]) -> tuple[float, float]:
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
+        stderr.seek(0)
+        log = stderr.read()
         if proc.returncode != 0:
-            stderr.seek(0)
-            raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{stderr.read()[-3000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+            raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{log[-3000:]}")
+    return elapsed, usage.ru_maxrss / 1024, log
+
+
+def task_seconds(log: str) -> float:
+    """Seconds the executor says its quanta took: the tasks, their checks and puts (not making the
+    butler, nor writing the log)."""
+    return sum(float(m) for m in re.findall(r"Execution of task '[^']+' on quantum .* took ([0-9.]+) seconds", log))
 
 
 def run_argv(tool: str, repo: Path, pipeline: Path, processes: int) -> list[str]:
@@ -60,7 +72,7 @@ def run_argv(tool: str, repo: Path, pipeline: Path, processes: int) -> list[str]
             "-p", str(pipeline), "--register-dataset-types", "-j", str(processes)]
 
 
-def floor(repo: Path, pipeline: Path, tmp: Path) -> tuple[float, float]:
+def floor(repo: Path, pipeline: Path, tmp: Path) -> tuple[float, float, str]:
     """The quanta with no registration: ``run-qbb -j 1`` on a graph built (untimed) beforehand."""
     graph = tmp / "floor.qg"
     lite = str(BIN / "pipetask-lite")
@@ -105,16 +117,20 @@ def main() -> None:
                 shutil.copytree(template.root, repo)
                 results[tool, processes] = measured(run_argv(tool, repo, template.pipeline, processes))
                 shutil.rmtree(repo)
-                seconds, rss = results[tool, processes]
+                seconds, rss, _ = results[tool, processes]
                 print(f"{quanta:5d} quanta  {tool:<14} -j {processes}: {seconds:7.1f} s  {rss:6.0f} MB", flush=True)
             if options.floor:
                 repo = Path(tmp) / f"floor-{n}"
                 shutil.copytree(template.root, repo)
-                seconds, rss = floor(repo, template.pipeline, Path(tmp))
+                seconds, rss, _ = floor(repo, template.pipeline, Path(tmp))
                 shutil.rmtree(repo)
-                print(f"{quanta:5d} quanta  floor (run-qbb -j 1, nothing registered): {seconds:7.1f} s  {rss:6.0f} MB")
-            (lite1, rss1), (lite2, _), (pt1, pt_rss1) = (results["pipetask-lite", 1], results["pipetask-lite", 2],
-                                                         results["pipetask", 1])
+                print(f"{quanta:5d} quanta  run-qbb -j 1 (nothing registered, graph read from a file): "
+                      f"{seconds:7.1f} s  {rss:6.0f} MB")
+            (lite1, rss1, log1), (lite2, _, _), (pt1, pt_rss1, pt_log1) = (
+                results["pipetask-lite", 1], results["pipetask-lite", 2], results["pipetask", 1])
+            print(f"{quanta:5d} quanta  summed 'Execution of task ... took' lines: "
+                  f"lite -j 1 {task_seconds(log1):.1f} s (the floor: tasks, checks, file writes), "
+                  f"pipetask -j 1 {task_seconds(pt_log1):.1f} s (with the registry's puts)")
             target1, target2 = TARGETS.get(quanta, (None, None))
             print(f"{quanta:5d} quanta  lite -j 1 / pipetask -j 1 = {lite1 / pt1:.2f}{check(lite1 / pt1, target1)}")
             print(f"{quanta:5d} quanta  lite -j 2 / lite -j 1     = {lite2 / lite1:.2f}{check(lite2 / lite1, target2)}")
