@@ -525,7 +525,9 @@ def _execute(
                 pdb=pdb,
                 execution_graph_fixup=fixup,
             )
-            execute = functools.partial(graph_executor.execute, quantum_graph)
+            execute = functools.partial(
+                unwrap_registration_failure, functools.partial(graph_executor.execute, quantum_graph)
+            )
             get_report = graph_executor.getReport
         else:
             # Each worker makes its own butler and SingleQuantumExecutor from
@@ -657,7 +659,28 @@ class StoppableExecutor:
             if self._butlers is not None and self._butlers.provenance is not None:
                 self._registration.add(quantum, self._butlers.provenance)
                 self._butlers.provenance = None
-                self._registration.register()
+                try:
+                    self._registration.register()
+                except Exception as exc:
+                    # The registry's failure, not this quantum's: MPGraphExecutor
+                    # must not report it as one and go on (see _RegistrationFailed).
+                    raise _RegistrationFailed() from exc
+
+
+class _RegistrationFailed(BaseException):
+    """A registration between quanta failed; `unwrap_registration_failure` raises its cause.
+
+    Not an `Exception`, so that MPGraphExecutor, which takes every Exception
+    from a quantum executor for the quantum's failure, lets it through.
+    """
+
+
+def unwrap_registration_failure(execute):
+    """``execute()``, raising the registry's error itself when a registration failed (as at -j N)."""
+    try:
+        return execute()
+    except _RegistrationFailed as wrapped:
+        raise wrapped.__cause__ from None
 
 
 def find_cut_quanta(butler_config: str, pipeline_graph, *, output: str | None, output_run: str | None) -> list:
