@@ -62,7 +62,7 @@ test-all:
 
 bench: install
 	$(PY) bench/bench_help.py
-	$(PY) bench/bench_parallel.py
+	$(PY) bench/bench_quanta.py
 
 clean:
 	rm -rf .venv .venv-3.* $(DEMO_REPO) *.egg-info .pytest_cache

@@ -1223,6 +1223,13 @@ def _execute(s: _Script, o: _Options) -> None:
         s.use("lsst.pipe.base", "TaskFactory")
         s.use("lsst.pipe.base.single_quantum_executor", "SingleQuantumExecutor")
         s.use("lsst.pipe.base.mp_graph_executor", "MPGraphExecutor", "MPGraphExecutorError")
+        if o.processes <= 1 and not o.extend_run:
+            s.note(
+                "A full butler's put registers each dataset in a transaction of its own.  For a new run",
+                "(whose graph carries its inputs' datastore records) pipetask-lite executes the quanta on",
+                "quantum-backed butlers and registers their outputs in batches, one transaction each (its",
+                "own code, pipetask_lite/_registration.py), with the same outputs in the repo.",
+            )
         with s.block("quantum_executor = SingleQuantumExecutor("):
             s("butler=butler,")
             s("task_factory=TaskFactory(),")

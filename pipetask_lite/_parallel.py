@@ -14,9 +14,10 @@ Workers writing through their own full butlers serialise on the SQLite
 registry's lock, which undoes most of the gain on small quanta.  So for a new
 output run the workers use quantum-backed butlers
 (`lsst.daf.butler.QuantumBackedButler`), which write files only, and the main
-process registers each quantum's outputs from the provenance they return
-(`lsst.daf.butler.QuantumProvenanceData.collect_and_transfer`), as batch
-systems do with ``pipetask run-qbb`` and ``butler transfer-from-graph``.
+process registers the outputs of finished quanta, in batches, from the
+provenance they return (`pipetask_lite._registration`, which ``-j 1`` uses
+too), as batch systems do with ``pipetask run-qbb`` and ``butler
+transfer-from-graph``.
 Resuming a run (``--extend-run``) may meet outputs already registered by an
 earlier attempt, so there the workers keep full butlers.
 """
@@ -41,6 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._interrupt import StoppedBetweenQuanta
+from ._registration import BatchRegistration, QuantumBackedButlers
 
 if TYPE_CHECKING:
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
@@ -55,8 +57,6 @@ PRELOAD = (
     "pipetask_lite._forkserver_exit",
 )
 """Modules a worker needs; the default forkserver imports them once for all workers."""
-REGISTRATION_INTERVAL = 10.0
-"""Seconds between registrations of the outputs of quantum-backed workers."""
 
 
 def start_forkserver() -> None:
@@ -101,37 +101,9 @@ class WorkerSetup:
     job_metadata: Any = None
 
 
-class _QuantumBackedButlers:
-    """Makes a `~lsst.daf.butler.QuantumBackedButler` per quantum and keeps its provenance.
-
-    `SingleQuantumExecutor` takes a factory like this one (as pipetask's
-    ``run-qbb`` does) and closes each butler after its quantum; the butlers
-    made here record their provenance (which outputs were written, with their
-    datastore records) as they close, for the worker to return.
-    """
-
-    def __init__(self, setup: WorkerSetup):
-        from lsst.daf.butler import QuantumBackedButler
-
-        class RecordingButler(QuantumBackedButler):
-            def close(butler) -> None:
-                self.provenance = butler.extract_provenance_data()
-                super().close()
-
-        self.setup = setup
-        self.provenance = None
-        self._butler_class = RecordingButler
-
-    def __call__(self, quantum):
-        return self._butler_class.initialize(
-            config=self.setup.butler_config, quantum=quantum, dimensions=self.setup.universe,
-            dataset_types=self.setup.dataset_types, search_paths=list(self.setup.search_paths) or None,
-        )
-
-
 # Worker-process state: the executors (and their butlers), made on the first
 # quantum, keyed by ``retry`` and remade only if the setup changes.
-_EXECUTORS: dict[bool, tuple[bytes, Any, _QuantumBackedButlers | None]] = {}
+_EXECUTORS: dict[bool, tuple[bytes, Any, QuantumBackedButlers | None]] = {}
 
 
 def _start_worker(log_config_state: list) -> None:
@@ -199,7 +171,10 @@ def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickl
             # finished on the broken pool left files nobody registered, and a
             # skipped quantum's provenance lists no outputs, so they would stay
             # unregistered; clobbered and run again, they are.
-            butlers = _QuantumBackedButlers(setup)
+            butlers = QuantumBackedButlers(
+                setup.butler_config, universe=setup.universe, dataset_types=setup.dataset_types,
+                search_paths=setup.search_paths,
+            )
             executor = SingleQuantumExecutor(
                 butler=None, task_factory=TaskFactory(), limited_butler_factory=butlers,
                 skip_existing=not retry, clobber_outputs=True, enable_lsst_debug=setup.enable_lsst_debug,
@@ -226,8 +201,6 @@ def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickl
     # Log records name the process; pipetask's one-process-per-quantum names
     # it after the quantum, so do the same.
     multiprocessing.current_process().name = f"task-{quantum.dataId}"
-    if butlers is not None:
-        butlers.provenance = None
     report = error = None
     try:
         report = executor.execute(task_node, quantum, quantum_id=quantum_id).report
@@ -317,7 +290,7 @@ class WorkerPool:
         self,
         quantum_graph: PredictedQuantumGraph,
         *,
-        butler,
+        registration: BatchRegistration,
         setup: WorkerSetup,
         stop,
         timeout: float,
@@ -330,11 +303,9 @@ class WorkerPool:
         ----------
         quantum_graph : `lsst.pipe.base.quantum_graph.PredictedQuantumGraph`
             The graph, with datasets for execution.
-        butler : `lsst.daf.butler.Butler` or `None`
-            The main process's writeable butler; with quantum-backed workers
-            it registers their outputs.  `None` (``run-qbb``) leaves them
-            unregistered, as files in the datastore, for
-            ``butler transfer-from-graph``.
+        registration : `pipetask_lite._registration.BatchRegistration`
+            With quantum-backed workers, registers their outputs in batches
+            (with the main process's butler; or not at all, for ``run-qbb``).
         setup : `WorkerSetup`
             Butler and executor settings for the workers.
         stop : `pipetask_lite._interrupt.StopRequest`
@@ -354,7 +325,6 @@ class WorkerPool:
             out; the report is then available from `get_report`.
         """
         import networkx
-        from lsst.daf.butler import QuantumProvenanceData
         from lsst.pipe.base.graph_walker import GraphWalker
         from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError, MPTimeoutError
         from lsst.pipe.base.quantum_reports import ExecutionStatus, QuantumReport, Report
@@ -387,26 +357,6 @@ class WorkerPool:
 
         def sort_key(quantum_id: uuid.UUID) -> tuple:
             return (nodes[quantum_id]["task_label"], *nodes[quantum_id]["data_id"].required_values)
-
-        unregistered: list[tuple[uuid.UUID, Any]] = []
-        last_registration = time.monotonic()
-
-        def register(*, now: bool) -> None:
-            # Outputs of finished quanta (successful or not: a failure leaves
-            # its log) go into the registry in one transaction per batch; a
-            # batch costs about the same for one quantum as for many, and the
-            # workers do not need it (they find their inputs on disk).
-            nonlocal last_registration
-            if butler is None:
-                unregistered.clear()
-            elif unregistered and (now or time.monotonic() - last_registration > REGISTRATION_INTERVAL):
-                with butler.transaction():
-                    QuantumProvenanceData.collect_and_transfer(
-                        butler, [nodes[quantum_id]["quantum"] for quantum_id, _ in unregistered],
-                        [provenance for _, provenance in unregistered],
-                    )
-                unregistered.clear()
-                last_registration = time.monotonic()
 
         setup_pickle = pickle.dumps(setup)
         running: dict[Future, tuple[uuid.UUID, bool]] = {}
@@ -449,7 +399,7 @@ class WorkerPool:
                     else:
                         quantum_report, provenance, error = future.result()
                     if provenance is not None:
-                        unregistered.append((quantum_id, provenance))
+                        registration.add(nodes[quantum_id]["quantum"], provenance)
                     if error is None:
                         if quantum_report is not None:
                             report.quantaReports.append(quantum_report)
@@ -464,7 +414,8 @@ class WorkerPool:
                         ))
                         stopping = stopping or fail_fast
                     _LOG.info(PROGRESS_MESSAGE, succeeded, failed, total - succeeded - failed, total)
-                register(now=not running)
+                # Also when the workers are idle: nothing is gained by waiting.
+                registration.register(now=not running)
                 if broken:
                     # A worker died (killed, out of memory, os._exit); the pool
                     # stops all of them.  Quanta that ran alone are the culprits;
@@ -497,7 +448,7 @@ class WorkerPool:
                                          f"{total - succeeded - failed} quanta did not finish.")
         finally:
             # Whatever stopped the loop, outputs already written get registered.
-            register(now=True)
+            registration.register(now=True)
         if failed or stopping or total - succeeded - failed:
             report.status = ExecutionStatus.FAILURE
             raise MPGraphExecutorError("One or more tasks failed during execution.")

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Literal
 from ._interrupt import stop_between_quanta
 from ._parallel import WorkerSetup
 from ._qgraph import _log_summary, load_quantum_graph
+from ._registration import BatchRegistration, QuantumBackedButlers
 from ._run import (
     MP_TIMEOUT,
     RunResult,
@@ -133,7 +134,6 @@ cores_per_quantum, memory_per_quantum : optional
         Raised after execution if any quantum failed.
     """
     import lsst.utils.timer
-    from lsst.daf.butler import QuantumBackedButler
     from lsst.pipe.base import TaskFactory
     from lsst.pipe.base.mp_graph_executor import MPGraphExecutor
     from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
@@ -177,20 +177,16 @@ cores_per_quantum, memory_per_quantum : optional
         #    gets a new QuantumBackedButler instead of sharing a full one.
         stop = stack.enter_context(stop_between_quanta())
         if pool is None:
-
-            def make_butler(quantum) -> QuantumBackedButler:
-                return QuantumBackedButler.initialize(
-                    config=repo, quantum=quantum, dimensions=pipeline_graph.universe,
-                    dataset_types=dataset_types, search_paths=list(config_search_path) or None,
-                )
-
             graph_executor = MPGraphExecutor(
                 num_proc=1,
                 timeout=MP_TIMEOUT if timeout is None else timeout,
                 quantum_executor=StoppableExecutor(stop, SingleQuantumExecutor(
                     butler=None,
                     task_factory=TaskFactory(),
-                    limited_butler_factory=make_butler,
+                    limited_butler_factory=QuantumBackedButlers(
+                        repo, universe=pipeline_graph.universe, dataset_types=dataset_types,
+                        search_paths=config_search_path,
+                    ),
                     # Files only: skip what exists, overwrite partial outputs.
                     skip_existing=True,
                     clobber_outputs=True,
@@ -206,8 +202,8 @@ cores_per_quantum, memory_per_quantum : optional
             execute = functools.partial(graph_executor.execute, quantum_graph)
             get_report = graph_executor.getReport
         else:
-            # The same executor in each worker; butler=None: nothing is
-            # registered (run uses the pool to register outputs as they come).
+            # The same executor in each worker; a registration without a
+            # butler registers nothing (run's registers outputs as they come).
             setup = WorkerSetup(
                 butler_config=str(repo), run=quantum_graph.header.output_run, collections=(),
                 resources=resources, raise_on_partial_outputs=raise_on_partial_outputs, skip_existing_in=(),
@@ -217,7 +213,7 @@ cores_per_quantum, memory_per_quantum : optional
                 job_metadata=job_metadata,
             )
             execute = functools.partial(
-                pool.execute, quantum_graph, butler=None, setup=setup, stop=stop,
+                pool.execute, quantum_graph, registration=BatchRegistration(None), setup=setup, stop=stop,
                 timeout=MP_TIMEOUT if timeout is None else timeout, fail_fast=fail_fast,
             )
             get_report = pool.get_report

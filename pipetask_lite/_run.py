@@ -29,6 +29,7 @@ from ._interrupt import StoppedBetweenQuanta, StopRequest, Terminated, stop_betw
 from ._parallel import START_METHODS, WorkerPool, WorkerSetup
 from ._qgraph import make_quantum_graph
 from ._redact import redact
+from ._registration import BatchRegistration, QuantumBackedButlers
 from ._rules import check_graph_options
 from ._util import (
     blame, check_writable, make_parents, make_show, open_butler, open_for_writing, warn_unhandled_show,
@@ -312,7 +313,9 @@ unmocked_dataset_types : optional
         #    collections first and check nothing.)
         build_graph = functools.partial(
             make_quantum_graph, factory, show_info=show_info, for_execution=True,
-            with_datastore_records=processes > 1,
+            # For quantum-backed butlers (see _execute), which a run that
+            # exists does not get at -j 1.
+            with_datastore_records=processes > 1 or not extend_run,
             butler_config=butler_config, input=input, output=output, output_run=output_run,
             data_query=data_query, qgraph=qgraph, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id,
             qgraph_datastore_records=qgraph_datastore_records, skip_existing_in=skip_existing_in,
@@ -468,19 +471,53 @@ def _execute(
         #    a SingleQuantumExecutor, which is what runs here with -j 1.  With
         #    -j N, MPGraphExecutor would start (and import the stack in) one
         #    process per quantum; pipetask-lite's pool keeps N workers instead.
+        #
+        #    A full butler's put registers each dataset in a transaction of its
+        #    own, which is most of the time small quanta take.  So quanta of a
+        #    new run are executed with quantum-backed butlers, which write
+        #    files only, and their outputs registered in batches, one
+        #    transaction each (pipetask_lite._registration), at any -j.  Full
+        #    butlers remain where a quantum-backed one cannot do the job:
+        #    - a run that exists (--extend-run) may hold registered outputs of
+        #      an earlier attempt, which --skip-existing must find and
+        #      --clobber-outputs remove from the registry; a quantum-backed
+        #      butler sees files only;
+        #    - a saved graph (-g) without its inputs' datastore records gives a
+        #      quantum-backed butler no way to find the input files.
+        quantum_backed = not plan.output_run_exists and _has_datastore_records(quantum_graph)
+        dataset_types = {node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()}
         stop = stack.enter_context(stop_between_quanta())
+        # Entered after the signal handlers: its exit registers what is left
+        # once execution is over, when signals no longer interrupt anything.
+        registration = stack.enter_context(BatchRegistration(butler))
         if pool is None:
             if (watcher := _watch.start(plan.output_run)) is not None:
                 stack.callback(watcher.done)
-            quantum_executor = StoppableExecutor(stop, SingleQuantumExecutor(
-                butler=butler,
-                task_factory=TaskFactory(),
-                skip_existing_in=skip_existing_in,
-                clobber_outputs=clobber_outputs,
-                enable_lsst_debug=debug,
-                resources=resources,
-                raise_on_partial_outputs=raise_on_partial_outputs,
-            ), watcher=watcher)
+            if quantum_backed:
+                # As the -j N workers and run-qbb do; skip and clobber are
+                # judged from the files, of which a new run has none yet.
+                butlers = QuantumBackedButlers(
+                    str(butler_config), universe=pipeline_graph.universe, dataset_types=dataset_types,
+                )
+                single_quantum_executor = SingleQuantumExecutor(
+                    butler=None, task_factory=TaskFactory(), limited_butler_factory=butlers,
+                    skip_existing=True, clobber_outputs=True, enable_lsst_debug=debug,
+                    resources=resources, raise_on_partial_outputs=raise_on_partial_outputs,
+                )
+            else:
+                butlers = None
+                single_quantum_executor = SingleQuantumExecutor(
+                    butler=butler,
+                    task_factory=TaskFactory(),
+                    skip_existing_in=skip_existing_in,
+                    clobber_outputs=clobber_outputs,
+                    enable_lsst_debug=debug,
+                    resources=resources,
+                    raise_on_partial_outputs=raise_on_partial_outputs,
+                )
+            quantum_executor = StoppableExecutor(
+                stop, single_quantum_executor, watcher=watcher, butlers=butlers, registration=registration
+            )
             graph_executor = MPGraphExecutor(
                 num_proc=1,
                 timeout=MP_TIMEOUT if timeout is None else timeout,
@@ -489,7 +526,9 @@ def _execute(
                 pdb=pdb,
                 execution_graph_fixup=fixup,
             )
-            execute = functools.partial(graph_executor.execute, quantum_graph)
+            execute = functools.partial(
+                unwrap_registration_failure, functools.partial(graph_executor.execute, quantum_graph)
+            )
             get_report = graph_executor.getReport
         else:
             # Each worker makes its own butler and SingleQuantumExecutor from
@@ -500,12 +539,11 @@ def _execute(
                 collections=tuple(butler.collections.defaults), resources=resources,
                 raise_on_partial_outputs=raise_on_partial_outputs, skip_existing_in=skip_existing_in,
                 clobber_outputs=clobber_outputs, enable_lsst_debug=debug,
-                quantum_backed=not plan.output_run_exists and _has_datastore_records(quantum_graph),
-                universe=pipeline_graph.universe,
-                dataset_types={node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()},
+                quantum_backed=quantum_backed,
+                universe=pipeline_graph.universe, dataset_types=dataset_types,
             )
             execute = functools.partial(
-                pool.execute, quantum_graph, butler=butler, setup=setup, stop=stop,
+                pool.execute, quantum_graph, registration=registration, setup=setup, stop=stop,
                 timeout=MP_TIMEOUT if timeout is None else timeout, fail_fast=fail_fast,
                 execution_graph_fixup=fixup,
             )
@@ -592,27 +630,58 @@ class StoppableExecutor:
     the execution instead, between two quanta.  (Duck-typed rather than a
     `~lsst.pipe.base.quantum_graph_executor.QuantumExecutor` subclass to keep
     the LSST import out of this module's top.)
+
+    With ``butlers`` (the executor's quantum-backed butler factory), each
+    quantum's outputs go to ``registration`` when it ends, succeeded or not.
     """
 
-    def __init__(self, stop: StopRequest, executor, *, watcher: _watch.Watcher | None = None):
+    def __init__(self, stop: StopRequest, executor, *, watcher: _watch.Watcher | None = None,
+                 butlers: QuantumBackedButlers | None = None, registration: BatchRegistration | None = None):
         self._stop = stop
         self._watcher = watcher
         self._executor = executor
+        self._butlers = butlers
+        self._registration = registration
 
     def execute(self, task_node, /, quantum, quantum_id=None, *, log_records=None):
         """Execute one quantum, unless a stop was requested; tell the watcher, if any."""
         if self._stop.requested:
             raise StoppedBetweenQuanta()
-        if self._watcher is None:
-            return self._executor.execute(task_node, quantum, quantum_id=quantum_id, log_records=log_records)
-        self._watcher.started(f"{task_node.label}@{quantum.dataId}")
+        if self._watcher is not None:
+            self._watcher.started(f"{task_node.label}@{quantum.dataId}")
         ok = False
         try:
             result = self._executor.execute(task_node, quantum, quantum_id=quantum_id, log_records=log_records)
             ok = True
             return result
         finally:
-            self._watcher.ended(ok=ok)
+            if self._watcher is not None:
+                self._watcher.ended(ok=ok)
+            if self._butlers is not None and self._butlers.provenance is not None:
+                self._registration.add(quantum, self._butlers.provenance)
+                self._butlers.provenance = None
+                try:
+                    self._registration.register()
+                except Exception as exc:
+                    # The registry's failure, not this quantum's: MPGraphExecutor
+                    # must not report it as one and go on (see _RegistrationFailed).
+                    raise _RegistrationFailed() from exc
+
+
+class _RegistrationFailed(BaseException):
+    """A registration between quanta failed; `unwrap_registration_failure` raises its cause.
+
+    Not an `Exception`, so that MPGraphExecutor, which takes every Exception
+    from a quantum executor for the quantum's failure, lets it through.
+    """
+
+
+def unwrap_registration_failure(execute):
+    """``execute()``, raising the registry's error itself when a registration failed (as at -j N)."""
+    try:
+        return execute()
+    except _RegistrationFailed as wrapped:
+        raise wrapped.__cause__ from None
 
 
 def find_cut_quanta(butler_config: str, pipeline_graph, *, output: str | None, output_run: str | None) -> list:

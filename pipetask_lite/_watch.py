@@ -9,8 +9,9 @@ module starts a small watcher process instead (``python -m
 pipetask_lite._watch``, no LSST import).  The command tells it, through a
 pipe, which quantum starts and ends; if the pipe closes before the command
 says it is done, the watcher prints which quantum was running, how many had
-finished (their outputs are registered: at ``-j 1`` each quantum registers
-its own), and the command that resumes the run.
+finished, and the command that resumes the run.  Their outputs are in the
+repo: registered, or (those of the last few seconds, not yet registered in a
+batch, see `pipetask_lite._registration`) files that the resume writes again.
 
 Only the command line starts a watcher: it knows the resume command.
 """
@@ -129,7 +130,8 @@ def watch(read_end: int) -> str | None:
     where = f"while running quantum {running}" if running else "between quanta"
     return (
         f"pipetask-lite run: the process ended {where} (a task ended it, or it was killed: out of memory, "
-        f"SIGKILL); {finished} quanta had finished ({failed} failed), their outputs are in the repo\n"
+        f"SIGKILL); {finished} quanta had finished ({failed} failed), their outputs are in the repo "
+        f"(those of the last few seconds unregistered: the resume runs them again)\n"
         f"to resume: {resume}\n"
     )
 

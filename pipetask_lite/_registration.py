@@ -1,0 +1,154 @@
+"""Quanta on quantum-backed butlers, their outputs registered in batches (``run``, any ``-j``).
+
+A full butler's ``put`` registers each dataset in its own registry
+transaction (`lsst.daf.butler.registry.Registry._importDatasets`); for small
+quanta that is most of the time pipetask spends executing them.  A
+`lsst.daf.butler.QuantumBackedButler` writes files only and records what it
+wrote (`lsst.daf.butler.QuantumProvenanceData`); `BatchRegistration` puts the
+outputs of many finished quanta into the registry at once, in one transaction
+(`lsst.daf.butler.QuantumProvenanceData.collect_and_transfer`), as a batch
+system does with ``pipetask run-qbb`` and ``butler transfer-from-graph``.
+
+The price: a quantum's outputs reach the registry up to `REGISTRATION_INTERVAL`
+seconds (or `REGISTRATION_BATCH` quanta) after it finished, instead of at
+once.  Quanta read their inputs from the files and the graph's datastore
+records, not from the registry, so they do not wait for it; other readers of
+the repo do.
+"""
+
+from __future__ import annotations
+
+__all__ = ("REGISTRATION_BATCH", "REGISTRATION_INTERVAL", "BatchRegistration", "QuantumBackedButlers")
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lsst.daf.butler import Butler, Quantum, QuantumBackedButler, QuantumProvenanceData
+
+_LOG = logging.getLogger("lsst.pipetask_lite.registration")
+
+REGISTRATION_INTERVAL = 10.0
+"""Seconds after which the outputs of finished quanta are registered."""
+REGISTRATION_BATCH = 200
+"""Number of finished quanta whose outputs are registered together, if `REGISTRATION_INTERVAL` has not passed."""
+
+
+class QuantumBackedButlers:
+    """Makes a `~lsst.daf.butler.QuantumBackedButler` per quantum and keeps its provenance.
+
+    `~lsst.pipe.base.single_quantum_executor.SingleQuantumExecutor` takes a
+    factory like this one (``limited_butler_factory``, as pipetask's
+    ``run-qbb`` gives it) and closes each butler after its quantum, whether
+    the quantum succeeded or not; the butlers made here record their
+    provenance (which outputs were written, with their datastore records) as
+    they close, in ``provenance``.
+
+    Parameters
+    ----------
+    butler_config : `str`
+        The repo (only its configuration is read, once).
+    universe : `lsst.daf.butler.DimensionUniverse`
+        The graph's dimensions.
+    dataset_types : `~collections.abc.Mapping` [`str`, `lsst.daf.butler.DatasetType`]
+        The pipeline's dataset types.
+    search_paths : `~collections.abc.Sequence` [`str`], optional
+        More places to look for butler configuration (``run-qbb
+        --config-search-path``).
+    """
+
+    def __init__(self, butler_config: str, *, universe, dataset_types: Mapping[str, Any],
+                 search_paths: Sequence[str] = ()):
+        from lsst.daf.butler import ButlerConfig, QuantumBackedButler
+
+        owner = self
+
+        class RecordingButler(QuantumBackedButler):
+            def close(self) -> None:
+                owner.provenance = self.extract_provenance_data()
+                super().close()
+
+        # Read once: QuantumBackedButler.initialize would read the repo's
+        # configuration files again for every quantum.
+        self._config = ButlerConfig(butler_config, searchPaths=list(search_paths) or None)
+        self._universe = universe
+        self._dataset_types = dict(dataset_types)
+        self._butler_class = RecordingButler
+        self.provenance: QuantumProvenanceData | None = None
+        """What the butler of the last quantum wrote, once it is closed."""
+
+    def __call__(self, quantum: Quantum) -> QuantumBackedButler:
+        self.provenance = None
+        return self._butler_class.initialize(
+            config=self._config, quantum=quantum, dimensions=self._universe, dataset_types=self._dataset_types,
+        )
+
+
+class BatchRegistration:
+    """Registers the outputs of finished quanta, one registry transaction per batch.
+
+    Used as a context manager, it registers what is left when the block ends,
+    whichever way it ends.
+
+    Parameters
+    ----------
+    butler : `lsst.daf.butler.Butler` or `None`
+        Writeable full butler of the output run.  `None` (``run-qbb``)
+        registers nothing: the outputs stay files in the datastore, for
+        ``butler transfer-from-graph``.
+    interval : `float`, optional
+        Seconds after which `register` registers a batch, however small.
+    batch : `int`, optional
+        Number of quanta after which `register` registers a batch, however
+        soon.
+    """
+
+    def __init__(self, butler: Butler | None, *, interval: float | None = None, batch: int | None = None):
+        self._butler = butler
+        # Read when made, not when this module is imported: a test may set them.
+        self._interval = REGISTRATION_INTERVAL if interval is None else interval
+        self._batch = REGISTRATION_BATCH if batch is None else batch
+        self._quanta: list[Quantum] = []
+        self._provenance: list[QuantumProvenanceData] = []
+        self._last = time.monotonic()
+        self.transactions = 0
+        """Number of registry transactions so far (`int`)."""
+
+    def __len__(self) -> int:
+        """Number of quanta whose outputs are waiting to be registered."""
+        return len(self._quanta)
+
+    def add(self, quantum: Quantum, provenance: QuantumProvenanceData) -> None:
+        """Note a finished quantum's outputs (successful or not: a failure leaves its log)."""
+        if self._butler is not None:
+            self._quanta.append(quantum)
+            self._provenance.append(provenance)
+
+    def register(self, *, now: bool = False) -> None:
+        """Register the outputs noted so far, if ``now`` or the batch is full or old enough.
+
+        A batch costs about as much for one quantum as for many; the quanta
+        do not need it (they find their inputs on disk).  What was noted stays
+        noted until its transaction has committed, so an interrupted one is
+        tried again by the next call.
+        """
+        if not self._quanta:
+            return
+        if not (now or len(self._quanta) >= self._batch or time.monotonic() - self._last >= self._interval):
+            return
+        from lsst.daf.butler import QuantumProvenanceData
+
+        with self._butler.transaction():
+            QuantumProvenanceData.collect_and_transfer(self._butler, self._quanta, self._provenance)
+        _LOG.debug("Registered the outputs of %d quanta in one transaction.", len(self._quanta))
+        self.transactions += 1
+        self._quanta, self._provenance = [], []
+        self._last = time.monotonic()
+
+    def __enter__(self) -> BatchRegistration:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.register(now=True)

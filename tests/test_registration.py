@@ -1,0 +1,74 @@
+"""``run -j 1`` on quantum-backed butlers: outputs registered in batches, and all of them at the end.
+
+The batch size and interval are set here so that what is registered when
+does not depend on how fast the machine is; speed is in ``make bench``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from harness import make_failing_pipeline, snapshot
+
+import pipetask_lite
+from pipetask_lite import _registration
+
+LOGGER = "lsst.pipetask_lite.registration"
+
+
+@pytest.fixture
+def batches(monkeypatch, caplog):
+    """Batches of at most 4 quanta, never cut by time; returns the sizes of the batches registered."""
+    monkeypatch.setattr(_registration, "REGISTRATION_BATCH", 4)
+    monkeypatch.setattr(_registration, "REGISTRATION_INTERVAL", 1e9)
+    caplog.set_level(logging.DEBUG, logger=LOGGER)
+
+    def sizes() -> list[int]:
+        return [record.args[0] for record in caplog.records
+                if record.name == LOGGER and record.msg.startswith("Registered the outputs of")]
+
+    return sizes
+
+
+def datasets(root) -> set[tuple[str, int | None]]:
+    return {(d["dataset_type"], d["data_id"].get("detector")) for d in snapshot(root)["datasets"]}
+
+
+def test_nine_quanta_are_registered_in_three_transactions(add_repo, batches):
+    result = pipetask_lite.run(
+        butler_config=str(add_repo.root), input=[add_repo.input_run], output="out", output_run="out/run",
+        pipeline=str(add_repo.pipeline), register_dataset_types=True,
+    )
+    assert len(result.succeeded) == 9
+    assert batches() == [4, 4, 1]  # a full butler would use a transaction per dataset
+    assert {(f"add_dataset{i}", d) for i in (1, 2, 3) for d in (0, 1, 2)} <= datasets(add_repo.root)
+
+
+def test_fail_fast_registers_the_quanta_that_finished(tmp_path, add_repo, batches):
+    # In-process order: task0 on detectors 0, 1, 2, task1 on 0, then task1
+    # fails on detector 1 and nothing else starts.
+    pipeline = make_failing_pipeline(tmp_path / "fail.yaml")
+    with pytest.raises(pipetask_lite.QuantaFailedError) as info:
+        pipetask_lite.run(
+            butler_config=str(add_repo.root), input=[add_repo.input_run], output="out", output_run="out/run",
+            pipeline=str(pipeline), register_dataset_types=True, fail_fast=True,
+        )
+    assert len(info.value.result.succeeded) == 4
+    assert batches() == [4, 1]  # the failed quantum's log comes last, when execution ends
+    found = datasets(add_repo.root)
+    assert {("add_dataset1", d) for d in (0, 1, 2)} | {("add_dataset2", 0)} <= found
+    assert ("task1_log", 1) in found and ("task1_metadata", 1) not in found
+    assert not {("add_dataset2", 1), ("add_dataset2", 2), ("add_dataset3", 0)} & found
+
+
+def test_extending_a_run_uses_full_butlers(add_repo, batches):
+    """A run that exists may hold registered outputs: --extend-run keeps today's path."""
+    common = dict(butler_config=str(add_repo.root), input=[add_repo.input_run], output="out",
+                  output_run="out/run", pipeline=str(add_repo.pipeline), register_dataset_types=True)
+    pipetask_lite.run(data_query="detector IN (0, 1)", **common)
+    assert batches() == [4, 2]
+    result = pipetask_lite.run(extend_run=True, **common)
+    assert len(result.succeeded) == 3  # detector 2's quanta; the others exist
+    assert batches() == [4, 2]  # no batch: each put registered its own datasets
+    assert {(f"add_dataset{i}", 2) for i in (1, 2, 3)} <= datasets(add_repo.root)
