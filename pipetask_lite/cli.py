@@ -1284,6 +1284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_gone():
+            # The reader of stdout went away (``--explain ... | head``).
+            return EXIT_FAILURE
         # Anything else is unexpected: still one line, but say how to see more.
         if args.traceback or os.environ.get("PIPETASK_LITE_TRACEBACK"):
             print(redact(traceback.format_exc()), end="", file=sys.stderr)
@@ -1297,6 +1300,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"hint: run '{PROG} --traceback {args.subcommand} ...' to see the traceback", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe nobody reads any more; if so, it is pointed at /dev/null.
+
+    (A pipe whose reader has gone polls as an error.)  Python flushes stdout
+    at exit, which would fail again with a second BrokenPipeError message.
+    """
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        gone = any(events & select.POLLERR for _, events in poll.poll(0))
+    except (OSError, ValueError):  # stdout closed or not a file
+        return False
+    if gone:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return gone
 
 
 def console_main() -> None:

@@ -701,3 +701,18 @@ def test_other_subcommands_are_refused() -> None:
 
     with pytest.raises(UsageError, match="run-qbb"):
         explain_args(argparse.Namespace(subcommand="run-qbb"))
+
+
+def test_explain_into_a_closed_pipe_says_nothing() -> None:
+    # `pipetask-lite --explain ... | head` when head has gone: no
+    # "error: BrokenPipeError" line (the read end is closed before the
+    # process has even imported argparse, so its first write fails).
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipetask_lite", "--explain=full", "run", "-b", "repo", "-i", "in", "-o", "out",
+         "-p", "p.yaml"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=harness.env(), text=True,
+    )
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=60) == 1
+    assert stderr == ""
