@@ -492,20 +492,25 @@ def test_mock_failure(twins: Twins, pipeline: str) -> None:
 # ---------------------------------------------------------------------------
 
 
-def test_decam_command_short(tmp_path: Path) -> None:
-    """The classic DECam command, in the default depth: the recipe in about 30 lines, offline."""
+def explain_decam_offline(tmp_path: Path, option: str) -> str:
+    """The script ``option`` prints for the DECam command, in a process that must not import lsst."""
     code = (
         "import sys\n"
         "from pipetask_lite.cli import main\n"
-        f"code = main(['--explain', *{DECAM!r}])\n"
+        f"code = main([{option!r}, *{DECAM!r}])\n"
         "assert not [m for m in sys.modules if m == 'lsst' or m.startswith('lsst.')], 'lsst imported'\n"
         "sys.exit(code)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=harness.env(), capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    script = result.stdout
-    compile(script, "explained.py", "exec")
+    compile(result.stdout, "explained.py", "exec")
+    return result.stdout
+
+
+def test_decam_command_short(tmp_path: Path) -> None:
+    """The classic DECam command, in the default depth: the recipe in about 30 lines, offline."""
+    script = explain_decam_offline(tmp_path, "--explain")
     assert len(script.rstrip().splitlines()) <= 32, script
     assert "prep_butler" in script and "MPGraphExecutor(" not in script
     notes = comments(script)
@@ -514,18 +519,7 @@ def test_decam_command_short(tmp_path: Path) -> None:
 
 def test_decam_command_explains_offline(tmp_path: Path) -> None:
     """The classic DECam command, --explain=full: no obs_decam, no repo, no lsst import; the script compiles."""
-    code = (
-        "import sys\n"
-        "from pipetask_lite.cli import main\n"
-        f"code = main(['--explain=full', *{DECAM!r}])\n"
-        "assert not [m for m in sys.modules if m == 'lsst' or m.startswith('lsst.')], 'lsst imported'\n"
-        "sys.exit(code)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=harness.env(), capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    script = result.stdout
-    compile(script, "explained.py", "exec")
+    script = explain_decam_offline(tmp_path, "--explain=full")
     notes = comments(script)
     for value in ("--long-log", "--register-dataset-types", "-j 12", "-b /nowhere/repo",
                   "--instrument lsst.obs.decam.DarkEnergyCamera",
