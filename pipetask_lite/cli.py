@@ -780,6 +780,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args, unknown = parser.parse_known_args(words)
     subparser = subcommand_parser(parser, args.subcommand)
     if unknown:
+        if unknown[0].partition("=")[0] in known:
+            # A global option (--explain, --long-log, ...) after the subcommand, as
+            # Click also refuses it; say where it goes.
+            subparser.error(f"{unknown[0].partition('=')[0]} is an option of {PROG} itself: "
+                            f"give it before '{args.subcommand}'")
         subparser.error(f"unrecognized arguments: {' '.join(unknown)}{_did_you_mean(unknown[0], parser, subparser)}")
     if getattr(args, "options_file", None):  # build, qgraph and run have -@
         fresh = build_parser()  # given_options changes its defaults for a moment

@@ -208,6 +208,8 @@ def test_global_logging_options_before_subcommand():
         (["run-qbb", "REPO"], "the following arguments are required: QGRAPH"),
         (["run-qbb", "REPO", "G.qg", "-j", "0"], "argument -j/--processes: 0 is smaller than the minimum 1"),
         (["pre-exec-init-qbb", "REPO", "G.qg", "--qgraph-node-id", "x"], "unrecognized arguments"),
+        ([*BASE, "--explain"], "--explain is an option of pipetask-lite itself: give it before 'run'"),
+        ([*BASE, "--long-log"], "--long-log is an option of pipetask-lite itself: give it before 'run'"),
         (["update-graph-run", "G.qg", "RUN"], "the following arguments are required: OUTPUT_QGRAPH"),
         (["report", "REPO"], "the following arguments are required: QGRAPHS"),
         (["report", "REPO", "G.qg", "--read-caveats", "all"], "argument --read-caveats: invalid choice"),
