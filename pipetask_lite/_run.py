@@ -314,8 +314,9 @@ unmocked_dataset_types : optional
         build_graph = functools.partial(
             make_quantum_graph, factory, show_info=show_info, for_execution=True,
             # For quantum-backed butlers (see _execute), which a run that
-            # exists does not get at -j 1.
-            with_datastore_records=processes > 1 or not extend_run,
+            # exists does not get at -j 1.  Not when --show stops before
+            # execution: the graph it prints is pipetask's, without records.
+            with_datastore_records=(processes > 1 or not extend_run) and not show,
             butler_config=butler_config, input=input, output=output, output_run=output_run,
             data_query=data_query, qgraph=qgraph, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id,
             qgraph_datastore_records=qgraph_datastore_records, skip_existing_in=skip_existing_in,
