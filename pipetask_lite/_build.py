@@ -211,6 +211,9 @@ def _config_error(exc: Exception, actions: Sequence[PipelineAction]) -> Exceptio
     unexpected error (a bug, or a changed LSST API).
     """
     from lsst.pex.config import FieldValidationError
+    from lsst.pipe.base.pipeline_graph import (
+        ConnectionTypeConsistencyError, DuplicateOutputError, InvalidStepsError, PipelineDataCycleError,
+    )
 
     config_files = {os.path.abspath(a.value): a for a in actions if a.option == "config_file"}
     frames = [frame.filename for frame in traceback.extract_tb(exc.__traceback__)]
@@ -226,6 +229,12 @@ def _config_error(exc: Exception, actions: Sequence[PipelineAction]) -> Exceptio
     if overriding and isinstance(exc, (AttributeError, ValueError, TypeError, LookupError)) or isinstance(
         exc, FieldValidationError
     ):
+        given = any(a.option in ("config", "config_file") for a in actions)
+        return PipetaskLiteError(first_line(exc), option=ACTION_OPTIONS["config"] if given else "-p/--pipeline")
+    if isinstance(exc, (PipelineDataCycleError, DuplicateOutputError, ConnectionTypeConsistencyError,
+                        InvalidStepsError)):
+        # The tasks' connections do not make a pipeline (a cycle, two tasks
+        # writing one dataset type): the pipeline file's, or -c's edits of them.
         given = any(a.option in ("config", "config_file") for a in actions)
         return PipetaskLiteError(first_line(exc), option=ACTION_OPTIONS["config"] if given else "-p/--pipeline")
     if isinstance(exc, (ImportError, LookupError, ValueError)):

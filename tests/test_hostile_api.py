@@ -464,6 +464,11 @@ FOUND = [
     # ValueError('Unmocked dataset type ... cannot be used as an output.') from mock_pipeline_graph.
     pytest.param("qgraph", {"mock": True, "unmocked_dataset_types": ["add_dataset1"]}, "--unmocked-dataset-types",
                  id="unmocked-output"),
+    # PipelineDataCycleError from Pipeline.to_graph: task0 made to read its own output by -c.
+    pytest.param("build", {"pipeline_actions": [("config", "task0:connections.in_tmpl=1")]}, "-c/--config",
+                 id="config-makes-a-cycle"),
+    pytest.param("run", {"pipeline_actions": [("config", "task0:connections.in_tmpl=1")]}, "-c/--config",
+                 id="config-makes-a-cycle-run"),
 ]
 """Calls that raised something other than a `PipetaskLiteError`, or raised it only after writing to the repo.
 
