@@ -225,18 +225,19 @@ def _config_error(exc: Exception, actions: Sequence[PipelineAction]) -> Exceptio
                 f"{action.label}:{action.value}: {type(exc).__name__}: {first_line(exc)}",
                 option=ACTION_OPTIONS["config_file"],
             )
+    # The pipeline's config as edited by -c/-C, or the pipeline file's own.
+    edited_by_options = any(a.option in ("config", "config_file") for a in actions)
+    edited = ACTION_OPTIONS["config"] if edited_by_options else "-p/--pipeline"
     overriding = any(frame.endswith(os.path.join("pipe", "base", "configOverrides.py")) for frame in frames)
     if overriding and isinstance(exc, (AttributeError, ValueError, TypeError, LookupError)) or isinstance(
         exc, FieldValidationError
     ):
-        given = any(a.option in ("config", "config_file") for a in actions)
-        return PipetaskLiteError(first_line(exc), option=ACTION_OPTIONS["config"] if given else "-p/--pipeline")
+        return PipetaskLiteError(first_line(exc), option=edited)
     if isinstance(exc, (PipelineDataCycleError, DuplicateOutputError, ConnectionTypeConsistencyError,
                         InvalidStepsError)):
         # The tasks' connections do not make a pipeline (a cycle, two tasks
         # writing one dataset type): the pipeline file's, or -c's edits of them.
-        given = any(a.option in ("config", "config_file") for a in actions)
-        return PipetaskLiteError(first_line(exc), option=ACTION_OPTIONS["config"] if given else "-p/--pipeline")
+        return PipetaskLiteError(first_line(exc), option=edited)
     if isinstance(exc, (ImportError, LookupError, ValueError)):
         # A task class or instrument named by the pipeline file (those of -t
         # and --instrument were checked when added), a bad label or subset.
