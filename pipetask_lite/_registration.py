@@ -46,6 +46,15 @@ class QuantumBackedButlers:
     provenance (which outputs were written, with their datastore records) as
     they close, in ``provenance``.
 
+    All the butlers of one factory share one datastore (and the in-memory
+    SQLite database that holds its records), made with the first.
+    `~lsst.daf.butler.QuantumBackedButler.initialize`, as pipetask's
+    ``run-qbb`` calls it, makes a new datastore per quantum: it reads the
+    datastore configuration's defaults again and creates the database schema,
+    about 35 ms, more than a small task takes.  A shared datastore also knows
+    the outputs of the quanta before, so a quantum reads them from their
+    records instead of guessing their paths.
+
     Parameters
     ----------
     butler_config : `str`
@@ -76,13 +85,48 @@ class QuantumBackedButlers:
         self._universe = universe
         self._dataset_types = dict(dataset_types)
         self._butler_class = RecordingButler
+        self._base: QuantumBackedButler | None = None
+        self._imported: set[tuple[str, Any]] = set()
+        """(datastore name, dataset ID) of the records imported from the graph."""
         self.provenance: QuantumProvenanceData | None = None
         """What the butler of the last quantum wrote, once it is closed."""
 
     def __call__(self, quantum: Quantum) -> QuantumBackedButler:
+        import itertools
+
+        from lsst.daf.butler import QuantumBackedButler
+        from lsst.daf.butler.datastore.record_data import DatastoreRecordData
+
         self.provenance = None
-        return self._butler_class.initialize(
-            config=self._config, quantum=quantum, dimensions=self._universe, dataset_types=self._dataset_types,
+        if self._base is None:
+            # The public constructor takes a datastore, but the only public
+            # way to make a registry-less one is to make a butler; this one
+            # (never closed: closing disposes of the database) lends its
+            # datastore, set to find files without records as initialize does,
+            # to all the others.
+            self._base = QuantumBackedButler.from_predicted(
+                config=self._config, predicted_inputs=(), predicted_outputs=(), dimensions=self._universe,
+                datastore_records={}, dataset_types=self._dataset_types,
+            )
+        datastore = self._base._datastore
+        # The graph's records of inputs that other quanta read too are
+        # imported once: the datastore inserts them and would reject a
+        # second copy.
+        records = {}
+        for name, data in (quantum.datastore_records or {}).items():
+            new = {dataset_id: item for dataset_id, item in data.records.items()
+                   if (name, dataset_id) not in self._imported}
+            if new:
+                records[name] = DatastoreRecordData(records=new)
+                self._imported.update((name, dataset_id) for dataset_id in new)
+        datastore.import_records(records)
+        return self._butler_class(
+            predicted_inputs=[ref.id for ref in itertools.chain(*quantum.inputs.values(), quantum.initInputs.values())],
+            predicted_outputs=[ref.id for ref in itertools.chain.from_iterable(quantum.outputs.values())],
+            dimensions=self._universe,
+            datastore=datastore,
+            storageClasses=self._base.storageClasses,
+            dataset_types=self._dataset_types,
         )
 
 
