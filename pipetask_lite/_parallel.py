@@ -382,6 +382,10 @@ class WorkerPool:
                     running[future] = (quantum_id, retry)
                     if retry:
                         break
+                # Once the workers have their next quanta, so that they do not
+                # wait for the registry; at once when they are idle, since
+                # nothing is gained by waiting.
+                registration.register(now=not running)
                 if not running:
                     if stop.requested:
                         raise StoppedBetweenQuanta()
@@ -414,8 +418,6 @@ class WorkerPool:
                         ))
                         stopping = stopping or fail_fast
                     _LOG.info(PROGRESS_MESSAGE, succeeded, failed, total - succeeded - failed, total)
-                # Also when the workers are idle: nothing is gained by waiting.
-                registration.register(now=not running)
                 if broken:
                     # A worker died (killed, out of memory, os._exit); the pool
                     # stops all of them.  Quanta that ran alone are the culprits;
