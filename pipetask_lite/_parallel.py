@@ -102,8 +102,11 @@ class WorkerSetup:
 
 
 # Worker-process state: the executors (and their butlers), made on the first
-# quantum, keyed by ``retry`` and remade only if the setup changes.
+# quantum, keyed by ``retry`` and remade only if the setup changes; and the
+# task nodes, unpickled once per task (a node carries its task's config,
+# whose unpickling was a twentieth of a small quantum's time).
 _EXECUTORS: dict[bool, tuple[bytes, Any, QuantumBackedButlers | None]] = {}
+_TASK_NODES: dict[bytes, Any] = {}
 
 
 def _start_worker(log_config_state: list) -> None:
@@ -167,7 +170,9 @@ def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickl
         setup: WorkerSetup = pickle.loads(setup_pickle)
         if setup.quantum_backed:
             # As pipetask run-qbb: files only; skip and clobber are judged
-            # from what is on disk.  Never skip a retry: a quantum that
+            # from what is on disk, unless nothing can be there (a new run of
+            # `run`, run-qbb --no-existing-outputs): then nothing is looked
+            # for and everything is written.  Never skip a retry: a quantum that
             # finished on the broken pool left files nobody registered, and a
             # skipped quantum's provenance lists no outputs, so they would stay
             # unregistered; clobbered and run again, they are.
@@ -196,7 +201,8 @@ def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickl
                 raise_on_partial_outputs=setup.raise_on_partial_outputs,
             )
         _EXECUTORS[retry] = (setup_pickle, executor, butlers)
-    task_node = pickle.loads(task_node_pickle)
+    if (task_node := _TASK_NODES.get(task_node_pickle)) is None:
+        task_node = _TASK_NODES[task_node_pickle] = pickle.loads(task_node_pickle)
     quantum = pickle.loads(quantum_pickle)
     # Log records name the process; pipetask's one-process-per-quantum names
     # it after the quantum, so do the same.
@@ -359,6 +365,7 @@ class WorkerPool:
             return (nodes[quantum_id]["task_label"], *nodes[quantum_id]["data_id"].required_values)
 
         setup_pickle = pickle.dumps(setup)
+        task_node_pickles = {label: pickle.dumps(node) for label, node in quantum_graph.pipeline_graph.tasks.items()}
         running: dict[Future, tuple[uuid.UUID, bool]] = {}
         retries: list[uuid.UUID] = []  # stopped by another worker's death; run again, one at a time
         ready: list[uuid.UUID] = []
@@ -376,16 +383,16 @@ class WorkerPool:
                     quantum_id, retry = (retries.pop(0), True) if retries else (ready.pop(0), False)
                     node = nodes[quantum_id]
                     future = self._pool.submit(
-                        _execute_quantum, setup_pickle, pickle.dumps(node["pipeline_node"]),
+                        _execute_quantum, setup_pickle, task_node_pickles[node["task_label"]],
                         pickle.dumps(node["quantum"]), quantum_id, retry,
                     )
                     running[future] = (quantum_id, retry)
                     if retry:
                         break
-                # Once the workers have their next quanta, so that they do not
-                # wait for the registry; at once when they are idle, since
-                # nothing is gained by waiting.
-                registration.register(now=not running)
+                # Once the workers have their next quanta, in a thread, so
+                # that they do not wait for the registry; at once when they
+                # are idle, since nothing is gained by waiting.
+                registration.register(now=not running, wait=not running)
                 if not running:
                     if stop.requested:
                         raise StoppedBetweenQuanta()

@@ -21,6 +21,7 @@ from __future__ import annotations
 __all__ = ("REGISTRATION_BATCH", "REGISTRATION_INTERVAL", "BatchRegistration", "QuantumBackedButlers")
 
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -157,12 +158,15 @@ class BatchRegistration:
         self._quanta: list[Quantum] = []
         self._provenance: list[QuantumProvenanceData] = []
         self._last = time.monotonic()
+        self._thread: threading.Thread | None = None
+        self._in_flight: tuple[list[Quantum], list[QuantumProvenanceData]] = ([], [])
+        self._error: BaseException | None = None
         self.transactions = 0
-        """Number of registry transactions so far (`int`)."""
+        """Number of registry transactions committed so far (`int`)."""
 
     def __len__(self) -> int:
-        """Number of quanta whose outputs are waiting to be registered."""
-        return len(self._quanta)
+        """Number of quanta whose outputs are not registered yet (also those of a transaction in flight)."""
+        return len(self._quanta) + len(self._in_flight[0])
 
     def add(self, quantum: Quantum, provenance: QuantumProvenanceData) -> None:
         """Note a finished quantum's outputs (successful or not: a failure leaves its log)."""
@@ -170,26 +174,76 @@ class BatchRegistration:
             self._quanta.append(quantum)
             self._provenance.append(provenance)
 
-    def register(self, *, now: bool = False) -> None:
+    def register(self, *, now: bool = False, wait: bool = True) -> None:
         """Register the outputs noted so far, if ``now`` or the batch is full or old enough.
 
         A batch costs about as much for one quantum as for many; the quanta
         do not need it (they find their inputs on disk).  What was noted stays
-        noted until its transaction has committed, so an interrupted one is
-        tried again by the next call.
+        noted until its transaction has committed, so a failed or
+        interrupted one is tried again by the next call.
+
+        Parameters
+        ----------
+        now : `bool`, optional
+            Register whatever is noted, however little and however recent.
+        wait : `bool`, optional
+            If `False`, the transaction runs in a thread while the caller goes
+            on (``-j N``: the workers' next quanta are not held up for it; the
+            main process has nothing else to do meanwhile), one at a time; the
+            next call waits for it first (and raises what it raised).  The
+            thread is not a daemon: an interpreter that is exiting lets it
+            commit.
         """
+        if self._thread is not None and (wait or not self._thread.is_alive()):
+            self._join()
         if not self._quanta:
             return
         if not (now or len(self._quanta) >= self._batch or time.monotonic() - self._last >= self._interval):
             return
+        if self._thread is not None:  # still running (wait=False): this batch goes with a later call
+            return
+        batch = self._in_flight = (self._quanta, self._provenance)
+        self._quanta, self._provenance = [], []
+        if wait:
+            try:
+                self._transfer(*batch)
+            finally:
+                self._settle()
+        else:
+            self._thread = threading.Thread(target=self._transfer_in_thread, args=batch,
+                                            name="pipetask-lite-registration")
+            self._thread.start()
+
+    def _transfer(self, quanta: list[Quantum], provenance: list[QuantumProvenanceData]) -> None:
         from lsst.daf.butler import QuantumProvenanceData
 
         with self._butler.transaction():
-            QuantumProvenanceData.collect_and_transfer(self._butler, self._quanta, self._provenance)
-        _LOG.debug("Registered the outputs of %d quanta in one transaction.", len(self._quanta))
+            QuantumProvenanceData.collect_and_transfer(self._butler, quanta, provenance)
+        _LOG.debug("Registered the outputs of %d quanta in one transaction.", len(quanta))
         self.transactions += 1
-        self._quanta, self._provenance = [], []
+        self._in_flight = ([], [])
         self._last = time.monotonic()
+
+    def _transfer_in_thread(self, quanta: list[Quantum], provenance: list[QuantumProvenanceData]) -> None:
+        try:
+            self._transfer(quanta, provenance)
+        except BaseException as exc:  # raised again in the caller's thread, by _join
+            self._error = exc
+
+    def _settle(self) -> None:
+        """Put back what a transaction did not commit, ahead of what was noted since."""
+        quanta, provenance = self._in_flight
+        self._quanta, self._provenance = quanta + self._quanta, provenance + self._provenance
+        self._in_flight = ([], [])
+
+    def _join(self) -> None:
+        """Wait for the transaction in flight (interruptible: then it is waited for again next time)."""
+        self._thread.join()
+        self._thread = None
+        self._settle()
+        if (error := self._error) is not None:
+            self._error = None
+            raise error
 
     def __enter__(self) -> BatchRegistration:
         return self

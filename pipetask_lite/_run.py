@@ -495,14 +495,17 @@ def _execute(
             if (watcher := _watch.start(plan.output_run)) is not None:
                 stack.callback(watcher.done)
             if quantum_backed:
-                # As the -j N workers and run-qbb do; skip and clobber are
-                # judged from the files, of which a new run has none yet.
+                # As the -j N workers and run-qbb do.  A new run has no
+                # outputs yet, so nothing is looked for (as `run-qbb
+                # --no-existing-outputs`): the existence checks were a fifth
+                # of a small quantum's time.  A stray file an unregistered
+                # attempt left is overwritten, as pipetask's put does.
                 butlers = QuantumBackedButlers(
                     str(butler_config), universe=pipeline_graph.universe, dataset_types=dataset_types,
                 )
                 single_quantum_executor = SingleQuantumExecutor(
                     butler=None, task_factory=TaskFactory(), limited_butler_factory=butlers,
-                    skip_existing=True, clobber_outputs=True, enable_lsst_debug=debug,
+                    assume_no_existing_outputs=True, enable_lsst_debug=debug,
                     resources=resources, raise_on_partial_outputs=raise_on_partial_outputs,
                 )
             else:
@@ -540,7 +543,7 @@ def _execute(
                 collections=tuple(butler.collections.defaults), resources=resources,
                 raise_on_partial_outputs=raise_on_partial_outputs, skip_existing_in=skip_existing_in,
                 clobber_outputs=clobber_outputs, enable_lsst_debug=debug,
-                quantum_backed=quantum_backed,
+                quantum_backed=quantum_backed, assume_no_existing_outputs=quantum_backed,
                 universe=pipeline_graph.universe, dataset_types=dataset_types,
             )
             execute = functools.partial(

@@ -72,3 +72,42 @@ def test_extending_a_run_uses_full_butlers(add_repo, batches):
     assert len(result.succeeded) == 3  # detector 2's quanta; the others exist
     assert batches() == [4, 2]  # no batch: each put registered its own datasets
     assert {(f"add_dataset{i}", 2) for i in (1, 2, 3)} <= datasets(add_repo.root)
+
+
+def test_batches_in_a_thread_register_every_quantum_at_j2(add_repo, batches):
+    """-j N registers while the workers go on; the batch left at the end is waited for."""
+    result = pipetask_lite.run(
+        butler_config=str(add_repo.root), input=[add_repo.input_run], output="out", output_run="out/run",
+        pipeline=str(add_repo.pipeline), register_dataset_types=True, processes=2,
+    )
+    assert len(result.succeeded) == 9
+    # How many quanta each batch holds depends on timing; none is lost or doubled.
+    assert sum(batches()) == 9 and len(batches()) >= 2
+    assert {(f"add_dataset{i}", d) for i in (1, 2, 3) for d in (0, 1, 2)} <= datasets(add_repo.root)
+
+
+def test_a_failed_batch_in_a_thread_is_raised_then_registered_again(add_repo, monkeypatch):
+    """What a thread's transaction did not commit stays noted, ahead of what came since."""
+    from lsst.daf.butler import Butler
+
+    committed, failures = [], ["registry unreachable"]
+
+    def transfer(self, quanta, provenance):
+        if failures:
+            raise RuntimeError(failures.pop())
+        committed.append(list(quanta))
+        self._in_flight = ([], [])
+
+    monkeypatch.setattr(_registration.BatchRegistration, "_transfer", transfer)
+    with Butler.from_config(str(add_repo.root), writeable=True, run="out/run") as butler:
+        registration = _registration.BatchRegistration(butler, batch=2, interval=1e9)
+        for name in ("a", "b"):
+            registration.add(name, name)
+        registration.register(wait=False)  # fails in its thread
+        registration.add("c", "c")
+        assert len(registration) == 3
+        with pytest.raises(RuntimeError, match="registry unreachable"):
+            registration.register(now=True)
+        assert committed == [] and len(registration) == 3
+        registration.register(now=True)
+    assert committed == [["a", "b", "c"]] and len(registration) == 0
