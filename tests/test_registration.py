@@ -7,6 +7,7 @@ does not depend on how fast the machine is; speed is in ``make bench``.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from harness import make_failing_pipeline, snapshot
@@ -111,3 +112,33 @@ def test_a_failed_batch_in_a_thread_is_raised_then_registered_again(add_repo, mo
         assert committed == [] and len(registration) == 3
         registration.register(now=True)
     assert committed == [["a", "b", "c"]] and len(registration) == 0
+
+
+def test_a_stray_file_in_a_new_run_is_written_over_and_registered(add_repo):
+    """Files an unregistered attempt left (no run in the registry) are overwritten, as pipetask's put does.
+
+    Quantum-backed quanta of a new run look for no existing outputs; had they
+    judged skip-existing from the files, a stray metadata file would skip its
+    quantum and leave its outputs unwritten and unregistered.
+    """
+    import shutil
+
+    from lsst.daf.butler import Butler
+
+    common = dict(butler_config=str(add_repo.root), input=[add_repo.input_run],
+                  pipeline=str(add_repo.pipeline), register_dataset_types=True)
+    pipetask_lite.run(output_run="first", **common)
+    where = "instrument = 'INSTR' AND detector = 0"
+    with Butler.from_config(str(add_repo.root)) as butler:
+        (ref,) = butler.query_datasets("task0_metadata", collections="first", where=where)
+        stray = Path(butler.getURI(ref).ospath)
+    # The same file where the run "second" will put it.
+    target = add_repo.root / str(stray.relative_to(add_repo.root)).replace("first", "second")
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(stray, target)
+    result = pipetask_lite.run(output_run="second", **common)
+    assert len(result.succeeded) == 9
+    with Butler.from_config(str(add_repo.root)) as butler:
+        for name in ("task0_metadata", "add_dataset1", "add_dataset3"):
+            (ref,) = butler.query_datasets(name, collections="second", where=where)
+            assert butler.stored(ref), name
