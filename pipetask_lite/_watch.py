@@ -22,6 +22,7 @@ __all__ = ("Watcher", "start")
 
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -71,10 +72,14 @@ class Watcher:
     def _send(self, kind: str, text: str = "") -> None:
         # One write per line: atomic on a pipe, so no half lines.  A watcher
         # that is gone (killed with the process group) must not fail a quantum.
+        # A watcher that is behind (the pipe is full) misses this message,
+        # but is kept: closing the pipe would make it report a death.
         if self._write_end is None:
             return
         try:
             os.write(self._write_end, f"{kind} {text}".replace("\n", " ").encode()[:4000] + b"\n")
+        except BlockingIOError:
+            pass
         except OSError:
             os.close(self._write_end)
             self._write_end = None
@@ -89,6 +94,9 @@ class Watcher:
 
     def done(self) -> None:
         """Execution is over (or never went wrong this way): the watcher exits quietly."""
+        # This message must arrive: wait (a little) for room in the pipe.
+        if self._write_end is not None:
+            select.select([], [self._write_end], [], 2.0)
         self._send("done")
         if self._write_end is not None:
             os.close(self._write_end)

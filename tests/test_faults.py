@@ -3,6 +3,7 @@ registry, and two runs at once on one repo."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import sqlite3
@@ -141,3 +142,20 @@ def test_the_watchers_resume_command_hides_credentials(tmp_path, add_repo):
     assert died.returncode == -signal.SIGKILL, died.stderr
     assert "to resume: " in died.stderr and "password=***" in died.stderr
     assert secret not in died.stderr
+
+
+def test_a_watcher_that_falls_behind_stays_silent(capfd):
+    """A full pipe (the watcher not scheduled for a while) loses messages, not the watcher: no false report."""
+    from pipetask_lite._watch import Watcher
+
+    watcher = Watcher("pipetask-lite run ...")
+    os.kill(watcher._process.pid, signal.SIGSTOP)
+    try:
+        for detector in range(5000):  # far more than a pipe holds
+            watcher.started(f"task0@{{detector: {detector}}}")
+            watcher.ended(ok=True)
+    finally:
+        os.kill(watcher._process.pid, signal.SIGCONT)
+    watcher.done()
+    assert watcher._process.wait(timeout=10) == 0
+    assert "the process ended" not in capfd.readouterr().err
