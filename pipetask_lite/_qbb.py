@@ -33,15 +33,15 @@ from ._interrupt import stop_between_quanta
 from ._parallel import WorkerSetup
 from ._qgraph import _log_summary, load_quantum_graph
 from ._registration import BatchRegistration, QuantumBackedButlers
-from ._run import (
+from ._execution import (
     MP_TIMEOUT,
     RunResult,
     StoppableExecutor,
-    _import_lsst_debug,
-    _worker_pool,
     coverage_enabled,
     execute_to_the_end,
     execution_resources,
+    import_lsst_debug,
+    worker_pool,
 )
 from ._util import blame, check_writable, repo_errors
 from .errors import PipetaskLiteError
@@ -153,7 +153,7 @@ cores_per_quantum, memory_per_quantum : optional
     _define_datastore_cache()
     with (
         coverage_enabled(coverage, cov_report=cov_report, cov_packages=cov_packages),
-        _worker_pool(processes, start_method=start_method, progress=progress) as pool,
+        worker_pool(processes, start_method=start_method, progress=progress) as pool,
         contextlib.ExitStack() as stack,
     ):
         # 1. The quanta to run, with their inputs' datastore records.
@@ -169,7 +169,7 @@ cores_per_quantum, memory_per_quantum : optional
         dataset_types = {node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()}
         job_metadata = {"qg_read_time": read_time.duration, "qg_size": len(quantum_graph)}
         if debug:
-            _import_lsst_debug()
+            import_lsst_debug()
         if not enable_implicit_threading:
             disable_implicit_threading()
 

@@ -14,10 +14,15 @@ from __future__ import annotations
 __all__ = (
     "PRUNE_CHOICES",
     "check_collection_names",
+    "check_execution_numbers",
     "check_graph_options",
+    "executor_clobbers",
+    "graph_builder_reasons",
     "is_pattern",
     "parse_prune_unanchored_quanta",
     "read_retained_dataset_types",
+    "skip_existing_collections",
+    "skips_existing",
 )
 
 import os
@@ -210,10 +215,85 @@ def check_graph_options(
         # as -C files are when the pipeline is: --explain reads neither.
     if (mock_failure or unmocked_dataset_types) and not mock:
         raise UsageError("--mock-failure and --unmocked-dataset-types require --mock")
+    check_execution_numbers(processes=processes, cores_per_quantum=cores_per_quantum, timeout=timeout)
+    check_collection_names(input=input, output=output, output_run=output_run, skip_existing_in=skip_existing_in)
+
+
+def check_execution_numbers(*, processes: int = 1, cores_per_quantum: int = 1, timeout: int | None = None) -> None:
+    """Refuse ``-j``, ``-n`` or ``--timeout`` values that are not integers in range.
+
+    Raises
+    ------
+    pipetask_lite.UsageError
+        Raised, naming the option, for the first bad value.
+    """
     for option, value, minimum in (
         ("-j/--processes", processes, 1), ("-n/--cores-per-quantum", cores_per_quantum, 1),
         ("--timeout", timeout, 0),
     ):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
             raise UsageError(f"{value!r} is not an integer >= {minimum}", option=option)
-    check_collection_names(input=input, output=output, output_run=output_run, skip_existing_in=skip_existing_in)
+
+
+# The derived rules: each written here once, and used by the command
+# (pipetask_lite._options) and by --explain (pipetask_lite._explain) alike.
+
+
+def skips_existing(*, skip_existing: bool, extend_run: bool) -> bool:
+    """Whether quanta whose outputs exist in the output run are skipped.
+
+    ``--skip-existing``, or ``--extend-run``, which implies it (pipetask's
+    ``script/qgraph.py`` and ``script/run.py`` both say so).
+    """
+    return bool(skip_existing or extend_run)
+
+
+def skip_existing_collections(
+    skip_existing_in: Sequence[str], output_run: str | None, *, skip_existing: bool, extend_run: bool
+) -> tuple[str, ...]:
+    """The collections searched for existing outputs: ``--skip-existing-in``, then the output run if `skips_existing`."""
+    extra = (output_run,) if output_run and skips_existing(skip_existing=skip_existing, extend_run=extend_run) else ()
+    return (*skip_existing_in, *extra)
+
+
+def executor_clobbers(*, clobber_outputs: bool, extend_run: bool) -> bool:
+    """Whether the executor removes a quantum's earlier outputs: ``--clobber-outputs`` only with ``--extend-run``.
+
+    As pipetask's ``script/run.py``; its graph builder (``script/qgraph.py``)
+    gets ``--clobber-outputs`` as given, and so does pipetask-lite's.
+    """
+    return bool(clobber_outputs and extend_run)
+
+
+def graph_builder_reasons(
+    *,
+    skip_existing_in: Sequence[str],
+    skip_existing: bool,
+    extend_run: bool,
+    clobber_outputs: bool,
+    data_id_table: Sequence[str],
+    save_qgraph: str | None,
+    qgraph_datastore_records: bool,
+    dataset_query_constraint: str,
+    retained_dataset_types: str | None,
+    prune_unanchored_quanta: str | Sequence[str] | None,
+) -> tuple[str, ...]:
+    """The options (parser ``dest`` names) that `SimplePipelineExecutor.from_pipeline_graph` cannot express.
+
+    Empty: a new graph is built with the plain SimplePipelineExecutor recipe;
+    otherwise with the `AllDimensionsQuantumGraphBuilder` it wraps.  A new
+    graph option that the recipe does not take belongs here, and only here.
+    """
+    given = {
+        "skip_existing_in": bool(skip_existing_in),
+        "skip_existing": bool(skip_existing),
+        "extend_run": bool(extend_run),  # implies --skip-existing
+        "clobber_outputs": bool(clobber_outputs),
+        "data_id_table": bool(data_id_table),
+        "save_qgraph": bool(save_qgraph),  # the builder's components are what is written
+        "qgraph_datastore_records": bool(qgraph_datastore_records),
+        "dataset_query_constraint": dataset_query_constraint != "all",
+        "retained_dataset_types": retained_dataset_types is not None,
+        "prune_unanchored_quanta": prune_unanchored_quanta is not None,
+    }
+    return tuple(dest for dest, needs_builder in given.items() if needs_builder)
