@@ -109,14 +109,7 @@ class GraphOptions:
             skip_existing=self.skip_existing, retained_dataset_types=self.retained_dataset_types,
             prune_unanchored_quanta=self.prune_unanchored_quanta,
         )
-        reasons = graph_builder_reasons(
-            skip_existing_in=self.skip_existing_in, skip_existing=self.skip_existing, extend_run=self.extend_run,
-            clobber_outputs=self.clobber_outputs, data_id_table=self.data_id_table, save_qgraph=self.save_qgraph,
-            qgraph_datastore_records=self.qgraph_datastore_records,
-            dataset_query_constraint=self.dataset_query_constraint,
-            retained_dataset_types=self.retained_dataset_types,
-            prune_unanchored_quanta=self.prune_unanchored_quanta,
-        )
+        reasons = graph_builder_reasons(self)
         # A frozen dataclass sets its own derived fields this way.
         object.__setattr__(self, "skips_existing",
                            skips_existing(skip_existing=self.skip_existing, extend_run=self.extend_run))

@@ -48,7 +48,7 @@ LSST_CALLS = {
     "clobber_outputs": "`AllDimensionsQuantumGraphBuilder(clobber=True)`; `SingleQuantumExecutor(clobber_outputs=True)`",
     "summary": "`MPGraphExecutor.getReport().model_dump_json(...)`",
     "pdb": "`MPGraphExecutor(pdb=...)`",
-    "profile": "`lsst.utils.timer.profile(...)`",
+    "profile": "`cProfile.Profile()` around the execution; `profiler.dump_stats(...)`, also when quanta fail",
     "processes": "`MPGraphExecutor(num_proc=1)` for 1; N long-lived workers (`concurrent.futures.ProcessPoolExecutor`) otherwise",
     "start_method": "`multiprocessing.get_context(...)` of the worker pool",
     "timeout": "`MPGraphExecutor(timeout=...)` / worker pool deadline",

@@ -12,7 +12,9 @@ keywords.  Nothing here imports ``lsst``: usage errors answer at once.
 from __future__ import annotations
 
 __all__ = (
+    "NEEDS_GRAPH_BUILDER",
     "PRUNE_CHOICES",
+    "RECIPE_GRAPH_OPTIONS",
     "check_collection_names",
     "check_execution_numbers",
     "check_graph_options",
@@ -265,35 +267,39 @@ def executor_clobbers(*, clobber_outputs: bool, extend_run: bool) -> bool:
     return bool(clobber_outputs and extend_run)
 
 
-def graph_builder_reasons(
-    *,
-    skip_existing_in: Sequence[str],
-    skip_existing: bool,
-    extend_run: bool,
-    clobber_outputs: bool,
-    data_id_table: Sequence[str],
-    save_qgraph: str | None,
-    qgraph_datastore_records: bool,
-    dataset_query_constraint: str,
-    retained_dataset_types: str | None,
-    prune_unanchored_quanta: str | Sequence[str] | None,
-) -> tuple[str, ...]:
-    """The options (parser ``dest`` names) that `SimplePipelineExecutor.from_pipeline_graph` cannot express.
+NEEDS_GRAPH_BUILDER = {
+    "skip_existing_in": bool,
+    "skip_existing": bool,
+    "extend_run": bool,  # implies --skip-existing
+    "clobber_outputs": bool,
+    "data_id_table": bool,
+    "save_qgraph": bool,  # the builder's components are what is written
+    "qgraph_datastore_records": bool,
+    "dataset_query_constraint": lambda value: value != "all",
+    "retained_dataset_types": lambda value: value is not None,
+    "prune_unanchored_quanta": lambda value: value is not None,
+}
+"""The graph options that `SimplePipelineExecutor.from_pipeline_graph` cannot express, each with when it is in effect.
 
-    Empty: a new graph is built with the plain SimplePipelineExecutor recipe;
-    otherwise with the `AllDimensionsQuantumGraphBuilder` it wraps.  A new
-    graph option that the recipe does not take belongs here, and only here.
+When none is, a new graph is built with the plain SimplePipelineExecutor
+recipe; otherwise with the `AllDimensionsQuantumGraphBuilder` it wraps.
+"""
+
+RECIPE_GRAPH_OPTIONS = frozenset({
+    # What the recipe takes, or what acts before or after it (the pipeline,
+    # the collections, a saved graph instead of a new one, the outputs).
+    "butler_config", "input", "output", "output_run", "data_query", "pipeline", "pipeline_actions",
+    "save_pipeline", "select_tasks", "pipeline_dot", "pipeline_mermaid", "show", "mock", "mock_failure",
+    "unmocked_dataset_types", "qgraph", "qgraph_id", "qgraph_node_id", "qgraph_dot", "qgraph_mermaid",
+    "replace_run", "prune_replaced", "rebase",
+})
+"""The graph options that leave the plain recipe in place.  Every graph option is here or in `NEEDS_GRAPH_BUILDER`
+(tests/test_adding_an_option.py checks it)."""
+
+
+def graph_builder_reasons(options) -> tuple[str, ...]:
+    """The options (``dest`` names) in effect in ``options`` (a `GraphOptions`) that need the graph builder.
+
+    Empty: the plain SimplePipelineExecutor recipe builds the graph.
     """
-    given = {
-        "skip_existing_in": bool(skip_existing_in),
-        "skip_existing": bool(skip_existing),
-        "extend_run": bool(extend_run),  # implies --skip-existing
-        "clobber_outputs": bool(clobber_outputs),
-        "data_id_table": bool(data_id_table),
-        "save_qgraph": bool(save_qgraph),  # the builder's components are what is written
-        "qgraph_datastore_records": bool(qgraph_datastore_records),
-        "dataset_query_constraint": dataset_query_constraint != "all",
-        "retained_dataset_types": retained_dataset_types is not None,
-        "prune_unanchored_quanta": prune_unanchored_quanta is not None,
-    }
-    return tuple(dest for dest, needs_builder in given.items() if needs_builder)
+    return tuple(dest for dest, in_effect in NEEDS_GRAPH_BUILDER.items() if in_effect(getattr(options, dest)))
