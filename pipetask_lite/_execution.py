@@ -13,7 +13,6 @@ are here; `pipetask_lite._run` and `pipetask_lite._qbb` call them.
 from __future__ import annotations
 
 __all__ = (
-    "MP_TIMEOUT",
     "RunResult",
     "StoppableExecutor",
     "coverage_enabled",
@@ -22,6 +21,7 @@ __all__ = (
     "import_graph_fixup",
     "import_lsst_debug",
     "profiled",
+    "start_method_used",
     "unwrap_registration_failure",
     "worker_pool",
     "write_summary",
@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ._interrupt import StoppedBetweenQuanta, StopRequest
-from ._options import MP_TIMEOUT
 from ._parallel import WorkerPool
 from ._redact import redact
 from ._registration import BatchRegistration, QuantumBackedButlers
+from ._rules import worker_start_method
 from ._util import blame, make_parents, open_for_writing
 from .errors import Interrupted, PipetaskLiteError, QuantaFailedError, UsageError
 
@@ -350,3 +350,10 @@ def _failure_message(result: RunResult, failure: Exception | None) -> str:
     if failure is not None and (not result.failed or "One or more tasks failed" not in str(failure)):
         lines.append(f"  {failure}")  # e.g. a timeout, which also says what did not finish
     return "\n".join(lines)
+
+
+def start_method_used(start_method: str | None) -> str | None:
+    """`worker_start_method`, saying so when ``fork`` is replaced (as pipetask warns)."""
+    if start_method == "fork":
+        _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
+    return worker_start_method(start_method)

@@ -35,8 +35,8 @@ import uuid
 from collections.abc import Iterator
 
 from ._compat import check_builder_options, records_retained_dataset_types
-from ._options import MP_TIMEOUT, GraphOptions
-from ._rules import executor_clobbers, parse_prune_unanchored_quanta
+from ._qgraph import GraphOptions
+from ._rules import MP_TIMEOUT, executor_clobbers, parse_prune_unanchored_quanta, worker_start_method
 from ._util import as_actions, check_writable
 from .actions import PipelineAction
 from .errors import PipetaskLiteError, UsageError
@@ -1282,8 +1282,8 @@ def _execute(s: _Script, o: _Options) -> None:
                 s(f"timeout={o.timeout!r},", o.text("timeout"))
             s("quantum_executor=quantum_executor,")
             if o.start_method:
-                if o.start_method == "fork":
-                    s("start_method='spawn',",
+                if worker_start_method(o.start_method) != o.start_method:
+                    s(f"start_method={worker_start_method(o.start_method)!r},",
                       "--start-method fork: unsafe and no longer supported; pipetask uses spawn (and warns)")
                 else:
                     s(f"start_method={o.start_method!r},", o.text("start_method"))

@@ -84,7 +84,7 @@ def explain_quantum(args: argparse.Namespace) -> str:
     from lsst.pipe.base.pipeline_graph import PipelineGraphError
 
     from ._build import build_pipeline
-    from ._options import GraphOptions
+    from ._qgraph import GraphOptions
     from ._qgraph import make_quantum_graph
     from ._util import blame, make_show, open_butler
 

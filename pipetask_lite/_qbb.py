@@ -34,15 +34,16 @@ from ._parallel import WorkerSetup
 from ._qgraph import _log_summary, load_quantum_graph
 from ._registration import BatchRegistration, QuantumBackedButlers
 from ._execution import (
-    MP_TIMEOUT,
     RunResult,
     StoppableExecutor,
     coverage_enabled,
     execute_to_the_end,
     execution_resources,
     import_lsst_debug,
+    start_method_used,
     worker_pool,
 )
+from ._rules import execution_timeout
 from ._util import blame, check_writable, repo_errors
 from .errors import PipetaskLiteError
 
@@ -141,9 +142,7 @@ cores_per_quantum, memory_per_quantum : optional
     from lsst.utils.threads import disable_implicit_threading
 
 
-    if start_method == "fork":
-        _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
-        start_method = "spawn"
+    start_method = start_method_used(start_method)
     _check_repo(repo, config_search_path)
     resources = execution_resources(cores_per_quantum, memory_per_quantum)
     check_writable(summary, "--summary")
@@ -179,7 +178,7 @@ cores_per_quantum, memory_per_quantum : optional
         if pool is None:
             graph_executor = MPGraphExecutor(
                 num_proc=1,
-                timeout=MP_TIMEOUT if timeout is None else timeout,
+                timeout=execution_timeout(timeout),
                 quantum_executor=StoppableExecutor(stop, SingleQuantumExecutor(
                     butler=None,
                     task_factory=TaskFactory(),
@@ -214,7 +213,7 @@ cores_per_quantum, memory_per_quantum : optional
             )
             execute = functools.partial(
                 pool.execute, quantum_graph, registration=BatchRegistration(None), setup=setup, stop=stop,
-                timeout=MP_TIMEOUT if timeout is None else timeout, fail_fast=fail_fast,
+                timeout=execution_timeout(timeout), fail_fast=fail_fast,
             )
             get_report = pool.get_report
         result = RunResult(

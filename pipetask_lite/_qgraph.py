@@ -1,21 +1,34 @@
-"""`qgraph`: what ``pipetask qgraph`` does, and the graph step of ``run``."""
+"""`qgraph`: what ``pipetask qgraph`` does, and the graph step of ``run``.
+
+`GraphOptions` holds the options that build a graph, checked once, with
+what follows from them; `qgraph` and `pipetask_lite.run` make one from their
+keywords, `make_quantum_graph` and ``--explain`` read it.  (Nothing at the
+top of this module imports ``lsst``: ``--explain`` imports it.)
+"""
 
 from __future__ import annotations
 
-__all__ = ("qgraph",)
+__all__ = ("GraphOptions", "graph_option", "qgraph")
 
 import contextlib
+import dataclasses
 import logging
 import sys
 import uuid
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._build import build_pipeline
 from ._collections import CollectionPlan, plan_collections
 from ._compat import builder_keywords, check_builder_options, graph_metadata
-from ._options import GraphOptions
-from ._rules import parse_prune_unanchored_quanta, read_retained_dataset_types
+from ._rules import (
+    check_graph_options,
+    parse_prune_unanchored_quanta,
+    read_retained_dataset_types,
+    skip_existing_collections,
+    skips_existing,
+)
 from ._util import blame, check_writable, file_errors, make_show, open_butler, open_for_writing, query_errors, warn_unhandled_show
 from .actions import PipelineAction
 from .errors import PipetaskLiteError, UsageError
@@ -26,6 +39,197 @@ if TYPE_CHECKING:
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
 
 _LOG = logging.getLogger("lsst.pipetask_lite")
+
+
+def is_given(value) -> bool:
+    """An option whose default is `None` is in effect when it is not `None`."""
+    return value is not None
+
+
+def graph_option(default=dataclasses.MISSING, /, *, needs_builder: Callable[[Any], bool] | None, lsst_call: str):
+    """A `GraphOptions` field: its default, whether it needs the graph builder, its LSST call (for the docs)."""
+    return dataclasses.field(default=default, metadata={"needs_builder": needs_builder, "lsst_call": lsst_call})
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    """The checked options that build (or load) a quantum graph: ``qgraph``, and ``run``'s first half.
+
+    The fields are the keywords of `qgraph` (without ``summary``), described
+    there; each says what it becomes in the LSST API (``lsst_call``, the
+    docs table: docs/options.md) and whether the plain SimplePipelineExecutor
+    recipe can express it (``needs_builder``: `None`, or when it needs the
+    graph builder).  Constructing the object checks the rules between them
+    (`pipetask_lite._rules.check_graph_options`) and raises
+    `pipetask_lite.UsageError` for the first one broken.
+
+    Attributes
+    ----------
+    skips_existing : `bool`
+        ``--skip-existing``, or ``--extend-run``, which implies it: the output
+        run is searched for existing outputs too.
+    builder_reasons : `tuple` [`str`, ...]
+        The options (``dest`` names) that need pipe_base's
+        `AllDimensionsQuantumGraphBuilder` rather than the plain recipe.
+    uses_simple_executor : `bool`
+        Whether a new graph is built by `SimplePipelineExecutor.from_pipeline_graph`.
+    """
+
+    butler_config: str = graph_option(
+        needs_builder=None,
+        lsst_call="`Butler.from_config(...)`; `SimplePipelineExecutor.prep_butler(...)`",
+    )
+    input: Sequence[str] = graph_option(
+        (), needs_builder=None,
+        lsst_call="`butler.collections.query(..., flatten_chains=True)`: graph builder `input_collections`, output chain",
+    )
+    output: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`SimplePipelineExecutor.prep_butler(output=...)` / `butler.collections.redefine_chain`",
+    )
+    output_run: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`prep_butler(output_run=...)`; graph builder `output_run`",
+    )
+    pipeline: str | None = graph_option(None, needs_builder=None, lsst_call="`Pipeline.from_uri(...)`")
+    pipeline_actions: Sequence[Any] = graph_option((), needs_builder=None, lsst_call="see ACTION_CALLS")
+    save_pipeline: str | None = graph_option(None, needs_builder=None, lsst_call="`Pipeline.write_to_uri(...)`")
+    select_tasks: str = graph_option("", needs_builder=None, lsst_call="`PipelineGraph.select(...)`")
+    pipeline_dot: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`pipeline_graph.visualization.show_dot(...)`",
+    )
+    pipeline_mermaid: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`pipeline_graph.visualization.show_mermaid(...)`",
+    )
+    data_query: str = graph_option(
+        "", needs_builder=None,
+        lsst_call="`SimplePipelineExecutor.from_pipeline_graph(where=...)` / `AllDimensionsQuantumGraphBuilder(where=...)`",
+    )
+    qgraph: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`PredictedQuantumGraph.open(...)` / `QuantumGraph.loadUri(...)`",
+    )
+    qgraph_id: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`QuantumGraph.loadUri(graphID=BuildId(...))`",
+    )
+    qgraph_node_id: Sequence[str] = graph_option(
+        (), needs_builder=None,
+        lsst_call="`reader.read_execution_quanta(quantum_ids)`",
+    )
+    qgraph_datastore_records: bool = graph_option(
+        False, needs_builder=bool,
+        lsst_call="`builder.finish(attach_datastore_records=True)`",
+    )
+    skip_existing_in: Sequence[str] = graph_option(
+        (), needs_builder=bool,
+        lsst_call="`AllDimensionsQuantumGraphBuilder(skip_existing_in=...)`; `SingleQuantumExecutor(skip_existing_in=...)`",
+    )
+    skip_existing: bool = graph_option(False, needs_builder=bool, lsst_call="`skip_existing_in` plus the output run")
+    retained_dataset_types: str | None = graph_option(
+        None, needs_builder=is_given,
+        lsst_call="`AllDimensionsQuantumGraphBuilder(retained_dataset_types=yaml.safe_load(...))` (lsst-pipe-base 30.2026.2600 or newer)",
+    )
+    prune_unanchored_quanta: str | Sequence[str] | None = graph_option(
+        None, needs_builder=is_given,
+        lsst_call="`AllDimensionsQuantumGraphBuilder(prune_unanchored_quanta=(SOURCE, ANCHOR))` (lsst-pipe-base 30.2026.2800 or newer)",
+    )
+    save_qgraph: str | None = graph_option(
+        None, needs_builder=bool,
+        lsst_call="`PredictedQuantumGraphComponents.write(...)`",
+    )  # the builder's components are what is written
+    qgraph_dot: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`lsst.pipe.base.dot_tools.graph2dot(...)`",
+    )
+    qgraph_mermaid: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`lsst.pipe.base.mermaid_tools.graph2mermaid(...)`",
+    )
+    dataset_query_constraint: str = graph_option(
+        "all", needs_builder=lambda value: value != "all",
+        lsst_call="`AllDimensionsQuantumGraphBuilder(dataset_query_constraint=DatasetQueryConstraintVariant.fromExpression(...))`",
+    )
+    data_id_table: Sequence[str] = graph_option(
+        (), needs_builder=bool,
+        lsst_call="`astropy.table.Table.read(...)`; `AllDimensionsQuantumGraphBuilder(data_id_tables=...)`",
+    )
+    mock: bool = graph_option(
+        False, needs_builder=None,
+        lsst_call="`lsst.pipe.base.tests.mocks.mock_pipeline_graph(...)`",
+    )
+    mock_failure: Sequence[str] = graph_option(
+        (), needs_builder=None,
+        lsst_call="`mock_pipeline_graph(force_failures={label: ForcedFailure(...)})`",
+    )
+    unmocked_dataset_types: Sequence[str] = graph_option(
+        (), needs_builder=None,
+        lsst_call="`mock_pipeline_graph(unmocked_dataset_types=...)`",
+    )
+    extend_run: bool = graph_option(
+        False, needs_builder=bool,
+        lsst_call="graph builder `skip_existing_in=[run]`; `SingleQuantumExecutor(skip_existing_in=...)`",
+    )  # implies --skip-existing
+    replace_run: bool = graph_option(
+        False, needs_builder=None,
+        lsst_call="`butler.collections.redefine_chain` without the replaced run",
+    )
+    prune_replaced: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`butler.pruneDatasets(..., unstore=True)` or `butler.removeRuns([...])`",
+    )
+    rebase: bool = graph_option(
+        False, needs_builder=None,
+        lsst_call="`butler.collections.redefine_chain` (reordered chain)",
+    )
+    clobber_outputs: bool = graph_option(
+        False, needs_builder=bool,
+        lsst_call="`AllDimensionsQuantumGraphBuilder(clobber=True)`; `SingleQuantumExecutor(clobber_outputs=True)`",
+    )
+    show: Sequence[str] = graph_option((), needs_builder=None, lsst_call="`lsst.ctrl.mpexec.showInfo.ShowInfo(...)`")
+    # Derived, in __post_init__.
+    skips_existing: bool = field(init=False)
+    builder_reasons: tuple[str, ...] = field(init=False)
+    uses_simple_executor: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        check_graph_options(
+            qgraph=self.qgraph, pipeline=self.pipeline, pipeline_actions=self.pipeline_actions,
+            save_pipeline=self.save_pipeline, select_tasks=self.select_tasks, pipeline_dot=self.pipeline_dot,
+            pipeline_mermaid=self.pipeline_mermaid, qgraph_id=self.qgraph_id, qgraph_node_id=self.qgraph_node_id,
+            data_query=self.data_query, data_id_table=self.data_id_table,
+            dataset_query_constraint=self.dataset_query_constraint, mock=self.mock, mock_failure=self.mock_failure,
+            unmocked_dataset_types=self.unmocked_dataset_types, input=self.input, output=self.output,
+            output_run=self.output_run, extend_run=self.extend_run, replace_run=self.replace_run,
+            prune_replaced=self.prune_replaced, skip_existing_in=self.skip_existing_in,
+            skip_existing=self.skip_existing, retained_dataset_types=self.retained_dataset_types,
+            prune_unanchored_quanta=self.prune_unanchored_quanta,
+        )
+        # The options in effect that the plain recipe cannot express (each
+        # field says whether it is one: graph_option's needs_builder).
+        reasons = tuple(f.name for f in dataclasses.fields(self) if f.init
+                        and (needs := f.metadata["needs_builder"]) is not None and needs(getattr(self, f.name)))
+        # A frozen dataclass sets its own derived fields this way.
+        object.__setattr__(self, "skips_existing",
+                           skips_existing(skip_existing=self.skip_existing, extend_run=self.extend_run))
+        object.__setattr__(self, "builder_reasons", reasons)
+        object.__setattr__(self, "uses_simple_executor", not reasons)
+
+    @classmethod
+    def from_namespace(cls, args) -> GraphOptions:
+        """The options of a parsed ``qgraph`` or ``run`` command line (for the checks and ``--explain``).
+
+        The command itself passes each value to `pipetask_lite.qgraph` or
+        `pipetask_lite.run` by its keyword; this only reads the same names.
+        """
+        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.init})
+
+    def skip_existing_in_for(self, output_run: str | None) -> tuple[str, ...]:
+        """The collections searched for existing outputs, for the graph builder and the executor alike."""
+        return skip_existing_collections(self.skip_existing_in, output_run, skip_existing=self.skip_existing,
+                                         extend_run=self.extend_run)
 
 
 def qgraph(

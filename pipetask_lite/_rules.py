@@ -12,17 +12,17 @@ keywords.  Nothing here imports ``lsst``: usage errors answer at once.
 from __future__ import annotations
 
 __all__ = (
-    "NEEDS_GRAPH_BUILDER",
     "PRUNE_CHOICES",
-    "RECIPE_GRAPH_OPTIONS",
     "check_collection_names",
     "check_execution_numbers",
     "check_graph_options",
     "executor_clobbers",
-    "graph_builder_reasons",
     "is_pattern",
     "parse_prune_unanchored_quanta",
     "read_retained_dataset_types",
+    "worker_start_method",
+    "MP_TIMEOUT",
+    "execution_timeout",
     "skip_existing_collections",
     "skips_existing",
 )
@@ -204,7 +204,7 @@ def check_graph_options(
     if prune_unanchored_quanta is not None:
         parse_prune_unanchored_quanta(prune_unanchored_quanta)
     if retained_dataset_types is not None:
-        if not (skip_existing_in or skip_existing or extend_run):
+        if not (skip_existing_in or skips_existing(skip_existing=skip_existing, extend_run=extend_run)):
             # pipe_base's QuantumGraphBuilder raises ValueError for this.
             raise UsageError(
                 "--retained-dataset-types has no effect without --skip-existing-in, --skip-existing "
@@ -238,7 +238,8 @@ def check_execution_numbers(*, processes: int = 1, cores_per_quantum: int = 1, t
 
 
 # The derived rules: each written here once, and used by the command
-# (pipetask_lite._options) and by --explain (pipetask_lite._explain) alike.
+# (GraphOptions in pipetask_lite._qgraph, RunOptions in pipetask_lite._run)
+# and by --explain (pipetask_lite._explain) alike.
 
 
 def skips_existing(*, skip_existing: bool, extend_run: bool) -> bool:
@@ -267,39 +268,15 @@ def executor_clobbers(*, clobber_outputs: bool, extend_run: bool) -> bool:
     return bool(clobber_outputs and extend_run)
 
 
-NEEDS_GRAPH_BUILDER = {
-    "skip_existing_in": bool,
-    "skip_existing": bool,
-    "extend_run": bool,  # implies --skip-existing
-    "clobber_outputs": bool,
-    "data_id_table": bool,
-    "save_qgraph": bool,  # the builder's components are what is written
-    "qgraph_datastore_records": bool,
-    "dataset_query_constraint": lambda value: value != "all",
-    "retained_dataset_types": lambda value: value is not None,
-    "prune_unanchored_quanta": lambda value: value is not None,
-}
-"""The graph options that `SimplePipelineExecutor.from_pipeline_graph` cannot express, each with when it is in effect.
-
-When none is, a new graph is built with the plain SimplePipelineExecutor
-recipe; otherwise with the `AllDimensionsQuantumGraphBuilder` it wraps.
-"""
-
-RECIPE_GRAPH_OPTIONS = frozenset({
-    # What the recipe takes, or what acts before or after it (the pipeline,
-    # the collections, a saved graph instead of a new one, the outputs).
-    "butler_config", "input", "output", "output_run", "data_query", "pipeline", "pipeline_actions",
-    "save_pipeline", "select_tasks", "pipeline_dot", "pipeline_mermaid", "show", "mock", "mock_failure",
-    "unmocked_dataset_types", "qgraph", "qgraph_id", "qgraph_node_id", "qgraph_dot", "qgraph_mermaid",
-    "replace_run", "prune_replaced", "rebase",
-})
-"""The graph options that leave the plain recipe in place.  Every graph option is here or in `NEEDS_GRAPH_BUILDER`
-(tests/test_adding_an_option.py checks it)."""
+MP_TIMEOUT = 3600 * 24 * 30
+"""pipetask's default for ``--timeout``: 30 days, i.e. none in practice."""
 
 
-def graph_builder_reasons(options) -> tuple[str, ...]:
-    """The options (``dest`` names) in effect in ``options`` (a `GraphOptions`) that need the graph builder.
+def execution_timeout(timeout: int | None) -> int:
+    """``--timeout`` as the executor gets it: pipetask's default when not given."""
+    return MP_TIMEOUT if timeout is None else timeout
 
-    Empty: the plain SimplePipelineExecutor recipe builds the graph.
-    """
-    return tuple(dest for dest, in_effect in NEEDS_GRAPH_BUILDER.items() if in_effect(getattr(options, dest)))
+
+def worker_start_method(start_method: str | None) -> str | None:
+    """``--start-method`` as the workers get it: ``fork`` is unsafe and replaced by ``spawn``, as pipetask does."""
+    return "spawn" if start_method == "fork" else start_method

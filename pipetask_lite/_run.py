@@ -11,13 +11,15 @@ of take over, and the code says why.
 
 from __future__ import annotations
 
-__all__ = ("RunResult", "run")
+__all__ = ("RunOptions", "RunResult", "run")
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from ._build import build_pipeline
@@ -30,18 +32,19 @@ from ._execution import (
     execution_resources,
     import_graph_fixup,
     import_lsst_debug,
+    start_method_used,
     unwrap_registration_failure,
     worker_pool,
 )
 from ._interrupt import Terminated, stop_between_quanta
-from ._options import GraphOptions, RunOptions
-from ._parallel import WorkerPool, WorkerSetup
-from ._qgraph import make_quantum_graph
+from ._parallel import START_METHODS, WorkerPool, WorkerSetup
+from ._qgraph import GraphOptions, make_quantum_graph
 from ._registration import BatchRegistration, QuantumBackedButlers
+from ._rules import check_execution_numbers, execution_timeout, executor_clobbers
 from ._util import blame, check_writable, make_show, open_butler, warn_unhandled_show
 from ._watch import start as start_watcher
 from .actions import PipelineAction
-from .errors import Interrupted, PipetaskLiteError
+from .errors import Interrupted, PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
     from lsst.pipe.base import ExecutionResources
@@ -50,6 +53,93 @@ if TYPE_CHECKING:
     from ._collections import CollectionPlan
 
 _LOG = logging.getLogger("lsst.pipetask_lite")
+
+
+def run_option(default, /, *, lsst_call: str | None):
+    """A `RunOptions` field: its default and its LSST call (for the docs; `None` for API-only keywords)."""
+    return dataclasses.field(default=default, metadata={"lsst_call": lsst_call})
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The checked options of ``run``: its graph options and its execution options.
+
+    The execution fields are the keywords of `run`, described there, each
+    with what it becomes in the LSST API (``lsst_call``, for docs/options.md);
+    constructing the object checks them (``-j``, ``-n``,
+    ``--timeout``, ``--start-method``) and raises `pipetask_lite.UsageError`.
+
+    Attributes
+    ----------
+    graph : `GraphOptions`
+        The options that build or load the graph.
+    resume_command : `~collections.abc.Callable` or `None`
+        Given an output run, the command that resumes it; the command line
+        passes it so that, at ``-j 1``, a watcher process can say it when a
+        quantum takes the command down (`pipetask_lite._watch`).
+    clobbers : `bool`
+        Whether the executor removes earlier outputs of a quantum it runs:
+        ``--clobber-outputs`` only with ``--extend-run``, as pipetask.
+    effective_timeout : `int`
+        ``--timeout``, or pipetask's default.
+    """
+
+    graph: GraphOptions
+    register_dataset_types: bool = run_option(False, lsst_call="`pipeline_graph.register_dataset_types(butler)`")
+    skip_init_writes: bool = run_option(
+        False, lsst_call="skips `qg.write_init_outputs`, `qg.write_configs`, `qg.write_packages`",
+    )
+    init_only: bool = run_option(False, lsst_call="stops after `qg.write_init_outputs(...)`")
+    no_versions: bool = run_option(False, lsst_call="skips `qg.write_packages(...)`")
+    processes: int = run_option(
+        1, lsst_call="`MPGraphExecutor(num_proc=1)` for 1; N long-lived workers (`concurrent.futures.ProcessPoolExecutor`) otherwise",
+    )
+    timeout: int | None = run_option(None, lsst_call="`MPGraphExecutor(timeout=...)` / worker pool deadline")
+    start_method: str | None = run_option(None, lsst_call="`multiprocessing.get_context(...)` of the worker pool")
+    fail_fast: bool = run_option(False, lsst_call="`MPGraphExecutor(fail_fast=True)` / worker pool stops submitting")
+    raise_on_partial_outputs: bool = run_option(
+        True, lsst_call="`SingleQuantumExecutor(raise_on_partial_outputs=...)`",
+    )
+    cores_per_quantum: int = run_option(1, lsst_call="`ExecutionResources(num_cores=...)`")
+    memory_per_quantum: str = run_option("", lsst_call="`ExecutionResources(max_mem=..., default_mem_units=u.MB)`")
+    summary: str | None = run_option(None, lsst_call="`MPGraphExecutor.getReport().model_dump_json(...)`")
+    enable_implicit_threading: bool = run_option(
+        False, lsst_call="skips `lsst.utils.threads.disable_implicit_threading()`",
+    )
+    debug: bool = run_option(False, lsst_call="`SingleQuantumExecutor(enable_lsst_debug=True)`; `import debug`")
+    pdb: str | None = run_option(None, lsst_call="`MPGraphExecutor(pdb=...)`")
+    profile: str | None = run_option(
+        None, lsst_call="`cProfile.Profile()` around the execution; `profiler.dump_stats(...)`, also when quanta fail",
+    )
+    graph_fixup: str | None = run_option(None, lsst_call="`MPGraphExecutor(execution_graph_fixup=...)`")
+    coverage: bool = run_option(False, lsst_call="`coverage.Coverage(...).start()`")
+    cov_report: bool = run_option(True, lsst_call="`coverage.Coverage.html_report(...)`")
+    cov_packages: Sequence[str] = run_option((), lsst_call="`coverage.Coverage` `source_pkgs`")
+    progress: bool = run_option(True, lsst_call=None)
+    resume_command: Callable[[str], str] | None = run_option(None, lsst_call=None)
+    # Derived, in __post_init__.
+    clobbers: bool = field(init=False)
+    effective_timeout: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        check_execution_numbers(processes=self.processes, cores_per_quantum=self.cores_per_quantum,
+                                timeout=self.timeout)
+        if self.start_method is not None and self.start_method not in START_METHODS:
+            raise UsageError(f"{self.start_method!r} is not one of {', '.join(map(repr, START_METHODS))}",
+                             option="--start-method")
+        object.__setattr__(self, "clobbers", executor_clobbers(clobber_outputs=self.graph.clobber_outputs,
+                                                               extend_run=self.graph.extend_run))
+        object.__setattr__(self, "effective_timeout", execution_timeout(self.timeout))
+
+    @property
+    def with_datastore_records(self) -> bool:
+        """Whether a new graph carries its inputs' datastore records, for quantum-backed butlers.
+
+        A run that exists does not get them at ``-j 1`` (full butlers find
+        its earlier outputs); ``--show`` stops before execution and prints
+        pipetask's graph, without records.
+        """
+        return (self.processes > 1 or not self.graph.extend_run) and not self.graph.show
 
 def run(
     *,
@@ -267,12 +357,9 @@ unmocked_dataset_types : optional
     for path, option in ((summary, "--summary"), (profile, "--profile")):
         # Written after execution: a bad path must not be found only then.
         check_writable(path, option)
-    if start_method == "fork":
-        _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
-
     with (
         coverage_enabled(coverage, cov_report=cov_report, cov_packages=cov_packages),
-        worker_pool(processes, start_method=options.effective_start_method, progress=progress) as pool,
+        worker_pool(processes, start_method=start_method_used(start_method), progress=progress) as pool,
     ):
         # 1. The pipeline (pipetask_lite.build): -p, then -t/--delete/-c/-C/
         #    --instrument in command-line order.  Nothing touches the repo yet.

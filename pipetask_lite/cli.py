@@ -730,7 +730,7 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     try:
         # The same rules that pipetask_lite.qgraph and run apply to their
         # keywords, here on the command line merged with -@.
-        from ._options import GraphOptions  # here, not at the top: --help needs none of it
+        from ._qgraph import GraphOptions  # here, not at the top: --help needs none of it
 
         GraphOptions.from_namespace(args)
         if args.subcommand == "run":

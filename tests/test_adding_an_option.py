@@ -4,12 +4,13 @@ The walk in CONTRIBUTING.md adds an option in this order; each test below is
 one step of it and its message says which file and what to add:
 
 1. the parser (``cli.py``): the option, and ``name=args.name`` in ``call_qgraph``/``call_run``;
-2. the function (``_qgraph.py``/``_run.py``): the keyword, its docstring line,
-   and the keyword passed into its options object (``_options.py``), whose
-   field it is; a graph option also says, in ``_rules.py``, whether the plain
-   SimplePipelineExecutor recipe can express it;
+2. the function (``_qgraph.py`` for a graph option, and ``_run.py``): the
+   keyword, its docstring line, its field in the options object next to it
+   (`GraphOptions` / `RunOptions`: whether the plain SimplePipelineExecutor
+   recipe can express it, and its LSST call for the docs table), and the
+   keyword passed into that object;
 3. the explainer (``_explain.py``): what it does to the script, in a comment naming it;
-4. the docs table (``_options_doc.LSST_CALLS``, then ``make docs``).
+4. ``make docs``, which writes docs/options.md from the fields' LSST calls.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import pytest
 
 import pipetask_lite
 from pipetask_lite import _explain, _options_doc, cli
-from pipetask_lite._options import GraphOptions, RunOptions
-from pipetask_lite._rules import NEEDS_GRAPH_BUILDER, RECIPE_GRAPH_OPTIONS
+from pipetask_lite._qgraph import GraphOptions
+from pipetask_lite._run import RunOptions
 
 SOURCE = Path(cli.__file__).resolve().parent
 FUNCTIONS = {"qgraph": pipetask_lite.qgraph, "run": pipetask_lite.run}
@@ -99,8 +100,8 @@ def test_2_every_keyword_is_a_field_of_the_options_object(subcommand):
         if subcommand == "qgraph" and name == "summary":
             continue  # qgraph's own output, written after the graph
         assert name in fields, (
-            f"pipetask_lite/_options.py: {subcommand}'s keyword {name!r} is not a field of "
-            f"{'GraphOptions or RunOptions' if subcommand == 'run' else 'GraphOptions'}"
+            f"{subcommand}'s keyword {name!r} is not a field of GraphOptions (pipetask_lite/_qgraph.py)"
+            + (" or RunOptions (pipetask_lite/_run.py)" if subcommand == "run" else "")
         )
 
 
@@ -116,15 +117,19 @@ def test_2_the_function_puts_every_keyword_into_its_options_object(subcommand):
             )
 
 
-def test_2_every_graph_option_says_whether_the_plain_recipe_can_express_it():
-    fields = init_fields(GraphOptions)
-    both = set(NEEDS_GRAPH_BUILDER) & RECIPE_GRAPH_OPTIONS
-    assert not both, f"pipetask_lite/_rules.py: {sorted(both)} both in NEEDS_GRAPH_BUILDER and RECIPE_GRAPH_OPTIONS"
-    for name in fields - set(NEEDS_GRAPH_BUILDER) - RECIPE_GRAPH_OPTIONS:
-        raise AssertionError(
-            f"pipetask_lite/_rules.py: say whether SimplePipelineExecutor.from_pipeline_graph can express "
-            f"{name!r}: add it to NEEDS_GRAPH_BUILDER (with when it is in effect) or to RECIPE_GRAPH_OPTIONS"
-        )
+def test_2_every_field_says_its_lsst_call_and_whether_the_plain_recipe_takes_it():
+    for cls, helper, keys in ((GraphOptions, "graph_option", ("needs_builder", "lsst_call")),
+                              (RunOptions, "run_option", ("lsst_call",))):
+        module = "_qgraph.py" if cls is GraphOptions else "_run.py"
+        for field in dataclasses.fields(cls):
+            if field.init and field.name != "graph":
+                assert all(key in field.metadata for key in keys), (
+                    f"pipetask_lite/{module}: {cls.__name__}.{field.name} = {helper}(DEFAULT, "
+                    f"{', '.join(f'{key}=...' for key in keys)}): say "
+                    + ("whether SimplePipelineExecutor.from_pipeline_graph can express it (needs_builder=None) "
+                       "or when it needs the graph builder, and " if cls is GraphOptions else "")
+                    + "what it becomes in the LSST API"
+                )
 
 
 @pytest.mark.parametrize("subcommand", FUNCTIONS)
@@ -142,6 +147,7 @@ def test_4_every_option_has_its_lsst_call_in_the_docs_table():
     for subcommand in FUNCTIONS:
         for dest, flag in parser_dests(subcommand).items():
             assert dest in _options_doc.LSST_CALLS, (
-                f"pipetask_lite/_options_doc.py: LSST_CALLS has no entry for {flag} ({dest!r}): say which LSST "
-                "call it becomes, then run 'make docs'"
+                f"no LSST call for {flag} ({dest!r}): give its GraphOptions/RunOptions field lsst_call=... "
+                "(or, for an option of neither, an entry in pipetask_lite/_options_doc.OTHER_CALLS), then "
+                "run 'make docs'"
             )
