@@ -136,10 +136,10 @@ class GraphOptions:
         None, needs_builder=is_given,
         lsst_call="`AllDimensionsQuantumGraphBuilder(prune_unanchored_quanta=(SOURCE, ANCHOR))` (lsst-pipe-base 30.2026.2800 or newer)",
     )
-    save_qgraph: str | None = graph_option(
+    save_qgraph: str | None = graph_option(  # the builder's components are what is written
         None, needs_builder=bool,
         lsst_call="`PredictedQuantumGraphComponents.write(...)`",
-    )  # the builder's components are what is written
+    )
     qgraph_dot: str | None = graph_option(
         None, needs_builder=None,
         lsst_call="`lsst.pipe.base.dot_tools.graph2dot(...)`",
@@ -168,10 +168,10 @@ class GraphOptions:
         (), needs_builder=None,
         lsst_call="`mock_pipeline_graph(unmocked_dataset_types=...)`",
     )
-    extend_run: bool = graph_option(
+    extend_run: bool = graph_option(  # implies --skip-existing (skips_existing)
         False, needs_builder=bool,
         lsst_call="graph builder `skip_existing_in=[run]`; `SingleQuantumExecutor(skip_existing_in=...)`",
-    )  # implies --skip-existing
+    )
     replace_run: bool = graph_option(
         False, needs_builder=None,
         lsst_call="`butler.collections.redefine_chain` without the replaced run",
