@@ -36,7 +36,7 @@ from collections.abc import Iterator
 
 from ._compat import check_builder_options, records_retained_dataset_types
 from ._qgraph import GraphOptions
-from ._rules import MP_TIMEOUT, executor_clobbers, parse_prune_unanchored_quanta, worker_start_method
+from ._rules import execution_timeout, executor_clobbers, parse_prune_unanchored_quanta, worker_start_method
 from ._util import as_actions, check_writable
 from .actions import PipelineAction
 from .errors import PipetaskLiteError, UsageError
@@ -1276,10 +1276,8 @@ def _execute(s: _Script, o: _Options) -> None:
                 s(f"num_proc={o.processes!r},", o.text("processes"))
             else:
                 s("num_proc=1,", o.text("processes") if o.given("processes") else "-j 1 (default)")
-            if o.timeout is None:
-                s(f"timeout={MP_TIMEOUT},", "no --timeout: pipetask's 30 days")
-            else:
-                s(f"timeout={o.timeout!r},", o.text("timeout"))
+            s(f"timeout={execution_timeout(o.timeout)!r},",
+              "no --timeout: pipetask's 30 days" if o.timeout is None else o.text("timeout"))
             s("quantum_executor=quantum_executor,")
             if o.start_method:
                 if worker_start_method(o.start_method) != o.start_method:
