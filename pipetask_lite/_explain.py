@@ -35,13 +35,13 @@ import uuid
 from collections.abc import Iterator
 
 from ._compat import check_builder_options, records_retained_dataset_types
-from ._rules import parse_prune_unanchored_quanta
+from ._qgraph import GraphOptions
+from ._rules import execution_timeout, executor_clobbers, parse_prune_unanchored_quanta, worker_start_method
+from ._util import as_actions, check_writable
 from .actions import PipelineAction
 from .errors import PipetaskLiteError, UsageError
 
 PROG = "pipetask-lite"
-MP_TIMEOUT = 3600 * 24 * 30
-"""pipetask's default for ``--timeout``: 30 days."""
 
 # lsst.ctrl.mpexec.showInfo.ShowInfo's items (kept here: --explain imports no lsst).
 SHOW_PIPELINE_ITEMS = frozenset(
@@ -131,6 +131,10 @@ class _Options:
 
         parser = build_parser()
         self.args = args
+        # The command's own checked options, with what follows from them
+        # (skip-existing, the graph builder or the plain recipe): what the
+        # script does is decided by the same rules as what the command does.
+        self.graph = GraphOptions.from_namespace(args) if args.subcommand in ("qgraph", "run") else None
         self.actions: dict[str, argparse.Action] = {}
         self.global_dests: list[str] = []
         self.sub_dests: list[str] = []
@@ -247,6 +251,13 @@ def _action_text(action: PipelineAction) -> str:
 
 def _check_usage(args: argparse.Namespace) -> None:
     """Raise the usage errors pipetask-lite finds before opening the repo, with the same messages."""
+    # The command's own checks, in its order, by the same functions: its
+    # log files (set up first), the pipeline actions, the files written last.
+    for path in args.log_file:
+        check_writable(path, "--log-file")
+    as_actions(getattr(args, "pipeline_actions", ()))
+    for dest, option in (("summary", "--summary"), ("profile", "--profile")):
+        check_writable(getattr(args, dest, None), option)
     if args.show:
         commands = {item.partition("=")[0] for item in args.show}
         known = SHOW_PIPELINE_ITEMS | SHOW_GRAPH_ITEMS
@@ -690,6 +701,13 @@ def _plan_helper(s: _Script, o: _Options, *, from_graph: bool, writeable: bool) 
                 with s.block("for name in INPUTS:", "-i: every input collection must exist"):
                     with s.block("if info(name) is None:"):
                         s('sys.exit(f"-i/--input: no collection named {name!r} in repo {REPO!r}")')
+            if o.skip_existing_in:
+                # As plan_collections: pipetask finds a missing one only when
+                # executing, after its first writes.
+                with s.block(f"for name in {list(o.skip_existing_in)!r}:",
+                             "--skip-existing-in: every collection must exist, as inputs must"):
+                    with s.block("if info(name) is None:"):
+                        s('sys.exit(f"--skip-existing-in: no collection named {name!r} in repo {REPO!r}")')
             if has_out:
                 s("output_info = info(OUTPUT)", "-o: new, or an existing CHAINED collection")
                 with s.block("if output_info is not None and output_info.type is not CollectionType.CHAINED:"):
@@ -790,7 +808,7 @@ def _plan_helper(s: _Script, o: _Options, *, from_graph: bool, writeable: bool) 
 
 def _skip_existing_in(o: _Options) -> tuple[str | None, str | None]:
     """The ``skip_existing_in`` expression and its comment, or (None, None)."""
-    skip_existing = o.skip_existing or o.extend_run
+    skip_existing = o.graph.skips_existing
     if not (o.skip_existing_in or skip_existing):
         return None, None
     parts, why = [], []
@@ -870,10 +888,8 @@ def _graph(s: _Script, o: _Options, *, for_execution: bool) -> None:
                 s("retained_dataset_types = yaml.safe_load(stream)", o.text("retained_dataset_types"))
         prune = (parse_prune_unanchored_quanta(o.prune_unanchored_quanta)
                  if o.prune_unanchored_quanta is not None else None)
-        plain = not (skip_expr or o.clobber_outputs or tables or o.save_qgraph or o.qgraph_datastore_records
-                     or o.dataset_query_constraint != "all" or o.retained_dataset_types is not None or prune)
         attach = o.qgraph_datastore_records
-        if plain:
+        if o.graph.uses_simple_executor:
             s.use("lsst.pipe.base.simple_pipeline_executor", "SimplePipelineExecutor")
             s.note("The SimplePipelineExecutor recipe: one quantum per task and data ID that -d selects.")
             with s.block("quantum_graph = SimplePipelineExecutor.from_pipeline_graph("):
@@ -886,10 +902,7 @@ def _graph(s: _Script, o: _Options, *, for_execution: bool) -> None:
             s(").predicted")
         else:
             s.use("lsst.pipe.base.all_dimensions_quantum_graph_builder", "AllDimensionsQuantumGraphBuilder")
-            why = [o.flag(d) for d in ("skip_existing_in", "skip_existing", "extend_run", "clobber_outputs",
-                                       "data_id_table", "save_qgraph", "qgraph_datastore_records",
-                                       "dataset_query_constraint", "retained_dataset_types",
-                                       "prune_unanchored_quanta") if o.given(d)]
+            why = [o.flag(d) for d in o.graph.builder_reasons]
             s.note(f"The graph builder SimplePipelineExecutor wraps, called directly for {', '.join(why)}.")
             with s.block("builder = AllDimensionsQuantumGraphBuilder("):
                 s("pipeline_graph,")
@@ -920,7 +933,7 @@ def _graph(s: _Script, o: _Options, *, for_execution: bool) -> None:
                     s("'butler_argument': REPO,")
                     s(f"'extend_run': {o.extend_run!r},")
                     s(f"'skip_existing_in': {'skip_existing_in' if skip_expr else '[]'},")
-                    s(f"'skip_existing': {o.skip_existing or o.extend_run!r},")
+                    s(f"'skip_existing': {o.graph.skips_existing!r},")
                     if records_retained_dataset_types():
                         s(f"'retained_dataset_types': {o.retained_dataset_types!r},",
                           "pipetask records it from lsst-ctrl-mpexec 30.2026.2600 on")
@@ -1046,13 +1059,20 @@ def _explain_qgraph(s: _Script, o: _Options) -> None:
     s.depth -= 1
     if o.summary:
         s.use("lsst.pipe.base.quantum_reports", "Report")
-        s("report = Report(qgraphSummary=quantum_graph.to_old_quantum_graph().getSummary())",
-          f"{o.text('summary')}: a summary of the graph")
-        with s.block(f"with open({o.summary!r}, 'w') as stream:"):
-            s("stream.write(report.model_dump_json(exclude_none=True, indent=2))")
+        s("report = Report(qgraphSummary=quantum_graph._make_summary())",
+          f"{o.text('summary')}: a summary of the graph, as pipetask's qgraph makes it")
+        _write_json(s, o, "report")
     _show_unhandled(s, o, SHOW_GRAPH_ITEMS | (SHOW_PIPELINE_ITEMS if o.qgraph is None else set()))
     _no_effect(s, o)
     s("return 0")
+
+
+def _write_json(s: _Script, o: _Options, report: str) -> None:
+    """``--summary``: the report as JSON, its directory created as the command creates it."""
+    s.use("os")
+    s(f"os.makedirs(os.path.dirname(os.path.abspath({o.summary!r})), exist_ok=True)", o.text("summary"))
+    with s.block(f"with open({o.summary!r}, 'w') as stream:"):
+        s(f"stream.write({report}.model_dump_json(exclude_none=True, indent=2))")
 
 
 def _no_effect(s: _Script, o: _Options) -> None:
@@ -1186,7 +1206,7 @@ def _execute(s: _Script, o: _Options) -> None:
               "--replace-run: ... in place of the replaced one")
         s("butler.registry.defaults = RegistryDefaults(run=plan.output_run, collections=[OUTPUT])")
     skip_expr, skip_why = _skip_existing_in(o)
-    skip_existing = o.skip_existing or o.extend_run
+    skip_existing = o.graph.skips_existing
     with s.block("with butler:"):
         if o.debug:
             s.use("logging")
@@ -1236,8 +1256,9 @@ def _execute(s: _Script, o: _Options) -> None:
             if skip_expr:
                 s("skip_existing_in=skip_existing_in,", skip_why)
             if o.clobber_outputs:
-                s(f"clobber_outputs={o.extend_run!r},",
-                  "--clobber-outputs" + ("" if o.extend_run else ": does nothing without --extend-run"))
+                clobbers = executor_clobbers(clobber_outputs=o.clobber_outputs, extend_run=o.extend_run)
+                s(f"clobber_outputs={clobbers!r},",
+                  "--clobber-outputs" + ("" if clobbers else ": does nothing without --extend-run"))
             if o.debug:
                 s("enable_lsst_debug=True,", "--debug")
             s("resources=resources,", "-n, --memory-per-quantum")
@@ -1255,14 +1276,12 @@ def _execute(s: _Script, o: _Options) -> None:
                 s(f"num_proc={o.processes!r},", o.text("processes"))
             else:
                 s("num_proc=1,", o.text("processes") if o.given("processes") else "-j 1 (default)")
-            if o.timeout is None:
-                s(f"timeout={MP_TIMEOUT},", "no --timeout: pipetask's 30 days")
-            else:
-                s(f"timeout={o.timeout!r},", o.text("timeout"))
+            s(f"timeout={execution_timeout(o.timeout)!r},",
+              "no --timeout: pipetask's 30 days" if o.timeout is None else o.text("timeout"))
             s("quantum_executor=quantum_executor,")
             if o.start_method:
-                if o.start_method == "fork":
-                    s("start_method='spawn',",
+                if worker_start_method(o.start_method) != o.start_method:
+                    s(f"start_method={worker_start_method(o.start_method)!r},",
                       "--start-method fork: unsafe and no longer supported; pipetask uses spawn (and warns)")
                 else:
                     s(f"start_method={o.start_method!r},", o.text("start_method"))
@@ -1276,19 +1295,25 @@ def _execute(s: _Script, o: _Options) -> None:
         s("failure = None")
         with s.block("try:"):
             if o.profile:
-                s.use("logging")
-                s.use("lsst.utils.timer", "profile")
-                with s.block(f"with profile({o.profile!r}, logging.getLogger('lsst.pipetask')):",
-                             f"{o.text('profile')}: cProfile statistics"):
+                # As the command (pipetask_lite._execution.profiled), not
+                # lsst.utils.timer.profile, which writes nothing when quanta fail.
+                s.use("cProfile")
+                s("profiler = cProfile.Profile()", f"{o.text('profile')}: cProfile statistics of the execution")
+                s("profiler.enable()")
+                with s.block("try:"):
                     s("graph_executor.execute(quantum_graph)")
+                with s.block("finally:", "written also when quanta fail"):
+                    s("profiler.disable()")
+                    s.use("os")
+                    s(f"os.makedirs(os.path.dirname(os.path.abspath({o.profile!r})), exist_ok=True)")
+                    s(f"profiler.dump_stats({o.profile!r})")
             else:
                 s("graph_executor.execute(quantum_graph)")
         with s.block("except MPGraphExecutorError as exc:", "failed quanta are reported below"):
             s("failure = exc")
         s("report = graph_executor.getReport()")
         if o.summary:
-            with s.block(f"with open({o.summary!r}, 'w') as stream:", o.text("summary")):
-                s("stream.write(report.model_dump_json(exclude_none=True, indent=2))")
+            _write_json(s, o, "report")
     s()
     s.use("lsst.pipe.base.quantum_reports", "ExecutionStatus")
     s.note("How each quantum ended; any failure makes the exit status 1, as with pipetask-lite.")

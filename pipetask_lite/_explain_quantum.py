@@ -84,6 +84,7 @@ def explain_quantum(args: argparse.Namespace) -> str:
     from lsst.pipe.base.pipeline_graph import PipelineGraphError
 
     from ._build import build_pipeline
+    from ._qgraph import GraphOptions
     from ._qgraph import make_quantum_graph
     from ._util import blame, make_show, open_butler
 
@@ -109,16 +110,17 @@ def explain_quantum(args: argparse.Namespace) -> str:
             raise UsageError(f"{args.select_tasks!r} selects no tasks", option="--select-tasks")
         selected = set(graph.tasks)
         factory = PipelineGraphFactory(factory.pipeline, None, pipeline_graph=graph)
-    quantum_graph, plan = make_quantum_graph(
-        factory, show_info=make_show(()), for_execution=False, butler_config=args.butler_config,
-        input=args.input, output=args.output, output_run=args.output_run, data_query=args.data_query,
-        qgraph=None, qgraph_id=None, qgraph_node_id=(), qgraph_datastore_records=False,
-        skip_existing_in=args.skip_existing_in, skip_existing=args.skip_existing, save_qgraph=None,
-        qgraph_dot=None, qgraph_mermaid=None, dataset_query_constraint=args.dataset_query_constraint,
-        data_id_table=args.data_id_table, mock=False, mock_failure=(), unmocked_dataset_types=(),
-        extend_run=args.extend_run, replace_run=args.replace_run, prune_replaced=None, rebase=args.rebase,
+    # The graph of the command line's collections and selection; nothing
+    # else of it is taken (see above).
+    options = GraphOptions(
+        butler_config=args.butler_config, input=args.input, output=args.output, output_run=args.output_run,
+        pipeline=args.pipeline, pipeline_actions=args.pipeline_actions, data_query=args.data_query,
+        skip_existing_in=args.skip_existing_in, skip_existing=args.skip_existing,
+        dataset_query_constraint=args.dataset_query_constraint, data_id_table=args.data_id_table,
+        extend_run=args.extend_run, replace_run=args.replace_run, rebase=args.rebase,
         clobber_outputs=args.clobber_outputs,
     )
+    quantum_graph, plan = make_quantum_graph(factory, options, show_info=make_show(()), for_execution=False)
     quantum_graph.build_execution_quanta()
     nodes = quantum_graph.quantum_only_xgraph.nodes
     by_task: dict[str, list] = {}

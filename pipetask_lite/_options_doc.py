@@ -7,64 +7,16 @@ a test fails when the committed file differs from what this prints.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
+from ._qgraph import GraphOptions
+from ._run import RunOptions
 from .cli import build_parser, subcommand_parser
 
-# What each keyword becomes in the LSST API (by the keyword, i.e. argparse's dest).
-LSST_CALLS = {
-    "butler_config": "`Butler.from_config(...)`; `SimplePipelineExecutor.prep_butler(...)`",
-    "input": "`butler.collections.query(..., flatten_chains=True)`: graph builder `input_collections`, output chain",
-    "output": "`SimplePipelineExecutor.prep_butler(output=...)` / `butler.collections.redefine_chain`",
-    "output_run": "`prep_butler(output_run=...)`; graph builder `output_run`",
-    "extend_run": "graph builder `skip_existing_in=[run]`; `SingleQuantumExecutor(skip_existing_in=...)`",
-    "replace_run": "`butler.collections.redefine_chain` without the replaced run",
-    "prune_replaced": "`butler.pruneDatasets(..., unstore=True)` or `butler.removeRuns([...])`",
-    "data_query": "`SimplePipelineExecutor.from_pipeline_graph(where=...)` / `AllDimensionsQuantumGraphBuilder(where=...)`",
-    "rebase": "`butler.collections.redefine_chain` (reordered chain)",
-    "pipeline": "`Pipeline.from_uri(...)`",
-    "pipeline_actions": "see ACTION_CALLS",
-    "save_pipeline": "`Pipeline.write_to_uri(...)`",
-    "select_tasks": "`PipelineGraph.select(...)`",
-    "pipeline_dot": "`pipeline_graph.visualization.show_dot(...)`",
-    "pipeline_mermaid": "`pipeline_graph.visualization.show_mermaid(...)`",
-    "show": "`lsst.ctrl.mpexec.showInfo.ShowInfo(...)`",
-    "debug": "`SingleQuantumExecutor(enable_lsst_debug=True)`; `import debug`",
-    "qgraph": "`PredictedQuantumGraph.open(...)` / `QuantumGraph.loadUri(...)`",
-    "qgraph_id": "`QuantumGraph.loadUri(graphID=BuildId(...))`",
-    "qgraph_node_id": "`reader.read_execution_quanta(quantum_ids)`",
-    "qgraph_datastore_records": "`builder.finish(attach_datastore_records=True)`",
-    "skip_existing_in": "`AllDimensionsQuantumGraphBuilder(skip_existing_in=...)`; `SingleQuantumExecutor(skip_existing_in=...)`",
-    "skip_existing": "`skip_existing_in` plus the output run",
-    "retained_dataset_types": "`AllDimensionsQuantumGraphBuilder(retained_dataset_types=yaml.safe_load(...))` (lsst-pipe-base 30.2026.2600 or newer)",
-    "prune_unanchored_quanta": "`AllDimensionsQuantumGraphBuilder(prune_unanchored_quanta=(SOURCE, ANCHOR))` (lsst-pipe-base 30.2026.2800 or newer)",
-    "save_qgraph": "`PredictedQuantumGraphComponents.write(...)`",
-    "qgraph_dot": "`lsst.pipe.base.dot_tools.graph2dot(...)`",
-    "qgraph_mermaid": "`lsst.pipe.base.mermaid_tools.graph2mermaid(...)`",
-    "dataset_query_constraint": "`AllDimensionsQuantumGraphBuilder(dataset_query_constraint=DatasetQueryConstraintVariant.fromExpression(...))`",
-    "data_id_table": "`astropy.table.Table.read(...)`; `AllDimensionsQuantumGraphBuilder(data_id_tables=...)`",
-    "mock": "`lsst.pipe.base.tests.mocks.mock_pipeline_graph(...)`",
-    "mock_failure": "`mock_pipeline_graph(force_failures={label: ForcedFailure(...)})`",
-    "unmocked_dataset_types": "`mock_pipeline_graph(unmocked_dataset_types=...)`",
-    "clobber_outputs": "`AllDimensionsQuantumGraphBuilder(clobber=True)`; `SingleQuantumExecutor(clobber_outputs=True)`",
-    "summary": "`MPGraphExecutor.getReport().model_dump_json(...)`",
-    "pdb": "`MPGraphExecutor(pdb=...)`",
-    "profile": "`lsst.utils.timer.profile(...)`",
-    "processes": "`MPGraphExecutor(num_proc=1)` for 1; N long-lived workers (`concurrent.futures.ProcessPoolExecutor`) otherwise",
-    "start_method": "`multiprocessing.get_context(...)` of the worker pool",
-    "timeout": "`MPGraphExecutor(timeout=...)` / worker pool deadline",
-    "fail_fast": "`MPGraphExecutor(fail_fast=True)` / worker pool stops submitting",
-    "raise_on_partial_outputs": "`SingleQuantumExecutor(raise_on_partial_outputs=...)`",
-    "graph_fixup": "`MPGraphExecutor(execution_graph_fixup=...)`",
-    "enable_implicit_threading": "skips `lsst.utils.threads.disable_implicit_threading()`",
-    "cores_per_quantum": "`ExecutionResources(num_cores=...)`",
-    "memory_per_quantum": "`ExecutionResources(max_mem=..., default_mem_units=u.MB)`",
-    "skip_init_writes": "skips `qg.write_init_outputs`, `qg.write_configs`, `qg.write_packages`",
-    "init_only": "stops after `qg.write_init_outputs(...)`",
-    "register_dataset_types": "`pipeline_graph.register_dataset_types(butler)`",
-    "no_versions": "skips `qg.write_packages(...)`",
-    "coverage": "`coverage.Coverage(...).start()`",
-    "cov_report": "`coverage.Coverage.html_report(...)`",
-    "cov_packages": "`coverage.Coverage` `source_pkgs`",
+# What each keyword becomes in the LSST API (by the keyword, i.e. argparse's dest):
+# for qgraph's and run's options, what their field in GraphOptions / RunOptions
+# says (next to the keyword, in _qgraph.py and _run.py); for the others, here.
+OTHER_CALLS = {
     "config_search_path": "`QuantumBackedButler.initialize(search_paths=...)` / `qg.make_init_qbb(config_search_paths=...)`",
     "no_existing_outputs": "`SingleQuantumExecutor(assume_no_existing_outputs=True)`",
     "metadata_run_key": "ignored (warning), as by pipetask",
@@ -95,6 +47,16 @@ LSST_CALLS = {
         "`task.run(...)` on inputs fetched with `butler.get(...)`"
     ),
 }
+
+
+def _field_calls(options_class) -> dict[str, str]:
+    """The ``lsst_call`` of each field of an options class (`GraphOptions`, `RunOptions`)."""
+    return {f.name: f.metadata["lsst_call"] for f in dataclasses.fields(options_class)
+            if f.init and f.metadata.get("lsst_call")}
+
+
+LSST_CALLS = {**_field_calls(GraphOptions), **_field_calls(RunOptions), **OTHER_CALLS}
+"""What each keyword (argparse's dest) becomes in the LSST API."""
 # The five pipeline actions share one keyword; each has its own call.
 ACTION_CALLS = {
     "--task": "`Pipeline.addTask(task, label)`",

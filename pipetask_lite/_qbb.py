@@ -33,16 +33,17 @@ from ._interrupt import stop_between_quanta
 from ._parallel import WorkerSetup
 from ._qgraph import _log_summary, load_quantum_graph
 from ._registration import BatchRegistration, QuantumBackedButlers
-from ._run import (
-    MP_TIMEOUT,
+from ._execution import (
     RunResult,
     StoppableExecutor,
-    _import_lsst_debug,
-    _worker_pool,
     coverage_enabled,
     execute_to_the_end,
     execution_resources,
+    import_lsst_debug,
+    start_method_used,
+    worker_pool,
 )
+from ._rules import execution_timeout
 from ._util import blame, check_writable, repo_errors
 from .errors import PipetaskLiteError
 
@@ -141,9 +142,7 @@ cores_per_quantum, memory_per_quantum : optional
     from lsst.utils.threads import disable_implicit_threading
 
 
-    if start_method == "fork":
-        _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
-        start_method = "spawn"
+    start_method = start_method_used(start_method)
     _check_repo(repo, config_search_path)
     resources = execution_resources(cores_per_quantum, memory_per_quantum)
     check_writable(summary, "--summary")
@@ -153,7 +152,7 @@ cores_per_quantum, memory_per_quantum : optional
     _define_datastore_cache()
     with (
         coverage_enabled(coverage, cov_report=cov_report, cov_packages=cov_packages),
-        _worker_pool(processes, start_method=start_method, progress=progress) as pool,
+        worker_pool(processes, start_method=start_method, progress=progress) as pool,
         contextlib.ExitStack() as stack,
     ):
         # 1. The quanta to run, with their inputs' datastore records.
@@ -169,7 +168,7 @@ cores_per_quantum, memory_per_quantum : optional
         dataset_types = {node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()}
         job_metadata = {"qg_read_time": read_time.duration, "qg_size": len(quantum_graph)}
         if debug:
-            _import_lsst_debug()
+            import_lsst_debug()
         if not enable_implicit_threading:
             disable_implicit_threading()
 
@@ -179,7 +178,7 @@ cores_per_quantum, memory_per_quantum : optional
         if pool is None:
             graph_executor = MPGraphExecutor(
                 num_proc=1,
-                timeout=MP_TIMEOUT if timeout is None else timeout,
+                timeout=execution_timeout(timeout),
                 quantum_executor=StoppableExecutor(stop, SingleQuantumExecutor(
                     butler=None,
                     task_factory=TaskFactory(),
@@ -214,7 +213,7 @@ cores_per_quantum, memory_per_quantum : optional
             )
             execute = functools.partial(
                 pool.execute, quantum_graph, registration=BatchRegistration(None), setup=setup, stop=stop,
-                timeout=MP_TIMEOUT if timeout is None else timeout, fail_fast=fail_fast,
+                timeout=execution_timeout(timeout), fail_fast=fail_fast,
             )
             get_report = pool.get_report
         result = RunResult(

@@ -1,20 +1,34 @@
-"""`qgraph`: what ``pipetask qgraph`` does, and the graph step of ``run``."""
+"""`qgraph`: what ``pipetask qgraph`` does, and the graph step of ``run``.
+
+`GraphOptions` holds the options that build a graph, checked once, with
+what follows from them; `qgraph` and `pipetask_lite.run` make one from their
+keywords, `make_quantum_graph` and ``--explain`` read it.  (Nothing at the
+top of this module imports ``lsst``: ``--explain`` imports it.)
+"""
 
 from __future__ import annotations
 
-__all__ = ("qgraph",)
+__all__ = ("GraphOptions", "graph_option", "qgraph")
 
 import contextlib
+import dataclasses
 import logging
 import sys
 import uuid
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._build import build_pipeline
 from ._collections import CollectionPlan, plan_collections
 from ._compat import builder_keywords, check_builder_options, graph_metadata
-from ._rules import check_graph_options, parse_prune_unanchored_quanta, read_retained_dataset_types
+from ._rules import (
+    check_graph_options,
+    parse_prune_unanchored_quanta,
+    read_retained_dataset_types,
+    skip_existing_collections,
+    skips_existing,
+)
 from ._util import blame, check_writable, file_errors, make_show, open_butler, open_for_writing, query_errors, warn_unhandled_show
 from .actions import PipelineAction
 from .errors import PipetaskLiteError, UsageError
@@ -25,6 +39,197 @@ if TYPE_CHECKING:
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
 
 _LOG = logging.getLogger("lsst.pipetask_lite")
+
+
+def is_given(value) -> bool:
+    """An option whose default is `None` is in effect when it is not `None`."""
+    return value is not None
+
+
+def graph_option(default=dataclasses.MISSING, /, *, needs_builder: Callable[[Any], bool] | None, lsst_call: str):
+    """A `GraphOptions` field: its default, whether it needs the graph builder, its LSST call (for the docs)."""
+    return dataclasses.field(default=default, metadata={"needs_builder": needs_builder, "lsst_call": lsst_call})
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    """The checked options that build (or load) a quantum graph: ``qgraph``, and ``run``'s first half.
+
+    The fields are the keywords of `qgraph` (without ``summary``), described
+    there; each says what it becomes in the LSST API (``lsst_call``, the
+    docs table: docs/options.md) and whether the plain SimplePipelineExecutor
+    recipe can express it (``needs_builder``: `None`, or when it needs the
+    graph builder).  Constructing the object checks the rules between them
+    (`pipetask_lite._rules.check_graph_options`) and raises
+    `pipetask_lite.UsageError` for the first one broken.
+
+    Attributes
+    ----------
+    skips_existing : `bool`
+        ``--skip-existing``, or ``--extend-run``, which implies it: the output
+        run is searched for existing outputs too.
+    builder_reasons : `tuple` [`str`, ...]
+        The options (``dest`` names) that need pipe_base's
+        `AllDimensionsQuantumGraphBuilder` rather than the plain recipe.
+    uses_simple_executor : `bool`
+        Whether a new graph is built by `SimplePipelineExecutor.from_pipeline_graph`.
+    """
+
+    butler_config: str = graph_option(
+        needs_builder=None,
+        lsst_call="`Butler.from_config(...)`; `SimplePipelineExecutor.prep_butler(...)`",
+    )
+    input: Sequence[str] = graph_option(
+        (), needs_builder=None,
+        lsst_call="`butler.collections.query(..., flatten_chains=True)`: graph builder `input_collections`, output chain",
+    )
+    output: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`SimplePipelineExecutor.prep_butler(output=...)` / `butler.collections.redefine_chain`",
+    )
+    output_run: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`prep_butler(output_run=...)`; graph builder `output_run`",
+    )
+    pipeline: str | None = graph_option(None, needs_builder=None, lsst_call="`Pipeline.from_uri(...)`")
+    pipeline_actions: Sequence[Any] = graph_option((), needs_builder=None, lsst_call="see ACTION_CALLS")
+    save_pipeline: str | None = graph_option(None, needs_builder=None, lsst_call="`Pipeline.write_to_uri(...)`")
+    select_tasks: str = graph_option("", needs_builder=None, lsst_call="`PipelineGraph.select(...)`")
+    pipeline_dot: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`pipeline_graph.visualization.show_dot(...)`",
+    )
+    pipeline_mermaid: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`pipeline_graph.visualization.show_mermaid(...)`",
+    )
+    data_query: str = graph_option(
+        "", needs_builder=None,
+        lsst_call="`SimplePipelineExecutor.from_pipeline_graph(where=...)` / `AllDimensionsQuantumGraphBuilder(where=...)`",
+    )
+    qgraph: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`PredictedQuantumGraph.open(...)` / `QuantumGraph.loadUri(...)`",
+    )
+    qgraph_id: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`QuantumGraph.loadUri(graphID=BuildId(...))`",
+    )
+    qgraph_node_id: Sequence[str] = graph_option(
+        (), needs_builder=None,
+        lsst_call="`reader.read_execution_quanta(quantum_ids)`",
+    )
+    qgraph_datastore_records: bool = graph_option(
+        False, needs_builder=bool,
+        lsst_call="`builder.finish(attach_datastore_records=True)`",
+    )
+    skip_existing_in: Sequence[str] = graph_option(
+        (), needs_builder=bool,
+        lsst_call="`AllDimensionsQuantumGraphBuilder(skip_existing_in=...)`; `SingleQuantumExecutor(skip_existing_in=...)`",
+    )
+    skip_existing: bool = graph_option(False, needs_builder=bool, lsst_call="`skip_existing_in` plus the output run")
+    retained_dataset_types: str | None = graph_option(
+        None, needs_builder=is_given,
+        lsst_call="`AllDimensionsQuantumGraphBuilder(retained_dataset_types=yaml.safe_load(...))` (lsst-pipe-base 30.2026.2600 or newer)",
+    )
+    prune_unanchored_quanta: str | Sequence[str] | None = graph_option(
+        None, needs_builder=is_given,
+        lsst_call="`AllDimensionsQuantumGraphBuilder(prune_unanchored_quanta=(SOURCE, ANCHOR))` (lsst-pipe-base 30.2026.2800 or newer)",
+    )
+    save_qgraph: str | None = graph_option(  # the builder's components are what is written
+        None, needs_builder=bool,
+        lsst_call="`PredictedQuantumGraphComponents.write(...)`",
+    )
+    qgraph_dot: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`lsst.pipe.base.dot_tools.graph2dot(...)`",
+    )
+    qgraph_mermaid: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`lsst.pipe.base.mermaid_tools.graph2mermaid(...)`",
+    )
+    dataset_query_constraint: str = graph_option(
+        "all", needs_builder=lambda value: value != "all",
+        lsst_call="`AllDimensionsQuantumGraphBuilder(dataset_query_constraint=DatasetQueryConstraintVariant.fromExpression(...))`",
+    )
+    data_id_table: Sequence[str] = graph_option(
+        (), needs_builder=bool,
+        lsst_call="`astropy.table.Table.read(...)`; `AllDimensionsQuantumGraphBuilder(data_id_tables=...)`",
+    )
+    mock: bool = graph_option(
+        False, needs_builder=None,
+        lsst_call="`lsst.pipe.base.tests.mocks.mock_pipeline_graph(...)`",
+    )
+    mock_failure: Sequence[str] = graph_option(
+        (), needs_builder=None,
+        lsst_call="`mock_pipeline_graph(force_failures={label: ForcedFailure(...)})`",
+    )
+    unmocked_dataset_types: Sequence[str] = graph_option(
+        (), needs_builder=None,
+        lsst_call="`mock_pipeline_graph(unmocked_dataset_types=...)`",
+    )
+    extend_run: bool = graph_option(  # implies --skip-existing (skips_existing)
+        False, needs_builder=bool,
+        lsst_call="graph builder `skip_existing_in=[run]`; `SingleQuantumExecutor(skip_existing_in=...)`",
+    )
+    replace_run: bool = graph_option(
+        False, needs_builder=None,
+        lsst_call="`butler.collections.redefine_chain` without the replaced run",
+    )
+    prune_replaced: str | None = graph_option(
+        None, needs_builder=None,
+        lsst_call="`butler.pruneDatasets(..., unstore=True)` or `butler.removeRuns([...])`",
+    )
+    rebase: bool = graph_option(
+        False, needs_builder=None,
+        lsst_call="`butler.collections.redefine_chain` (reordered chain)",
+    )
+    clobber_outputs: bool = graph_option(
+        False, needs_builder=bool,
+        lsst_call="`AllDimensionsQuantumGraphBuilder(clobber=True)`; `SingleQuantumExecutor(clobber_outputs=True)`",
+    )
+    show: Sequence[str] = graph_option((), needs_builder=None, lsst_call="`lsst.ctrl.mpexec.showInfo.ShowInfo(...)`")
+    # Derived, in __post_init__.
+    skips_existing: bool = field(init=False)
+    builder_reasons: tuple[str, ...] = field(init=False)
+    uses_simple_executor: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        check_graph_options(
+            qgraph=self.qgraph, pipeline=self.pipeline, pipeline_actions=self.pipeline_actions,
+            save_pipeline=self.save_pipeline, select_tasks=self.select_tasks, pipeline_dot=self.pipeline_dot,
+            pipeline_mermaid=self.pipeline_mermaid, qgraph_id=self.qgraph_id, qgraph_node_id=self.qgraph_node_id,
+            data_query=self.data_query, data_id_table=self.data_id_table,
+            dataset_query_constraint=self.dataset_query_constraint, mock=self.mock, mock_failure=self.mock_failure,
+            unmocked_dataset_types=self.unmocked_dataset_types, input=self.input, output=self.output,
+            output_run=self.output_run, extend_run=self.extend_run, replace_run=self.replace_run,
+            prune_replaced=self.prune_replaced, skip_existing_in=self.skip_existing_in,
+            skip_existing=self.skip_existing, retained_dataset_types=self.retained_dataset_types,
+            prune_unanchored_quanta=self.prune_unanchored_quanta,
+        )
+        # The options in effect that the plain recipe cannot express (each
+        # field says whether it is one: graph_option's needs_builder).
+        reasons = tuple(f.name for f in dataclasses.fields(self) if f.init
+                        and (needs := f.metadata["needs_builder"]) is not None and needs(getattr(self, f.name)))
+        # A frozen dataclass sets its own derived fields this way.
+        object.__setattr__(self, "skips_existing",
+                           skips_existing(skip_existing=self.skip_existing, extend_run=self.extend_run))
+        object.__setattr__(self, "builder_reasons", reasons)
+        object.__setattr__(self, "uses_simple_executor", not reasons)
+
+    @classmethod
+    def from_namespace(cls, args) -> GraphOptions:
+        """The options of a parsed ``qgraph`` or ``run`` command line (for the checks and ``--explain``).
+
+        The command itself passes each value to `pipetask_lite.qgraph` or
+        `pipetask_lite.run` by its keyword; this only reads the same names.
+        """
+        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.init})
+
+    def skip_existing_in_for(self, output_run: str | None) -> tuple[str, ...]:
+        """The collections searched for existing outputs, for the graph builder and the executor alike."""
+        return skip_existing_collections(self.skip_existing_in, output_run, skip_existing=self.skip_existing,
+                                         extend_run=self.extend_run)
 
 
 def qgraph(
@@ -139,16 +344,20 @@ pipeline_mermaid : optional
     quantum_graph : `lsst.pipe.base.quantum_graph.PredictedQuantumGraph` or `None`
         The graph; `None` if ``show`` had only pipeline items.
     """
-    # The rules between options (the command line's too, after -@ is merged).
-    check_graph_options(
-        qgraph=qgraph, pipeline=pipeline, pipeline_actions=pipeline_actions, save_pipeline=save_pipeline,
-        select_tasks=select_tasks, pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid,
-        qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id, data_query=data_query, data_id_table=data_id_table,
-        dataset_query_constraint=dataset_query_constraint, mock=mock, mock_failure=mock_failure,
-        unmocked_dataset_types=unmocked_dataset_types, input=input, output=output, output_run=output_run,
-        extend_run=extend_run, replace_run=replace_run, prune_replaced=prune_replaced,
+    # The options checked once (the command line's too, after -@ is merged),
+    # with what follows from them.
+    options = GraphOptions(
+        butler_config=butler_config, input=input, output=output, output_run=output_run, pipeline=pipeline,
+        pipeline_actions=pipeline_actions, save_pipeline=save_pipeline, select_tasks=select_tasks,
+        pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid, data_query=data_query, qgraph=qgraph,
+        qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id, qgraph_datastore_records=qgraph_datastore_records,
         skip_existing_in=skip_existing_in, skip_existing=skip_existing,
         retained_dataset_types=retained_dataset_types, prune_unanchored_quanta=prune_unanchored_quanta,
+        save_qgraph=save_qgraph, qgraph_dot=qgraph_dot, qgraph_mermaid=qgraph_mermaid,
+        dataset_query_constraint=dataset_query_constraint, data_id_table=data_id_table, mock=mock,
+        mock_failure=mock_failure, unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run,
+        replace_run=replace_run, prune_replaced=prune_replaced, rebase=rebase, clobber_outputs=clobber_outputs,
+        show=show,
     )
     check_writable(summary, "--summary")
     show_info = make_show(show)
@@ -163,18 +372,7 @@ pipeline_mermaid : optional
             print("No quantum graph generated. The --show option was given and all options were processed.",
                   file=sys.stderr)
             return None
-    quantum_graph, _ = make_quantum_graph(
-        factory, show_info=show_info, for_execution=summary is not None,
-        butler_config=butler_config, input=input, output=output, output_run=output_run, data_query=data_query,
-        qgraph=qgraph, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id,
-        qgraph_datastore_records=qgraph_datastore_records, skip_existing_in=skip_existing_in,
-        skip_existing=skip_existing, retained_dataset_types=retained_dataset_types,
-        prune_unanchored_quanta=prune_unanchored_quanta, save_qgraph=save_qgraph, qgraph_dot=qgraph_dot,
-        qgraph_mermaid=qgraph_mermaid, dataset_query_constraint=dataset_query_constraint,
-        data_id_table=data_id_table, mock=mock, mock_failure=mock_failure,
-        unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run, replace_run=replace_run,
-        prune_replaced=prune_replaced, rebase=rebase, clobber_outputs=clobber_outputs,
-    )
+    quantum_graph, _ = make_quantum_graph(factory, options, show_info=show_info, for_execution=summary is not None)
     if summary:
         from lsst.pipe.base.quantum_reports import Report
 
@@ -189,41 +387,17 @@ pipeline_mermaid : optional
 
 def make_quantum_graph(
     factory: PipelineGraphFactory | None,
+    options: GraphOptions,
     *,
     show_info: ShowInfo,
     for_execution: bool,
     with_datastore_records: bool = False,
-    butler_config: str,
-    input: Sequence[str],
-    output: str | None,
-    output_run: str | None,
-    data_query: str,
-    qgraph: str | None,
-    qgraph_id: str | None,
-    qgraph_node_id: Sequence[str],
-    qgraph_datastore_records: bool,
-    skip_existing_in: Sequence[str],
-    skip_existing: bool,
-    save_qgraph: str | None,
-    qgraph_dot: str | None,
-    qgraph_mermaid: str | None,
-    dataset_query_constraint: str,
-    data_id_table: Sequence[str],
-    mock: bool,
-    mock_failure: Sequence[str],
-    unmocked_dataset_types: Sequence[str],
-    extend_run: bool,
-    replace_run: bool,
-    prune_replaced: str | None,
-    rebase: bool,
-    clobber_outputs: bool,
     allow_empty: bool = False,
-    retained_dataset_types: str | None = None,
-    prune_unanchored_quanta: str | tuple[str, str] | None = None,
 ) -> tuple[PredictedQuantumGraph, CollectionPlan]:
     """Do the work of `qgraph` after the pipeline is built; ``run`` calls it too.
 
-    The keywords are those of `qgraph`; ``factory`` is `None` with ``-g``.
+    ``options`` are `qgraph`'s (or `pipetask_lite.run`'s graph options);
+    ``factory`` is `None` with ``-g``.
     ``for_execution`` loads everything a saved graph needs to be executed;
     ``with_datastore_records`` attaches the inputs' datastore records to a new
     graph even without ``--qgraph-datastore-records`` (for quantum-backed
@@ -250,66 +424,62 @@ def make_quantum_graph(
     # Options that only newer pipe_base releases have: refused, naming the
     # release, before the repo is opened.
     check_builder_options({
-        "--retained-dataset-types": retained_dataset_types,
-        "--prune-unanchored-quanta": prune_unanchored_quanta,
+        "--retained-dataset-types": options.retained_dataset_types,
+        "--prune-unanchored-quanta": options.prune_unanchored_quanta,
     })
     retained_patterns = (
-        read_retained_dataset_types(retained_dataset_types) if retained_dataset_types is not None else None
+        read_retained_dataset_types(options.retained_dataset_types) if options.retained_dataset_types is not None else None
     )
-    prune_pair = parse_prune_unanchored_quanta(prune_unanchored_quanta) if prune_unanchored_quanta else None
-    if extend_run:
-        skip_existing = True  # as pipetask's help says
-    with open_butler(butler_config) as read_butler:
+    prune_pair = parse_prune_unanchored_quanta(options.prune_unanchored_quanta) if options.prune_unanchored_quanta else None
+    with open_butler(options.butler_config) as read_butler:
         loaded = None
-        if qgraph is not None:
+        if options.qgraph is not None:
             loaded = load_quantum_graph(
-                qgraph, butler=read_butler, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id,
-                full=for_execution or bool(qgraph_dot or qgraph_mermaid or save_qgraph)
-                or show_info.needs_full_qg, whole=bool(save_qgraph),
+                options.qgraph, butler=read_butler, qgraph_id=options.qgraph_id, qgraph_node_id=options.qgraph_node_id,
+                full=for_execution or bool(options.qgraph_dot or options.qgraph_mermaid or options.save_qgraph)
+                or show_info.needs_full_qg, whole=bool(options.save_qgraph),
             )
-            if output_run is not None and output_run != loaded.header.output_run:
+            if options.output_run is not None and options.output_run != loaded.header.output_run:
                 raise PipetaskLiteError(
-                    f"output run {output_run!r} differs from the graph's ({loaded.header.output_run!r})",
+                    f"output run {options.output_run!r} differs from the graph's ({loaded.header.output_run!r})",
                     option="--output-run",
                     hint="to write elsewhere, update the graph with 'pipetask update-graph-run'",
                 )
         plan = plan_collections(
-            read_butler, repo=str(butler_config), input=input, output=output,
+            read_butler, repo=str(options.butler_config), input=options.input, output=options.output,
             # A saved graph is executed into its own output run; one that is
             # only looked at writes nothing, so its run does not matter.
-            output_run=loaded.header.output_run if loaded is not None and for_execution else output_run,
-            extend_run=extend_run, replace_run=replace_run, rebase=rebase,
+            output_run=loaded.header.output_run if loaded is not None and for_execution else options.output_run,
+            extend_run=options.extend_run, replace_run=options.replace_run, rebase=options.rebase,
             writeable=for_execution or loaded is None,
             # The graph builder needs inputs; a saved graph has its own.
-            require_inputs=loaded is None, skip_existing_in=skip_existing_in,
+            require_inputs=loaded is None, skip_existing_in=options.skip_existing_in,
         )
-        if skip_existing and plan.output_run:
-            skip_existing_in = (*skip_existing_in, plan.output_run)
+        # --skip-existing-in, and the output run with --skip-existing or --extend-run.
+        skip_existing_in = options.skip_existing_in_for(plan.output_run)
 
         if loaded is not None:
             components = loaded
         else:
             pipeline_graph = factory(resolve=False)
-            if mock:
+            if options.mock:
                 from lsst.pipe.base.tests.mocks import mock_pipeline_graph
 
-                force_failures = parse_mock_failures(mock_failure)
+                force_failures = parse_mock_failures(options.mock_failure)
                 with blame("--unmocked-dataset-types", ValueError):
                     pipeline_graph = mock_pipeline_graph(
-                        pipeline_graph, unmocked_dataset_types=unmocked_dataset_types, force_failures=force_failures,
+                        pipeline_graph, unmocked_dataset_types=options.unmocked_dataset_types, force_failures=force_failures,
                     )
-            tables = read_data_id_tables(data_id_table)
+            tables = read_data_id_tables(options.data_id_table)
             with blame("--dataset-query-constraint", ValueError):
-                constraint = DatasetQueryConstraintVariant.fromExpression(dataset_query_constraint)
+                constraint = DatasetQueryConstraintVariant.fromExpression(options.dataset_query_constraint)
             graph_butler = read_butler.clone(collections=list(plan.search_path))
-            plain = not (skip_existing_in or clobber_outputs or tables or save_qgraph or qgraph_datastore_records
-                         or dataset_query_constraint != "all" or retained_patterns or prune_pair)
             with (
                 # The pipeline as a whole is resolved here: two tasks writing
                 # one dataset type, an input the repo has never heard of.
                 blame("-p/--pipeline", PipelineGraphError, QuantumGraphBuilderError),
                 # daf_butler asserts that a parsed expression is a predicate ("-d 1").
-                blame("-d/--data-query", *query_errors(), *((AssertionError,) if data_query else ())),
+                blame("-d/--data-query", *query_errors(), *((AssertionError,) if options.data_query else ())),
                 blame("--clobber-outputs", OutputExistsError,
                       hint="outputs of an earlier attempt are in the way: add --clobber-outputs to replace them"),
                 # A connection's adjustQuantum fails the graph this way when
@@ -319,11 +489,11 @@ def make_quantum_graph(
                       hint="add the collection that holds it to -i (a calibration's: the instrument's "
                       "CALIBRATION collection)"),
             ):
-                if plain:
+                if options.uses_simple_executor:
                     # The SimplePipelineExecutor recipe: one quantum per task
                     # and data ID that -d selects, in the input collections.
                     quantum_graph = SimplePipelineExecutor.from_pipeline_graph(
-                        pipeline_graph, where=data_query, butler=graph_butler, output=output,
+                        pipeline_graph, where=options.data_query, butler=graph_butler, output=options.output,
                         output_run=plan.output_run, attach_datastore_records=with_datastore_records,
                     ).predicted
                     components = None
@@ -331,8 +501,8 @@ def make_quantum_graph(
                     # The builder SimplePipelineExecutor wraps, called directly
                     # for the options it does not take.
                     builder = AllDimensionsQuantumGraphBuilder(
-                        pipeline_graph, graph_butler, where=data_query, skip_existing_in=skip_existing_in,
-                        clobber=clobber_outputs, dataset_query_constraint=constraint,
+                        pipeline_graph, graph_butler, where=options.data_query, skip_existing_in=skip_existing_in,
+                        clobber=options.clobber_outputs, dataset_query_constraint=constraint,
                         input_collections=list(plan.search_path), output_run=plan.output_run,
                         data_id_tables=tables,
                         **builder_keywords(retained_dataset_types=retained_patterns,
@@ -340,20 +510,20 @@ def make_quantum_graph(
                     )
                     # What pipetask records in the graph's header (its keys depend on the release).
                     metadata = graph_metadata(
-                        butler_argument=str(butler_config), extend_run=extend_run,
-                        skip_existing_in=skip_existing_in, skip_existing=skip_existing,
-                        retained_dataset_types=retained_dataset_types, data_query=data_query,
+                        butler_argument=str(options.butler_config), extend_run=options.extend_run,
+                        skip_existing_in=skip_existing_in, skip_existing=options.skips_existing,
+                        retained_dataset_types=options.retained_dataset_types, data_query=options.data_query,
                     )
                     components = builder.finish(
-                        output, metadata=metadata,
-                        attach_datastore_records=qgraph_datastore_records or with_datastore_records,
+                        options.output, metadata=metadata,
+                        attach_datastore_records=options.qgraph_datastore_records or with_datastore_records,
                     )
         if components is not None:
             quantum_graph = components.assemble()
 
     if len(quantum_graph) == 0 and not allow_empty:
         raise PipetaskLiteError(
-            f"no quanta: query {data_query!r} selected no data in collections {list(plan.search_path)} "
+            f"no quanta: query {options.data_query!r} selected no data in collections {list(plan.search_path)} "
             f"for the pipeline's inputs "
             f"({', '.join(sorted(name for name, _ in quantum_graph.pipeline_graph.iter_overall_inputs()))})"
             + (f", or all outputs exist in {list(skip_existing_in)}" if skip_existing_in else "")
@@ -362,18 +532,18 @@ def make_quantum_graph(
             hint="check -i/--input and -d/--data-query; the log above names the empty query",
         )
     _log_summary(quantum_graph)
-    if save_qgraph:
+    if options.save_qgraph:
         # RuntimeError: part of a saved graph (--qgraph-node-id) cannot be saved again.
         with blame("-q/--save-qgraph", OSError, ValueError, RuntimeError):
-            components.write(save_qgraph)
-    if qgraph_dot:
-        with open_for_writing(qgraph_dot, "--qgraph-dot") as stream:
+            components.write(options.save_qgraph)
+    if options.qgraph_dot:
+        with open_for_writing(options.qgraph_dot, "--qgraph-dot") as stream:
             graph2dot(quantum_graph, stream)
-    if qgraph_mermaid:
-        with open_for_writing(qgraph_mermaid, "--qgraph-mermaid") as stream:
+    if options.qgraph_mermaid:
+        with open_for_writing(options.qgraph_mermaid, "--qgraph-mermaid") as stream:
             graph2mermaid(quantum_graph, stream)
     with blame("--show", ValueError, LookupError):  # ShowInfo's errors: no such task, field or value
-        show_info.show_graph_info(quantum_graph, butler_config)
+        show_info.show_graph_info(quantum_graph, options.butler_config)
     sys.stdout.flush()
     return quantum_graph, plan
 

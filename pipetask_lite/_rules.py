@@ -14,10 +14,17 @@ from __future__ import annotations
 __all__ = (
     "PRUNE_CHOICES",
     "check_collection_names",
+    "check_execution_numbers",
     "check_graph_options",
+    "executor_clobbers",
     "is_pattern",
     "parse_prune_unanchored_quanta",
     "read_retained_dataset_types",
+    "worker_start_method",
+    "MP_TIMEOUT",
+    "execution_timeout",
+    "skip_existing_collections",
+    "skips_existing",
 )
 
 import os
@@ -197,7 +204,7 @@ def check_graph_options(
     if prune_unanchored_quanta is not None:
         parse_prune_unanchored_quanta(prune_unanchored_quanta)
     if retained_dataset_types is not None:
-        if not (skip_existing_in or skip_existing or extend_run):
+        if not (skip_existing_in or skips_existing(skip_existing=skip_existing, extend_run=extend_run)):
             # pipe_base's QuantumGraphBuilder raises ValueError for this.
             raise UsageError(
                 "--retained-dataset-types has no effect without --skip-existing-in, --skip-existing "
@@ -210,10 +217,66 @@ def check_graph_options(
         # as -C files are when the pipeline is: --explain reads neither.
     if (mock_failure or unmocked_dataset_types) and not mock:
         raise UsageError("--mock-failure and --unmocked-dataset-types require --mock")
+    check_execution_numbers(processes=processes, cores_per_quantum=cores_per_quantum, timeout=timeout)
+    check_collection_names(input=input, output=output, output_run=output_run, skip_existing_in=skip_existing_in)
+
+
+def check_execution_numbers(*, processes: int = 1, cores_per_quantum: int = 1, timeout: int | None = None) -> None:
+    """Refuse ``-j``, ``-n`` or ``--timeout`` values that are not integers in range.
+
+    Raises
+    ------
+    pipetask_lite.UsageError
+        Raised, naming the option, for the first bad value.
+    """
     for option, value, minimum in (
         ("-j/--processes", processes, 1), ("-n/--cores-per-quantum", cores_per_quantum, 1),
         ("--timeout", timeout, 0),
     ):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
             raise UsageError(f"{value!r} is not an integer >= {minimum}", option=option)
-    check_collection_names(input=input, output=output, output_run=output_run, skip_existing_in=skip_existing_in)
+
+
+# The derived rules: each written here once, and used by the command
+# (GraphOptions in pipetask_lite._qgraph, RunOptions in pipetask_lite._run)
+# and by --explain (pipetask_lite._explain) alike.
+
+
+def skips_existing(*, skip_existing: bool, extend_run: bool) -> bool:
+    """Whether quanta whose outputs exist in the output run are skipped.
+
+    ``--skip-existing``, or ``--extend-run``, which implies it (pipetask's
+    ``script/qgraph.py`` and ``script/run.py`` both say so).
+    """
+    return bool(skip_existing or extend_run)
+
+
+def skip_existing_collections(
+    skip_existing_in: Sequence[str], output_run: str | None, *, skip_existing: bool, extend_run: bool
+) -> tuple[str, ...]:
+    """The collections searched for existing outputs: ``--skip-existing-in``, then the output run if `skips_existing`."""
+    extra = (output_run,) if output_run and skips_existing(skip_existing=skip_existing, extend_run=extend_run) else ()
+    return (*skip_existing_in, *extra)
+
+
+def executor_clobbers(*, clobber_outputs: bool, extend_run: bool) -> bool:
+    """Whether the executor removes a quantum's earlier outputs: ``--clobber-outputs`` only with ``--extend-run``.
+
+    As pipetask's ``script/run.py``; its graph builder (``script/qgraph.py``)
+    gets ``--clobber-outputs`` as given, and so does pipetask-lite's.
+    """
+    return bool(clobber_outputs and extend_run)
+
+
+MP_TIMEOUT = 3600 * 24 * 30
+"""pipetask's default for ``--timeout``: 30 days, i.e. none in practice."""
+
+
+def execution_timeout(timeout: int | None) -> int:
+    """``--timeout`` as the executor gets it: pipetask's default when not given."""
+    return MP_TIMEOUT if timeout is None else timeout
+
+
+def worker_start_method(start_method: str | None) -> str | None:
+    """``--start-method`` as the workers get it: ``fork`` is unsafe and replaced by ``spawn``, as pipetask does."""
+    return "spawn" if start_method == "fork" else start_method

@@ -11,78 +11,135 @@ of take over, and the code says why.
 
 from __future__ import annotations
 
-__all__ = ("RunResult", "run")
+__all__ = ("RunOptions", "RunResult", "run")
 
 import contextlib
+import dataclasses
 import functools
 import logging
-import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from . import _watch
 from ._build import build_pipeline
 from ._collections import make_output_collections
-from ._interrupt import StoppedBetweenQuanta, StopRequest, Terminated, stop_between_quanta
-from ._parallel import START_METHODS, WorkerPool, WorkerSetup
-from ._qgraph import make_quantum_graph
-from ._redact import redact
-from ._registration import BatchRegistration, QuantumBackedButlers
-from ._rules import check_graph_options
-from ._util import (
-    blame, check_writable, make_parents, make_show, open_butler, open_for_writing, warn_unhandled_show,
+from ._execution import (
+    RunResult,
+    StoppableExecutor,
+    coverage_enabled,
+    execute_to_the_end,
+    execution_resources,
+    import_graph_fixup,
+    import_lsst_debug,
+    start_method_used,
+    unwrap_registration_failure,
+    worker_pool,
 )
+from ._interrupt import Terminated, stop_between_quanta
+from ._parallel import START_METHODS, WorkerPool, WorkerSetup
+from ._qgraph import GraphOptions, make_quantum_graph
+from ._registration import BatchRegistration, QuantumBackedButlers
+from ._rules import check_execution_numbers, execution_timeout, executor_clobbers
+from ._util import blame, check_writable, make_show, open_butler, warn_unhandled_show
+from ._watch import start as start_watcher
 from .actions import PipelineAction
-from .errors import Interrupted, PipetaskLiteError, QuantaFailedError, UsageError
+from .errors import Interrupted, PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
+    from lsst.pipe.base import ExecutionResources
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
-    from lsst.pipe.base.quantum_reports import QuantumReport, Report
+
+    from ._collections import CollectionPlan
 
 _LOG = logging.getLogger("lsst.pipetask_lite")
 
-MP_TIMEOUT = 3600 * 24 * 30
-"""pipetask's default for ``--timeout``: 30 days, i.e. none in practice."""
+
+def run_option(default, /, *, lsst_call: str | None):
+    """A `RunOptions` field: its default and its LSST call (for the docs; `None` for API-only keywords)."""
+    return dataclasses.field(default=default, metadata={"lsst_call": lsst_call})
 
 
-@dataclass
-class RunResult:
-    """What a `run` did.
+@dataclass(frozen=True)
+class RunOptions:
+    """The checked options of ``run``: its graph options and its execution options.
+
+    The execution fields are the keywords of `run`, described there, each
+    with what it becomes in the LSST API (``lsst_call``, for docs/options.md);
+    constructing the object checks them (``-j``, ``-n``,
+    ``--timeout``, ``--start-method``) and raises `pipetask_lite.UsageError`.
 
     Attributes
     ----------
-    output : `str` or `None`
-        The output CHAINED collection (``-o``).
-    output_run : `str`
-        The RUN collection that holds the new datasets.
-    quantum_graph : `lsst.pipe.base.quantum_graph.PredictedQuantumGraph`
-        The graph that was built and executed.
-    report : `lsst.pipe.base.quantum_reports.Report` or `None`
-        The executor's report, as written by ``--summary`` (`None` with
-        ``--init-only``).
-    succeeded : `list` [`lsst.pipe.base.quantum_reports.QuantumReport`]
-        Quanta that ran successfully.
-    failed : `list` [`lsst.pipe.base.quantum_reports.QuantumReport`]
-        Quanta whose task raised (or timed out); ``exceptionInfo`` says why.
-    blocked : `list` [`lsst.pipe.base.quantum_reports.QuantumReport`]
-        Quanta not run because a quantum they depend on failed.
+    graph : `GraphOptions`
+        The options that build or load the graph.
+    resume_command : `~collections.abc.Callable` or `None`
+        Given an output run, the command that resumes it; the command line
+        passes it so that, at ``-j 1``, a watcher process can say it when a
+        quantum takes the command down (`pipetask_lite._watch`).
+    clobbers : `bool`
+        Whether the executor removes earlier outputs of a quantum it runs:
+        ``--clobber-outputs`` only with ``--extend-run``, as pipetask.
+    effective_timeout : `int`
+        ``--timeout``, or pipetask's default.
     """
 
-    output: str | None
-    output_run: str
-    quantum_graph: PredictedQuantumGraph
-    report: Report | None = None
-    succeeded: list[QuantumReport] = field(default_factory=list)
-    failed: list[QuantumReport] = field(default_factory=list)
-    blocked: list[QuantumReport] = field(default_factory=list)
+    graph: GraphOptions
+    register_dataset_types: bool = run_option(False, lsst_call="`pipeline_graph.register_dataset_types(butler)`")
+    skip_init_writes: bool = run_option(
+        False, lsst_call="skips `qg.write_init_outputs`, `qg.write_configs`, `qg.write_packages`",
+    )
+    init_only: bool = run_option(False, lsst_call="stops after `qg.write_init_outputs(...)`")
+    no_versions: bool = run_option(False, lsst_call="skips `qg.write_packages(...)`")
+    processes: int = run_option(
+        1, lsst_call="`MPGraphExecutor(num_proc=1)` for 1; N long-lived workers (`concurrent.futures.ProcessPoolExecutor`) otherwise",
+    )
+    timeout: int | None = run_option(None, lsst_call="`MPGraphExecutor(timeout=...)` / worker pool deadline")
+    start_method: str | None = run_option(None, lsst_call="`multiprocessing.get_context(...)` of the worker pool")
+    fail_fast: bool = run_option(False, lsst_call="`MPGraphExecutor(fail_fast=True)` / worker pool stops submitting")
+    raise_on_partial_outputs: bool = run_option(
+        True, lsst_call="`SingleQuantumExecutor(raise_on_partial_outputs=...)`",
+    )
+    cores_per_quantum: int = run_option(1, lsst_call="`ExecutionResources(num_cores=...)`")
+    memory_per_quantum: str = run_option("", lsst_call="`ExecutionResources(max_mem=..., default_mem_units=u.MB)`")
+    summary: str | None = run_option(None, lsst_call="`MPGraphExecutor.getReport().model_dump_json(...)`")
+    enable_implicit_threading: bool = run_option(
+        False, lsst_call="skips `lsst.utils.threads.disable_implicit_threading()`",
+    )
+    debug: bool = run_option(False, lsst_call="`SingleQuantumExecutor(enable_lsst_debug=True)`; `import debug`")
+    pdb: str | None = run_option(None, lsst_call="`MPGraphExecutor(pdb=...)`")
+    profile: str | None = run_option(
+        None, lsst_call="`cProfile.Profile()` around the execution; `profiler.dump_stats(...)`, also when quanta fail",
+    )
+    graph_fixup: str | None = run_option(None, lsst_call="`MPGraphExecutor(execution_graph_fixup=...)`")
+    coverage: bool = run_option(False, lsst_call="`coverage.Coverage(...).start()`")
+    cov_report: bool = run_option(True, lsst_call="`coverage.Coverage.html_report(...)`")
+    cov_packages: Sequence[str] = run_option((), lsst_call="`coverage.Coverage` `source_pkgs`")
+    progress: bool = run_option(True, lsst_call=None)
+    resume_command: Callable[[str], str] | None = run_option(None, lsst_call=None)
+    # Derived, in __post_init__.
+    clobbers: bool = field(init=False)
+    effective_timeout: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        check_execution_numbers(processes=self.processes, cores_per_quantum=self.cores_per_quantum,
+                                timeout=self.timeout)
+        if self.start_method is not None and self.start_method not in START_METHODS:
+            raise UsageError(f"{self.start_method!r} is not one of {', '.join(map(repr, START_METHODS))}",
+                             option="--start-method")
+        object.__setattr__(self, "clobbers", executor_clobbers(clobber_outputs=self.graph.clobber_outputs,
+                                                               extend_run=self.graph.extend_run))
+        object.__setattr__(self, "effective_timeout", execution_timeout(self.timeout))
 
     @property
-    def n_quanta(self) -> int:
-        """Number of quanta in the graph (`int`)."""
-        return len(self.quantum_graph)
+    def with_datastore_records(self) -> bool:
+        """Whether a new graph carries its inputs' datastore records, for quantum-backed butlers.
 
+        A run that exists does not get them at ``-j 1`` (full butlers find
+        its earlier outputs); ``--show`` stops before execution and prints
+        pipetask's graph, without records.
+        """
+        return (self.processes > 1 or not self.graph.extend_run) and not self.graph.show
 
 def run(
     *,
@@ -140,6 +197,7 @@ def run(
     cov_report: bool = True,
     cov_packages: Sequence[str] = (),
     progress: bool = True,
+    resume_command: Callable[[str], str] | None = None,
 ) -> RunResult | None:
     """Build a pipeline and its quantum graph, then execute it: ``pipetask run``.
 
@@ -248,6 +306,11 @@ unmocked_dataset_types : optional
     progress : `bool`, optional
         Draw a progress bar while quanta run, if stderr is a terminal or
         this is a Jupyter notebook.
+    resume_command : `~collections.abc.Callable` [[`str`], `str`], optional
+        Given the output run, the command that resumes it.  With it (the
+        command line gives it) a ``-j 1`` run starts a watcher process that
+        says this command if a quantum takes the process down
+        (`pipetask_lite._watch`).
 
     Returns
     -------
@@ -264,34 +327,39 @@ unmocked_dataset_types : optional
         Raised after execution if any quantum failed; ``exc.result`` is the
         `RunResult`.
     """
-    # The rules between options (the command line's too, after -@ is
-    # merged), then the values that need no repo: nothing is opened yet.
-    check_graph_options(
-        qgraph=qgraph, pipeline=pipeline, pipeline_actions=pipeline_actions, save_pipeline=save_pipeline,
-        select_tasks=select_tasks, pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid,
-        qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id, data_query=data_query, data_id_table=data_id_table,
-        dataset_query_constraint=dataset_query_constraint, mock=mock, mock_failure=mock_failure,
-        unmocked_dataset_types=unmocked_dataset_types, input=input, output=output, output_run=output_run,
-        extend_run=extend_run, replace_run=replace_run, prune_replaced=prune_replaced,
+    # The options checked once (the command line's too, after -@ is merged),
+    # with what follows from them; then the values that need no repo:
+    # nothing is opened yet.
+    graph = GraphOptions(
+        butler_config=butler_config, input=input, output=output, output_run=output_run, pipeline=pipeline,
+        pipeline_actions=pipeline_actions, save_pipeline=save_pipeline, select_tasks=select_tasks,
+        pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid, data_query=data_query, qgraph=qgraph,
+        qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id, qgraph_datastore_records=qgraph_datastore_records,
         skip_existing_in=skip_existing_in, skip_existing=skip_existing,
         retained_dataset_types=retained_dataset_types, prune_unanchored_quanta=prune_unanchored_quanta,
-        processes=processes, cores_per_quantum=cores_per_quantum, timeout=timeout,
+        save_qgraph=save_qgraph, qgraph_dot=qgraph_dot, qgraph_mermaid=qgraph_mermaid,
+        dataset_query_constraint=dataset_query_constraint, data_id_table=data_id_table, mock=mock,
+        mock_failure=mock_failure, unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run,
+        replace_run=replace_run, prune_replaced=prune_replaced, rebase=rebase, clobber_outputs=clobber_outputs,
+        show=show,
     )
-    if start_method is not None and start_method not in START_METHODS:
-        raise UsageError(f"{start_method!r} is not one of {', '.join(map(repr, START_METHODS))}",
-                         option="--start-method")
+    options = RunOptions(
+        graph=graph, register_dataset_types=register_dataset_types, skip_init_writes=skip_init_writes,
+        init_only=init_only, no_versions=no_versions, processes=processes, timeout=timeout,
+        start_method=start_method, fail_fast=fail_fast, raise_on_partial_outputs=raise_on_partial_outputs,
+        cores_per_quantum=cores_per_quantum, memory_per_quantum=memory_per_quantum, summary=summary,
+        enable_implicit_threading=enable_implicit_threading, debug=debug, pdb=pdb, profile=profile,
+        graph_fixup=graph_fixup, coverage=coverage, cov_report=cov_report, cov_packages=cov_packages,
+        progress=progress, resume_command=resume_command,
+    )
     show_info = make_show(show)
     resources = execution_resources(cores_per_quantum, memory_per_quantum)
     for path, option in ((summary, "--summary"), (profile, "--profile")):
         # Written after execution: a bad path must not be found only then.
         check_writable(path, option)
-    if start_method == "fork":
-        _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
-        start_method = "spawn"
-
     with (
         coverage_enabled(coverage, cov_report=cov_report, cov_packages=cov_packages),
-        _worker_pool(processes, start_method=start_method, progress=progress) as pool,
+        worker_pool(processes, start_method=start_method_used(start_method), progress=progress) as pool,
     ):
         # 1. The pipeline (pipetask_lite.build): -p, then -t/--delete/-c/-C/
         #    --instrument in command-line order.  Nothing touches the repo yet.
@@ -312,20 +380,9 @@ unmocked_dataset_types : optional
         #    (SimplePipelineExecutor.prep_butler would create the output
         #    collections first and check nothing.)
         build_graph = functools.partial(
-            make_quantum_graph, factory, show_info=show_info, for_execution=True,
-            # For quantum-backed butlers (see _execute), which a run that
-            # exists does not get at -j 1.  Not when --show stops before
-            # execution: the graph it prints is pipetask's, without records.
-            with_datastore_records=(processes > 1 or not extend_run) and not show,
-            butler_config=butler_config, input=input, output=output, output_run=output_run,
-            data_query=data_query, qgraph=qgraph, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id,
-            qgraph_datastore_records=qgraph_datastore_records, skip_existing_in=skip_existing_in,
-            skip_existing=skip_existing, retained_dataset_types=retained_dataset_types,
-            prune_unanchored_quanta=prune_unanchored_quanta, save_qgraph=save_qgraph, qgraph_dot=qgraph_dot,
-            qgraph_mermaid=qgraph_mermaid, dataset_query_constraint=dataset_query_constraint,
-            data_id_table=data_id_table, mock=mock, mock_failure=mock_failure,
-            unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run, replace_run=replace_run,
-            prune_replaced=prune_replaced, rebase=rebase, clobber_outputs=clobber_outputs,
+            make_quantum_graph, factory, graph, show_info=show_info, for_execution=True,
+            # For quantum-backed butlers (see _execute).
+            with_datastore_records=options.with_datastore_records,
         )
         # Quanta killed between their metadata and their log look finished
         # to the graph builder and the executor, and the log would be lost
@@ -355,54 +412,22 @@ unmocked_dataset_types : optional
             _LOG.warning("Running %d quanta again that were cut short after writing their metadata.", len(cut))
             if factory is not None:
                 quantum_graph, plan = build_graph()
-        return _execute(
-            quantum_graph, plan=plan, pool=pool, butler_config=butler_config, output=output,
-            register_dataset_types=register_dataset_types, skip_init_writes=skip_init_writes,
-            init_only=init_only, no_versions=no_versions, timeout=timeout,
-            fail_fast=fail_fast, raise_on_partial_outputs=raise_on_partial_outputs,
-            resources=resources, summary=summary,
-            enable_implicit_threading=enable_implicit_threading, extend_run=extend_run,
-            replace_run=replace_run, prune_replaced=prune_replaced,
-            skip_existing=skip_existing or extend_run,
-            skip_existing_in=(*skip_existing_in, plan.output_run) if skip_existing or extend_run
-            else tuple(skip_existing_in),
-            clobber_outputs=clobber_outputs and extend_run, debug=debug, pdb=pdb, profile=profile,
-            graph_fixup=graph_fixup, progress=progress,
-        )
+        return _execute(quantum_graph, plan, options, pool=pool, resources=resources)
 
 
 def _execute(
     quantum_graph: PredictedQuantumGraph,
+    plan: CollectionPlan,
+    options: RunOptions,
     *,
-    plan,
     pool: WorkerPool | None,
-    butler_config: str,
-    output: str | None,
-    register_dataset_types: bool,
-    skip_init_writes: bool,
-    init_only: bool,
-    no_versions: bool,
-    timeout: int | None,
-    fail_fast: bool,
-    raise_on_partial_outputs: bool,
-    resources,
-    summary: str | None,
-    enable_implicit_threading: bool,
-    extend_run: bool,
-    replace_run: bool,
-    prune_replaced: str | None,
-    skip_existing: bool,
-    skip_existing_in: tuple[str, ...],
-    clobber_outputs: bool,
-    debug: bool,
-    pdb: str | None,
-    profile: str | None,
-    graph_fixup: str | None,
-    progress: bool,
+    resources: ExecutionResources,
 ) -> RunResult:
     """Write the output collections and init-outputs, then execute the graph.
 
-    The second half of `run`; the keywords are its own.
+    The second half of `run`: ``plan`` is where the graph reads and writes,
+    ``options`` are `run`'s, ``pool`` its ``-j N`` workers (`None` at
+    ``-j 1``), ``resources`` its ``-n`` and ``--memory-per-quantum``.
     """
     from lsst.daf.butler import MissingDatasetTypeError
     from lsst.daf.butler.registry import ConflictingDefinitionError
@@ -413,48 +438,52 @@ def _execute(
     from lsst.utils.threads import disable_implicit_threading
 
 
+    graph = options.graph
+    # The executor skips quanta whose outputs exist here (--skip-existing-in,
+    # and the output run with --skip-existing or --extend-run).
+    skip_existing_in = graph.skip_existing_in_for(plan.output_run)
     # 3. Checks that need no writing.
     pipeline_graph = quantum_graph.pipeline_graph
-    if not register_dataset_types:
+    if not options.register_dataset_types:
         # pipetask finds unregistered dataset types only when it first
         # writes, after creating the output collections; check now.
-        with open_butler(butler_config) as read_butler, blame(
+        with open_butler(graph.butler_config) as read_butler, blame(
             "--register-dataset-types", MissingDatasetTypeError, ConflictingDefinitionError
         ):
-            pipeline_graph.check_dataset_type_registrations(read_butler, include_packages=not no_versions)
-    fixup = _import_graph_fixup(graph_fixup)
-    if not enable_implicit_threading:
+            pipeline_graph.check_dataset_type_registrations(read_butler, include_packages=not options.no_versions)
+    fixup = import_graph_fixup(options.graph_fixup)
+    if not options.enable_implicit_threading:
         disable_implicit_threading()
 
     # 4. First write: the output RUN and CHAINED collections.
-    if output is not None and not extend_run and not replace_run:
+    if graph.output is not None and not graph.extend_run and not graph.replace_run:
         # The SimplePipelineExecutor recipe, given pipetask's flattened chain.
         butler = SimplePipelineExecutor.prep_butler(
-            butler_config, inputs=plan.chain, output=output, output_run=plan.output_run
+            graph.butler_config, inputs=plan.chain, output=graph.output, output_run=plan.output_run
         )
     else:
         # An existing run, a replaced run, or --output-run alone: pipetask's
         # rules, which prep_butler does not know.
         butler = make_output_collections(
-            butler_config, plan, pipeline_graph=pipeline_graph, extend_run=extend_run,
-            prune_replaced=prune_replaced,
+            graph.butler_config, plan, pipeline_graph=pipeline_graph, extend_run=graph.extend_run,
+            prune_replaced=graph.prune_replaced,
         )
-    result = RunResult(output=output, output_run=plan.output_run, quantum_graph=quantum_graph)
+    result = RunResult(output=graph.output, output_run=plan.output_run, quantum_graph=quantum_graph)
     with butler, contextlib.ExitStack() as stack:
-        if debug:
-            _import_lsst_debug()
+        if options.debug:
+            import_lsst_debug()
         # 5. Init-outputs, configs and software versions: what
         #    SimplePipelineExecutor.run writes first, split up here because
         #    --skip-init-writes, --no-versions and --extend-run change it.
         try:
-            if register_dataset_types:
-                pipeline_graph.register_dataset_types(butler, include_packages=not no_versions)
-            if not skip_init_writes:
+            if options.register_dataset_types:
+                pipeline_graph.register_dataset_types(butler, include_packages=not options.no_versions)
+            if not options.skip_init_writes:
                 with blame("--extend-run", ConflictingDefinitionError, ValueError):
-                    quantum_graph.write_init_outputs(butler, skip_existing=skip_existing)
-                    quantum_graph.write_configs(butler, compare_existing=extend_run)
-                    if not no_versions:
-                        quantum_graph.write_packages(butler, compare_existing=extend_run)
+                    quantum_graph.write_init_outputs(butler, skip_existing=graph.skips_existing)
+                    quantum_graph.write_configs(butler, compare_existing=graph.extend_run)
+                    if not options.no_versions:
+                        quantum_graph.write_packages(butler, compare_existing=graph.extend_run)
         except KeyboardInterrupt as exc:
             # The output run exists now: say how to finish it (the resume
             # writes the missing init-outputs and checks those written).
@@ -462,7 +491,7 @@ def _execute(
                 "interrupted while writing init-outputs; no quantum ran",
                 output_run=plan.output_run, cut=True, terminated=isinstance(exc, Terminated),
             ) from None
-        if init_only:
+        if options.init_only:
             return result
 
         # 6. Execution.  SimplePipelineExecutor.run stops at the first failing
@@ -492,7 +521,7 @@ def _execute(
         # once execution is over, when signals no longer interrupt anything.
         registration = stack.enter_context(BatchRegistration(butler))
         if pool is None:
-            if (watcher := _watch.start(plan.output_run)) is not None:
+            if (watcher := start_watcher(options.resume_command, plan.output_run)) is not None:
                 stack.callback(watcher.done)
             if quantum_backed:
                 # As the -j N workers and run-qbb do.  A new run has no
@@ -501,12 +530,12 @@ def _execute(
                 # of a small quantum's time.  A stray file an unregistered
                 # attempt left is overwritten, as pipetask's put does.
                 butlers = QuantumBackedButlers(
-                    str(butler_config), universe=pipeline_graph.universe, dataset_types=dataset_types,
+                    str(graph.butler_config), universe=pipeline_graph.universe, dataset_types=dataset_types,
                 )
                 single_quantum_executor = SingleQuantumExecutor(
                     butler=None, task_factory=TaskFactory(), limited_butler_factory=butlers,
-                    assume_no_existing_outputs=True, enable_lsst_debug=debug,
-                    resources=resources, raise_on_partial_outputs=raise_on_partial_outputs,
+                    assume_no_existing_outputs=True, enable_lsst_debug=options.debug,
+                    resources=resources, raise_on_partial_outputs=options.raise_on_partial_outputs,
                 )
             else:
                 butlers = None
@@ -514,20 +543,20 @@ def _execute(
                     butler=butler,
                     task_factory=TaskFactory(),
                     skip_existing_in=skip_existing_in,
-                    clobber_outputs=clobber_outputs,
-                    enable_lsst_debug=debug,
+                    clobber_outputs=options.clobbers,
+                    enable_lsst_debug=options.debug,
                     resources=resources,
-                    raise_on_partial_outputs=raise_on_partial_outputs,
+                    raise_on_partial_outputs=options.raise_on_partial_outputs,
                 )
             quantum_executor = StoppableExecutor(
                 stop, single_quantum_executor, watcher=watcher, butlers=butlers, registration=registration
             )
             graph_executor = MPGraphExecutor(
                 num_proc=1,
-                timeout=MP_TIMEOUT if timeout is None else timeout,
+                timeout=options.effective_timeout,
                 quantum_executor=quantum_executor,
-                fail_fast=fail_fast,
-                pdb=pdb,
+                fail_fast=options.fail_fast,
+                pdb=options.pdb,
                 execution_graph_fixup=fixup,
             )
             execute = functools.partial(
@@ -539,153 +568,26 @@ def _execute(
             # these: quantum-backed for a new run whose graph carries the
             # inputs' datastore records, full butlers otherwise (see _parallel).
             setup = WorkerSetup(
-                butler_config=str(butler_config), run=plan.output_run,
+                butler_config=str(graph.butler_config), run=plan.output_run,
                 collections=tuple(butler.collections.defaults), resources=resources,
-                raise_on_partial_outputs=raise_on_partial_outputs, skip_existing_in=skip_existing_in,
-                clobber_outputs=clobber_outputs, enable_lsst_debug=debug,
+                raise_on_partial_outputs=options.raise_on_partial_outputs, skip_existing_in=skip_existing_in,
+                clobber_outputs=options.clobbers, enable_lsst_debug=options.debug,
                 quantum_backed=quantum_backed, assume_no_existing_outputs=quantum_backed,
                 universe=pipeline_graph.universe, dataset_types=dataset_types,
             )
             execute = functools.partial(
                 pool.execute, quantum_graph, registration=registration, setup=setup, stop=stop,
-                timeout=MP_TIMEOUT if timeout is None else timeout, fail_fast=fail_fast,
+                timeout=options.effective_timeout, fail_fast=options.fail_fast,
                 execution_graph_fixup=fixup,
             )
             get_report = pool.get_report
         # Worker processes must not share the parent's database connections.
         butler.registry.resetConnectionPool()
         return execute_to_the_end(
-            result, execute, get_report, stop=stop, summary=summary, profile=profile, progress=progress,
+            result, execute, get_report, stop=stop, summary=options.summary, profile=options.profile,
+            progress=options.progress,
             kept=f"their outputs are in {plan.output_run!r}",
         )
-
-
-def execute_to_the_end(
-    result: RunResult, execute, get_report, *, stop: StopRequest, summary: str | None, profile: str | None,
-    progress: bool, kept: str,
-) -> RunResult:
-    """Run ``execute()`` under the progress bar and ``--profile``; fill in ``result``.
-
-    Shared by ``run`` and ``run-qbb``.  ``get_report`` returns the executor's
-    report (also after a failure, for ``--summary``); ``kept`` says where the
-    finished quanta's outputs are, for the message of an interruption.
-
-    Raises
-    ------
-    pipetask_lite.errors.Interrupted
-        Raised when SIGINT or SIGTERM stopped the execution.
-    pipetask_lite.QuantaFailedError
-        Raised after execution if any quantum failed.
-    """
-    from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError
-
-    from .progress import quantum_progress
-
-    failure: MPGraphExecutorError | None = None
-    try:
-        try:
-            with quantum_progress(len(result.quantum_graph), enabled=progress), _profiled(profile):
-                execute()
-        except MPGraphExecutorError as exc:
-            failure = exc
-        finally:
-            # From here on a signal stops nothing: no quantum runs any more,
-            # and the report must be written whole.
-            stop.over = True
-            result.report = get_report()
-            _write_summary(summary, result.report)
-    except KeyboardInterrupt as exc:
-        # After the running quanta finished (StoppedBetweenQuanta), or at
-        # once on a second signal or when the grace period ran out.
-        result.report = get_report()
-        _sort_quanta(result)
-        raise Interrupted(
-            f"interrupted: {len(result.succeeded)} of {result.n_quanta} quanta finished, {kept}",
-            output_run=result.output_run, cut=not isinstance(exc, StoppedBetweenQuanta),
-            terminated=stop.signal == signal.SIGTERM,
-        ) from None
-    _sort_quanta(result)
-    if failure is not None or result.failed:
-        raise QuantaFailedError(_failure_message(result, failure), result=result)
-    return result
-
-
-def execution_resources(cores_per_quantum: int, memory_per_quantum: str):
-    """``-n`` and ``--memory-per-quantum`` as pipe_base's `~lsst.pipe.base.ExecutionResources`."""
-    import astropy.units as u
-    from lsst.pipe.base import ExecutionResources
-
-    if cores_per_quantum < 1:
-        raise UsageError(f"{cores_per_quantum} is smaller than the minimum 1", option="-n/--cores-per-quantum")
-    with blame(
-        "--memory-per-quantum", ValueError, TypeError,
-        message=f"cannot read {memory_per_quantum!r} as a memory size (examples: 3GB, 3000MB, 3000)",
-    ):
-        return ExecutionResources(
-            num_cores=cores_per_quantum, max_mem=memory_per_quantum or None, default_mem_units=u.MB
-        )
-
-
-class StoppableExecutor:
-    """A `SingleQuantumExecutor` that starts no quantum once a stop was requested.
-
-    MPGraphExecutor treats an exception from a quantum as that quantum's
-    failure and goes on; a KeyboardInterrupt is not an `Exception`, so it ends
-    the execution instead, between two quanta.  (Duck-typed rather than a
-    `~lsst.pipe.base.quantum_graph_executor.QuantumExecutor` subclass to keep
-    the LSST import out of this module's top.)
-
-    With ``butlers`` (the executor's quantum-backed butler factory), each
-    quantum's outputs go to ``registration`` when it ends, succeeded or not.
-    """
-
-    def __init__(self, stop: StopRequest, executor, *, watcher: _watch.Watcher | None = None,
-                 butlers: QuantumBackedButlers | None = None, registration: BatchRegistration | None = None):
-        self._stop = stop
-        self._watcher = watcher
-        self._executor = executor
-        self._butlers = butlers
-        self._registration = registration
-
-    def execute(self, task_node, /, quantum, quantum_id=None, *, log_records=None):
-        """Execute one quantum, unless a stop was requested; tell the watcher, if any."""
-        if self._stop.requested:
-            raise StoppedBetweenQuanta()
-        if self._watcher is not None:
-            self._watcher.started(f"{task_node.label}@{quantum.dataId}")
-        ok = False
-        try:
-            result = self._executor.execute(task_node, quantum, quantum_id=quantum_id, log_records=log_records)
-            ok = True
-            return result
-        finally:
-            if self._watcher is not None:
-                self._watcher.ended(ok=ok)
-            if self._butlers is not None and self._butlers.provenance is not None:
-                self._registration.add(quantum, self._butlers.provenance)
-                self._butlers.provenance = None
-                try:
-                    self._registration.register()
-                except Exception as exc:
-                    # The registry's failure, not this quantum's: MPGraphExecutor
-                    # must not report it as one and go on (see _RegistrationFailed).
-                    raise _RegistrationFailed() from exc
-
-
-class _RegistrationFailed(BaseException):
-    """A registration between quanta failed; `unwrap_registration_failure` raises its cause.
-
-    Not an `Exception`, so that MPGraphExecutor, which takes every Exception
-    from a quantum executor for the quantum's failure, lets it through.
-    """
-
-
-def unwrap_registration_failure(execute):
-    """``execute()``, raising the registry's error itself when a registration failed (as at -j N)."""
-    try:
-        return execute()
-    except _RegistrationFailed as wrapped:
-        raise wrapped.__cause__ from None
 
 
 def find_cut_quanta(butler_config: str, pipeline_graph, *, output: str | None, output_run: str | None) -> list:
@@ -761,133 +663,3 @@ def _has_datastore_records(quantum_graph: PredictedQuantumGraph) -> bool:
     return any(node["quantum"].datastore_records for node in quantum_graph.quantum_only_xgraph.nodes.values())
 
 
-def _write_summary(summary: str | None, report: Report | None) -> None:
-    """``--summary``: the executor's report as JSON, fields that are not set left out (as pipetask)."""
-    if summary and report is not None:
-        with open_for_writing(summary, "--summary") as stream:
-            stream.write(redact(report.model_dump_json(exclude_none=True, indent=2)))
-
-
-@contextlib.contextmanager
-def _worker_pool(processes: int, *, start_method: str | None, progress: bool) -> Iterator[WorkerPool | None]:
-    """With ``-j N`` (N > 1), start the workers now, so they import the stack while the graph is built."""
-    if processes <= 1:
-        yield None
-        return
-    from .progress import bar_wanted
-
-    with WorkerPool(processes, start_method=start_method, quiet_workers=bar_wanted(progress)) as pool:
-        yield pool
-
-
-def _import_graph_fixup(graph_fixup: str | None):
-    """Import and make the ``--graph-fixup`` object, as pipetask does."""
-    if not graph_fixup:
-        return None
-    from lsst.pipe.base.execution_graph_fixup import ExecutionGraphFixup
-    from lsst.utils.doImport import doImportType
-
-    with blame("--graph-fixup", ImportError, TypeError, message=f"cannot import {graph_fixup!r}"):
-        factory = doImportType(graph_fixup)
-    # The factory is the user's code: whatever it raises is the option's fault.
-    with blame("--graph-fixup", Exception):
-        fixup = factory()
-    if not isinstance(fixup, ExecutionGraphFixup):
-        raise PipetaskLiteError(f"{graph_fixup!r} does not make an ExecutionGraphFixup", option="--graph-fixup")
-    return fixup
-
-
-def _import_lsst_debug() -> None:
-    """``--debug``: import the user's ``debug.py`` so lsstDebug sees it, as pipetask does."""
-    try:
-        import debug  # noqa: F401
-    except ImportError:
-        _LOG.warning("No 'debug' module found.")
-
-
-@contextlib.contextmanager
-def coverage_enabled(enabled: bool, *, cov_report: bool, cov_packages: Sequence[str]) -> Iterator[None]:
-    """``--coverage``: measure coverage of the whole command, as pipetask does."""
-    if not enabled:
-        yield
-        return
-    try:
-        import coverage
-    except ModuleNotFoundError:
-        raise PipetaskLiteError("the coverage package is not installed", option="--coverage") from None
-    import tempfile
-
-    with tempfile.NamedTemporaryFile("w", suffix=".coveragerc") as rcfile:
-        rcfile.write("[run]\nbranch = True\nconcurrency = multiprocessing\n")
-        if cov_packages:
-            rcfile.write(f"source_pkgs = {','.join(cov_packages)}\n")
-        rcfile.flush()
-        cov = coverage.Coverage(config_file=rcfile.name)
-        cov.start()
-        try:
-            yield
-        finally:
-            cov.stop()
-            cov.save()
-            if cov_report:
-                cov.html_report(directory="./covhtml")
-                print("Coverage report written to ./covhtml.", file=sys.stderr)
-
-
-@contextlib.contextmanager
-def _profiled(filename: str | None) -> Iterator[None]:
-    """``--profile``: cProfile statistics of the block, written also when it raises.
-
-    (`lsst.utils.timer.profile`, which pipetask uses, leaves the profiler
-    running and writes nothing when quanta fail.)
-    """
-    if not filename:
-        yield
-        return
-    import cProfile
-
-    profiler = cProfile.Profile()
-    _LOG.info("Enabling cProfile profiling")
-    profiler.enable()
-    try:
-        yield
-    finally:
-        profiler.disable()
-        make_parents(filename, "--profile")
-        with blame("--profile", OSError):
-            profiler.dump_stats(filename)
-        _LOG.info("cProfile stats written to %s", filename)
-
-
-def _sort_quanta(result: RunResult) -> None:
-    """Split the executor's per-quantum reports into succeeded, failed and blocked."""
-    from lsst.pipe.base.quantum_reports import ExecutionStatus
-
-    for report in result.report.quantaReports if result.report else []:
-        match report.status:
-            case ExecutionStatus.SUCCESS:
-                result.succeeded.append(report)
-            case ExecutionStatus.SKIPPED:
-                result.blocked.append(report)
-            case _:
-                result.failed.append(report)
-
-
-def _failure_message(result: RunResult, failure: Exception | None) -> str:
-    """Say how many quanta failed and, for each failure, where and why."""
-    lines = [
-        f"{len(result.failed)} of {result.n_quanta} quanta failed"
-        + (f", {len(result.blocked)} blocked by failures upstream" if result.blocked else "")
-        + f"; {len(result.succeeded)} succeeded (outputs in {result.output_run!r})"
-    ]
-    for report in result.failed:
-        data_id = ", ".join(f"{k}={v!r}" for k, v in report.dataId.items())
-        why = (
-            f"{report.exceptionInfo.className}: {report.exceptionInfo.message}"
-            if report.exceptionInfo
-            else report.status.name
-        )
-        lines.append(f"  {report.taskLabel}@{{{data_id}}}: {why}")
-    if failure is not None and (not result.failed or "One or more tasks failed" not in str(failure)):
-        lines.append(f"  {failure}")  # e.g. a timeout, which also says what did not finish
-    return "\n".join(lines)

@@ -13,7 +13,8 @@ finished, and the command that resumes the run.  Their outputs are in the
 repo: registered, or (those of the last few seconds, not yet registered in a
 batch, see `pipetask_lite._registration`) files that the resume writes again.
 
-Only the command line starts a watcher: it knows the resume command.
+Only a caller that gives `pipetask_lite.run` a ``resume_command`` gets a
+watcher; the command line does, since it knows the command.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-resume_command: Callable[[str], str] | None = None
-"""Set by the command line: the command that resumes a given output run after a quantum was cut short."""
 
+def start(resume_command: Callable[[str], str] | None, output_run: str) -> Watcher | None:
+    """A watcher for the execution of ``output_run``, if there is a resume command to say.
 
-def start(output_run: str) -> Watcher | None:
-    """A watcher for the execution of ``output_run``, if the command line asked for one."""
+    ``resume_command`` (`pipetask_lite.run`'s keyword, which the command line
+    gives) makes the command that resumes a given output run.
+    """
     if resume_command is None:
         return None
     try:

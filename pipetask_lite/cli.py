@@ -25,7 +25,7 @@ from ._compat import NEW_BUILDER_OPTIONS, check_release
 from ._options_file import given_options, merge_options_file
 from ._parallel import START_METHODS
 from ._redact import RedactingFilter, redact
-from ._rules import PRUNE_CHOICES, check_graph_options
+from ._rules import PRUNE_CHOICES, check_execution_numbers
 from ._util import make_parents
 from .actions import parse_pipeline_action
 from .errors import (
@@ -730,20 +730,12 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     try:
         # The same rules that pipetask_lite.qgraph and run apply to their
         # keywords, here on the command line merged with -@.
-        check_graph_options(
-            qgraph=args.qgraph, pipeline=args.pipeline, pipeline_actions=args.pipeline_actions,
-            save_pipeline=args.save_pipeline, select_tasks=args.select_tasks, pipeline_dot=args.pipeline_dot,
-            pipeline_mermaid=args.pipeline_mermaid, qgraph_id=args.qgraph_id, qgraph_node_id=args.qgraph_node_id,
-            data_query=args.data_query, data_id_table=args.data_id_table,
-            dataset_query_constraint=args.dataset_query_constraint, mock=args.mock,
-            mock_failure=args.mock_failure, unmocked_dataset_types=args.unmocked_dataset_types,
-            input=args.input, output=args.output, output_run=args.output_run, extend_run=args.extend_run,
-            replace_run=args.replace_run, prune_replaced=args.prune_replaced,
-            skip_existing_in=args.skip_existing_in, skip_existing=args.skip_existing,
-            retained_dataset_types=args.retained_dataset_types, prune_unanchored_quanta=args.prune_unanchored_quanta,
-            processes=getattr(args, "processes", 1), cores_per_quantum=getattr(args, "cores_per_quantum", 1),
-            timeout=getattr(args, "timeout", None),
-        )
+        from ._qgraph import GraphOptions  # here, not at the top: --help needs none of it
+
+        GraphOptions.from_namespace(args)
+        if args.subcommand == "run":
+            check_execution_numbers(processes=args.processes, cores_per_quantum=args.cores_per_quantum,
+                                    timeout=args.timeout)
     except UsageError as exc:
         where = f" (with -@/--options-file {args.options_file!r})" if args.options_file else ""
         parser.error(f"{exc}{where}")
@@ -852,8 +844,8 @@ def call_build(args: argparse.Namespace) -> None:
 
 def call_qgraph(args: argparse.Namespace) -> None:
     """``pipetask-lite qgraph`` is `pipetask_lite.qgraph`."""
+    from ._execution import coverage_enabled
     from ._qgraph import qgraph
-    from ._run import coverage_enabled
 
     with coverage_enabled(args.coverage, cov_report=args.cov_report, cov_packages=args.cov_packages):
         qgraph(
@@ -902,6 +894,9 @@ def call_run(args: argparse.Namespace) -> None:
     from ._run import run
 
     run(
+        # At -j 1 a quantum that ends the process would leave no word behind;
+        # with this, a watcher process says how to resume (see _watch).
+        resume_command=lambda output_run: redact(resume_command(args, output_run=output_run, cut=True)),
         debug=args.debug,
         show=args.show,
         # Pipeline build options
@@ -1254,16 +1249,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._explain import explain
 
             print(redact(explain(args)))
-        elif args.subcommand == "run" and args.processes == 1:
-            # At -j 1 a quantum that ends the process would leave no word
-            # behind; a watcher process reports it (see _watch).
-            from . import _watch
-
-            _watch.resume_command = lambda output_run: redact(resume_command(args, output_run=output_run, cut=True))
-            try:
-                call_run(args)
-            finally:
-                _watch.resume_command = None
         else:
             CALLS[args.subcommand](args)
     except KeyboardInterrupt as exc:

@@ -376,7 +376,8 @@ def check_call(world, name: str, kwargs: dict) -> None:
 
 NOT_FUZZED = {
     # --coverage starts and stops coverage.py's global tracer, which a coverage run of the tests owns.
-    "run": {"coverage", "cov_report", "cov_packages"},
+    # resume_command starts a watcher process per -j 1 run (tests/test_faults.py tries it).
+    "run": {"coverage", "cov_report", "cov_packages", "resume_command"},
 }
 """Keywords left out of the fuzzing, by function, and why."""
 

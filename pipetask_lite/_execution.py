@@ -1,0 +1,359 @@
+"""Executing a quantum graph: what ``run`` and ``run-qbb`` share.
+
+Both end the same way: an `MPGraphExecutor` (``-j 1``) or pipetask-lite's
+worker pool (``-j N``, `pipetask_lite._parallel`) runs the quanta under the
+progress bar, ``--profile`` and the signal handlers of
+`pipetask_lite._interrupt`; the executor's report becomes a `RunResult`,
+``--summary`` and, if quanta failed, a `~pipetask_lite.QuantaFailedError`.
+The helpers for that, and for the execution options both take (``-n``,
+``--memory-per-quantum``, ``--debug``, ``--graph-fixup``, ``--coverage``),
+are here; `pipetask_lite._run` and `pipetask_lite._qbb` call them.
+"""
+
+from __future__ import annotations
+
+__all__ = (
+    "RunResult",
+    "StoppableExecutor",
+    "coverage_enabled",
+    "execute_to_the_end",
+    "execution_resources",
+    "import_graph_fixup",
+    "import_lsst_debug",
+    "profiled",
+    "start_method_used",
+    "unwrap_registration_failure",
+    "worker_pool",
+    "write_summary",
+)
+
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ._interrupt import StoppedBetweenQuanta, StopRequest
+from ._parallel import WorkerPool
+from ._redact import redact
+from ._registration import BatchRegistration, QuantumBackedButlers
+from ._rules import worker_start_method
+from ._util import blame, make_parents, open_for_writing
+from .errors import Interrupted, PipetaskLiteError, QuantaFailedError, UsageError
+
+if TYPE_CHECKING:
+    from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
+    from lsst.pipe.base.quantum_reports import QuantumReport, Report
+
+    from ._watch import Watcher
+
+_LOG = logging.getLogger("lsst.pipetask_lite")
+
+
+@dataclass
+class RunResult:
+    """What a `run` did.
+
+    Attributes
+    ----------
+    output : `str` or `None`
+        The output CHAINED collection (``-o``).
+    output_run : `str`
+        The RUN collection that holds the new datasets.
+    quantum_graph : `lsst.pipe.base.quantum_graph.PredictedQuantumGraph`
+        The graph that was built and executed.
+    report : `lsst.pipe.base.quantum_reports.Report` or `None`
+        The executor's report, as written by ``--summary`` (`None` with
+        ``--init-only``).
+    succeeded : `list` [`lsst.pipe.base.quantum_reports.QuantumReport`]
+        Quanta that ran successfully.
+    failed : `list` [`lsst.pipe.base.quantum_reports.QuantumReport`]
+        Quanta whose task raised (or timed out); ``exceptionInfo`` says why.
+    blocked : `list` [`lsst.pipe.base.quantum_reports.QuantumReport`]
+        Quanta not run because a quantum they depend on failed.
+    """
+
+    output: str | None
+    output_run: str
+    quantum_graph: PredictedQuantumGraph
+    report: Report | None = None
+    succeeded: list[QuantumReport] = field(default_factory=list)
+    failed: list[QuantumReport] = field(default_factory=list)
+    blocked: list[QuantumReport] = field(default_factory=list)
+
+    @property
+    def n_quanta(self) -> int:
+        """Number of quanta in the graph (`int`)."""
+        return len(self.quantum_graph)
+
+
+
+def execute_to_the_end(
+    result: RunResult, execute, get_report, *, stop: StopRequest, summary: str | None, profile: str | None,
+    progress: bool, kept: str,
+) -> RunResult:
+    """Run ``execute()`` under the progress bar and ``--profile``; fill in ``result``.
+
+    Shared by ``run`` and ``run-qbb``.  ``get_report`` returns the executor's
+    report (also after a failure, for ``--summary``); ``kept`` says where the
+    finished quanta's outputs are, for the message of an interruption.
+
+    Raises
+    ------
+    pipetask_lite.errors.Interrupted
+        Raised when SIGINT or SIGTERM stopped the execution.
+    pipetask_lite.QuantaFailedError
+        Raised after execution if any quantum failed.
+    """
+    from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError
+
+    from .progress import quantum_progress
+
+    failure: MPGraphExecutorError | None = None
+    try:
+        try:
+            with quantum_progress(len(result.quantum_graph), enabled=progress), profiled(profile):
+                execute()
+        except MPGraphExecutorError as exc:
+            failure = exc
+        finally:
+            # From here on a signal stops nothing: no quantum runs any more,
+            # and the report must be written whole.
+            stop.over = True
+            result.report = get_report()
+            write_summary(summary, result.report)
+    except KeyboardInterrupt as exc:
+        # After the running quanta finished (StoppedBetweenQuanta), or at
+        # once on a second signal or when the grace period ran out.
+        result.report = get_report()
+        _sort_quanta(result)
+        raise Interrupted(
+            f"interrupted: {len(result.succeeded)} of {result.n_quanta} quanta finished, {kept}",
+            output_run=result.output_run, cut=not isinstance(exc, StoppedBetweenQuanta),
+            terminated=stop.signal == signal.SIGTERM,
+        ) from None
+    _sort_quanta(result)
+    if failure is not None or result.failed:
+        raise QuantaFailedError(_failure_message(result, failure), result=result)
+    return result
+
+
+def execution_resources(cores_per_quantum: int, memory_per_quantum: str):
+    """``-n`` and ``--memory-per-quantum`` as pipe_base's `~lsst.pipe.base.ExecutionResources`."""
+    import astropy.units as u
+    from lsst.pipe.base import ExecutionResources
+
+    if cores_per_quantum < 1:
+        raise UsageError(f"{cores_per_quantum} is smaller than the minimum 1", option="-n/--cores-per-quantum")
+    with blame(
+        "--memory-per-quantum", ValueError, TypeError,
+        message=f"cannot read {memory_per_quantum!r} as a memory size (examples: 3GB, 3000MB, 3000)",
+    ):
+        return ExecutionResources(
+            num_cores=cores_per_quantum, max_mem=memory_per_quantum or None, default_mem_units=u.MB
+        )
+
+
+class StoppableExecutor:
+    """A `SingleQuantumExecutor` that starts no quantum once a stop was requested.
+
+    MPGraphExecutor treats an exception from a quantum as that quantum's
+    failure and goes on; a KeyboardInterrupt is not an `Exception`, so it ends
+    the execution instead, between two quanta.  (Duck-typed rather than a
+    `~lsst.pipe.base.quantum_graph_executor.QuantumExecutor` subclass to keep
+    the LSST import out of this module's top.)
+
+    With ``butlers`` (the executor's quantum-backed butler factory), each
+    quantum's outputs go to ``registration`` when it ends, succeeded or not.
+    """
+
+    def __init__(self, stop: StopRequest, executor, *, watcher: Watcher | None = None,
+                 butlers: QuantumBackedButlers | None = None, registration: BatchRegistration | None = None):
+        self._stop = stop
+        self._watcher = watcher
+        self._executor = executor
+        self._butlers = butlers
+        self._registration = registration
+
+    def execute(self, task_node, /, quantum, quantum_id=None, *, log_records=None):
+        """Execute one quantum, unless a stop was requested; tell the watcher, if any."""
+        if self._stop.requested:
+            raise StoppedBetweenQuanta()
+        if self._watcher is not None:
+            self._watcher.started(f"{task_node.label}@{quantum.dataId}")
+        ok = False
+        try:
+            result = self._executor.execute(task_node, quantum, quantum_id=quantum_id, log_records=log_records)
+            ok = True
+            return result
+        finally:
+            if self._watcher is not None:
+                self._watcher.ended(ok=ok)
+            if self._butlers is not None and self._butlers.provenance is not None:
+                self._registration.add(quantum, self._butlers.provenance)
+                self._butlers.provenance = None
+                try:
+                    self._registration.register()
+                except Exception as exc:
+                    # The registry's failure, not this quantum's: MPGraphExecutor
+                    # must not report it as one and go on (see _RegistrationFailed).
+                    raise _RegistrationFailed() from exc
+
+
+class _RegistrationFailed(BaseException):
+    """A registration between quanta failed; `unwrap_registration_failure` raises its cause.
+
+    Not an `Exception`, so that MPGraphExecutor, which takes every Exception
+    from a quantum executor for the quantum's failure, lets it through.
+    """
+
+
+def unwrap_registration_failure(execute):
+    """``execute()``, raising the registry's error itself when a registration failed (as at -j N)."""
+    try:
+        return execute()
+    except _RegistrationFailed as wrapped:
+        raise wrapped.__cause__ from None
+
+
+
+def write_summary(summary: str | None, report: Report | None) -> None:
+    """``--summary``: the executor's report as JSON, fields that are not set left out (as pipetask)."""
+    if summary and report is not None:
+        with open_for_writing(summary, "--summary") as stream:
+            stream.write(redact(report.model_dump_json(exclude_none=True, indent=2)))
+
+
+@contextlib.contextmanager
+def worker_pool(processes: int, *, start_method: str | None, progress: bool) -> Iterator[WorkerPool | None]:
+    """With ``-j N`` (N > 1), start the workers now, so they import the stack while the graph is built."""
+    if processes <= 1:
+        yield None
+        return
+    from .progress import bar_wanted
+
+    with WorkerPool(processes, start_method=start_method, quiet_workers=bar_wanted(progress)) as pool:
+        yield pool
+
+
+
+def import_graph_fixup(graph_fixup: str | None):
+    """Import and make the ``--graph-fixup`` object, as pipetask does."""
+    if not graph_fixup:
+        return None
+    from lsst.pipe.base.execution_graph_fixup import ExecutionGraphFixup
+    from lsst.utils.doImport import doImportType
+
+    with blame("--graph-fixup", ImportError, TypeError, message=f"cannot import {graph_fixup!r}"):
+        factory = doImportType(graph_fixup)
+    # The factory is the user's code: whatever it raises is the option's fault.
+    with blame("--graph-fixup", Exception):
+        fixup = factory()
+    if not isinstance(fixup, ExecutionGraphFixup):
+        raise PipetaskLiteError(f"{graph_fixup!r} does not make an ExecutionGraphFixup", option="--graph-fixup")
+    return fixup
+
+
+def import_lsst_debug() -> None:
+    """``--debug``: import the user's ``debug.py`` so lsstDebug sees it, as pipetask does."""
+    try:
+        import debug  # noqa: F401
+    except ImportError:
+        _LOG.warning("No 'debug' module found.")
+
+
+@contextlib.contextmanager
+def coverage_enabled(enabled: bool, *, cov_report: bool, cov_packages: Sequence[str]) -> Iterator[None]:
+    """``--coverage``: measure coverage of the whole command, as pipetask does."""
+    if not enabled:
+        yield
+        return
+    try:
+        import coverage
+    except ModuleNotFoundError:
+        raise PipetaskLiteError("the coverage package is not installed", option="--coverage") from None
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".coveragerc") as rcfile:
+        rcfile.write("[run]\nbranch = True\nconcurrency = multiprocessing\n")
+        if cov_packages:
+            rcfile.write(f"source_pkgs = {','.join(cov_packages)}\n")
+        rcfile.flush()
+        cov = coverage.Coverage(config_file=rcfile.name)
+        cov.start()
+        try:
+            yield
+        finally:
+            cov.stop()
+            cov.save()
+            if cov_report:
+                cov.html_report(directory="./covhtml")
+                print("Coverage report written to ./covhtml.", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def profiled(filename: str | None) -> Iterator[None]:
+    """``--profile``: cProfile statistics of the block, written also when it raises.
+
+    (`lsst.utils.timer.profile`, which pipetask uses, leaves the profiler
+    running and writes nothing when quanta fail.)
+    """
+    if not filename:
+        yield
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    _LOG.info("Enabling cProfile profiling")
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        make_parents(filename, "--profile")
+        with blame("--profile", OSError):
+            profiler.dump_stats(filename)
+        _LOG.info("cProfile stats written to %s", filename)
+
+
+def _sort_quanta(result: RunResult) -> None:
+    """Split the executor's per-quantum reports into succeeded, failed and blocked."""
+    from lsst.pipe.base.quantum_reports import ExecutionStatus
+
+    for report in result.report.quantaReports if result.report else []:
+        match report.status:
+            case ExecutionStatus.SUCCESS:
+                result.succeeded.append(report)
+            case ExecutionStatus.SKIPPED:
+                result.blocked.append(report)
+            case _:
+                result.failed.append(report)
+
+
+def _failure_message(result: RunResult, failure: Exception | None) -> str:
+    """Say how many quanta failed and, for each failure, where and why."""
+    lines = [
+        f"{len(result.failed)} of {result.n_quanta} quanta failed"
+        + (f", {len(result.blocked)} blocked by failures upstream" if result.blocked else "")
+        + f"; {len(result.succeeded)} succeeded (outputs in {result.output_run!r})"
+    ]
+    for report in result.failed:
+        data_id = ", ".join(f"{k}={v!r}" for k, v in report.dataId.items())
+        why = (
+            f"{report.exceptionInfo.className}: {report.exceptionInfo.message}"
+            if report.exceptionInfo
+            else report.status.name
+        )
+        lines.append(f"  {report.taskLabel}@{{{data_id}}}: {why}")
+    if failure is not None and (not result.failed or "One or more tasks failed" not in str(failure)):
+        lines.append(f"  {failure}")  # e.g. a timeout, which also says what did not finish
+    return "\n".join(lines)
+
+
+def start_method_used(start_method: str | None) -> str | None:
+    """`worker_start_method`, saying so when ``fork`` is replaced (as pipetask warns)."""
+    if start_method == "fork":
+        _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
+    return worker_start_method(start_method)
