@@ -768,7 +768,8 @@ def _graph(s: _Script, o: _Options, *, for_execution: bool) -> None:
     s.depth += 1
     skip_expr, skip_why = _skip_existing_in(o)
     if from_graph:
-        _load_graph(s, o, for_execution=for_execution, full=for_execution or bool(o.qgraph_dot or o.qgraph_mermaid or o.save_qgraph)
+        _load_graph(s, o, for_execution=for_execution,
+                    full=for_execution or bool(o.qgraph_dot or o.qgraph_mermaid or o.save_qgraph)
                     or bool(_show_items(o) & {"graph", "uri"}))
     else:
         _plan_call(s, o, output_run="OUTPUT_RUN" if o.output_run is not None else "None",
