@@ -671,139 +671,71 @@ def _build_body(s: _Script, o: _Options, *, butler: str | None) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _plan_helper(s: _Script, o: _Options, *, from_graph: bool, writeable: bool) -> None:
-    """Write ``plan_collections``: pipetask's collection rules for the options given."""
-    s.use("lsst.daf.butler", "CollectionType", "MissingCollectionError")
-    s.use("types", "SimpleNamespace")
-    has_in, has_out = bool(o.input), o.output is not None
-    extend, replace, rebase = o.extend_run, o.replace_run, o.rebase
-    run_given = from_graph or o.output_run is not None
-    run_option = "--output-run" if run_given else "-o/--output"
-    given = ["-i" if has_in else None, "-o" if has_out else None, "--output-run" if o.output_run else None,
-             "-g" if from_graph else None, "--extend-run" if extend else None,
-             "--replace-run" if replace else None, "--rebase" if rebase else None]
-    names = ", ".join(g for g in given if g)
+ERROR_STAND_IN = '''\
+class PipetaskLiteError(SystemExit):
+    """pipetask-lite's error, which stops the script as the command stops.
+
+    The message is the command's error line without its ``pipetask-lite run: error:``
+    prefix (the option at fault, then what went wrong), the hint on a second line; exit 1.
+    """
+
+    def __init__(self, message, *, option=None, hint=None):
+        text = f"{option}: {message}" if option else message
+        super().__init__(f"{text}\\nhint: {hint}" if hint else text)
+'''
+"""A stand-in for `pipetask_lite.PipetaskLiteError`, so that the rules' source runs unchanged in the script."""
+
+
+def collection_rules_source() -> list[str]:
+    """The source of the collection rules the command runs, as the explained script holds them.
+
+    The rules are written once, in `pipetask_lite._collections`; the script gets
+    their source verbatim (never a copy kept by hand), after `ERROR_STAND_IN`.
+    """
+    import inspect
+
+    from . import _collections
+
+    return [inspect.getsource(rule) for rule in
+            (_collections.CollectionPlan, _collections.plan_collections, _collections._contains_run_of)]
+
+
+def _collection_rules(s: _Script) -> None:
+    """Write the collection rules into the helpers section, by their source."""
+    s.use("collections.abc", "Sequence")
+    s.use("dataclasses", "dataclass")
+    s.use("lsst.daf.butler", "Butler")
     with s.into("helpers"):
-        signature = "def plan_collections(butler, output_run):" if from_graph else "def plan_collections(butler):"
-        with s.block(signature):
-            s(f'"""pipetask\'s collection rules for {names}, checked before anything is written.')
-            s()
-            s("Returns the output run, the collections the graph builder searches, and the")
-            s("definition of the output chain (CHAINED inputs flattened, as pipetask does).")
-            s('"""')
-            with s.block("def info(name):"):
-                with s.block("try:"):
-                    s("return butler.collections.get_info(name)")
-                with s.block("except MissingCollectionError:"):
-                    s("return None")
-            s()
-            if has_in:
-                with s.block("for name in INPUTS:", "-i: every input collection must exist"):
-                    with s.block("if info(name) is None:"):
-                        s('sys.exit(f"-i/--input: no collection named {name!r} in repo {REPO!r}")')
-            if o.skip_existing_in:
-                # As plan_collections: pipetask finds a missing one only when
-                # executing, after its first writes.
-                with s.block(f"for name in {list(o.skip_existing_in)!r}:",
-                             "--skip-existing-in: every collection must exist, as inputs must"):
-                    with s.block("if info(name) is None:"):
-                        s('sys.exit(f"--skip-existing-in: no collection named {name!r} in repo {REPO!r}")')
-            if has_out:
-                s("output_info = info(OUTPUT)", "-o: new, or an existing CHAINED collection")
-                with s.block("if output_info is not None and output_info.type is not CollectionType.CHAINED:"):
-                    s('sys.exit(f"-o/--output: collection {OUTPUT!r} exists and is a {output_info.type.name} '
-                      'collection, not CHAINED")')
-                s("chain = list(output_info.children) if output_info is not None else []")
-            else:
-                s("output_info = None", "no -o: outputs go to the run alone")
-            # The output run.
-            if run_given:
-                if from_graph:
-                    s(comment="-g: the output run is the saved graph's")
-                else:
-                    s("output_run = OUTPUT_RUN", o.text("output_run"))
-                if rebase and has_out:
-                    with s.block("if not output_run.startswith(OUTPUT):", "--rebase: the run must be -o's"):
-                        s('sys.exit(f"--rebase: cannot rebase: output run {output_run!r} does not start with '
-                          '{OUTPUT!r}")')
-            elif extend:
-                with s.block("if not chain:", "--extend-run: the run to extend is the first child of -o"):
-                    s('sys.exit(f"--extend-run: cannot extend a run: output collection {OUTPUT!r} does not exist '
-                      'or is empty")')
-                s("output_run = chain[0]", "--extend-run")
-            else:
-                s.use("lsst.pipe.base", "Instrument")
-                s('output_run = f"{OUTPUT}/{Instrument.makeCollectionTimestamp()}"',
-                  "no --output-run: OUTPUT/TIMESTAMP, as pipetask names it")
-            if from_graph and not writeable:
-                s("run_info = info(output_run) if output_run else None")
-            else:
-                s("run_info = info(output_run)")
-            with s.block("if run_info is not None and run_info.type is not CollectionType.RUN:"):
-                s(f'sys.exit(f"{run_option}: collection {{output_run!r}} exists and is a {{run_info.type.name}} '
-                  'collection, not RUN")')
-            if has_in:
-                s("inputs = list(butler.collections.query(INPUTS, flatten_chains=True))",
-                  "-i: CHAINED inputs flattened, as pipetask does")
-            else:
-                s("inputs = []", "no -i")
-            if rebase and not (has_in and has_out):
-                s(comment="--rebase: nothing to reorder without both -i and -o")
-            if has_in and has_out:
-                s("n = len(inputs)")
-                with s.block("if output_info is not None and inputs and not any(chain[i:i + n] == inputs "
-                             "for i in range(len(chain) - n + 1)):",
-                             "-i given with an existing -o: its inputs must be in the chain, in order"):
-                    if rebase:
-                        s(comment="--rebase: this output's own runs first, then the new inputs, then the rest")
-                        s("own = [name for name in chain if name.startswith(OUTPUT)]")
-                        s("chain = own + [name for name in inputs if name not in own] + "
-                          "[name for name in chain if name not in own + inputs]")
-                    else:
-                        s('sys.exit(f"-i/--input: output collection {OUTPUT!r} exists and does not contain the input '
-                          'collections {inputs} as a contiguous sequence (it has {chain}); drop -i to reuse the '
-                          'chain\'s inputs, or pass --rebase to reset the chain")')
-            if extend:
-                with s.block("if run_info is None:", "--extend-run: the output run must exist"):
-                    s('sys.exit(f"--extend-run: cannot extend output run {output_run!r}: it does not exist in repo '
-                      '{REPO!r}")')
-            else:
-                with s.block("if run_info is not None:", "without --extend-run the output run must be new"):
-                    s(f'sys.exit(f"{run_option}: output run {{output_run!r}} already exists in repo {{REPO!r}}; '
-                      'resume it with --extend-run, or choose another --output-run")')
-            if replace:
-                with s.block("if output_info is None:", "--replace-run: -o must exist"):
-                    s('sys.exit(f"--replace-run: -o/--output must name an existing CHAINED collection, and '
-                      '{OUTPUT!r} does not exist")')
-            if not extend:
-                message = (
-                    "-i/--input: no input collections: -o/--output {OUTPUT!r} is new, so -i/--input is required"
-                    if has_out else "-i/--input: no input collections given"
-                )
-                with s.block("if not inputs and output_info is None:"):
-                    s(f'sys.exit(f"{message}")')
-            # What the graph builder searches, and the chain to write.
-            if has_out:
-                search = "list(output_info.children[1:])" if replace else "[OUTPUT]"
-                s(f"search_path = {search} if output_info is not None else list(inputs)",
-                  "--replace-run: the chain without the replaced run" if replace
-                  else "an existing -o is searched as a whole")
-            else:
-                s("search_path = list(inputs)")
-            if extend:
-                s("search_path.insert(0, output_run)", "--extend-run: the run's own outputs are inputs too")
-            if has_out:
-                s("defined = chain if output_info is not None else inputs")
-                s("definition = list(butler.collections.query(defined, flatten_chains=True, include_chains=False)) "
-                  "if defined else []")
-            else:
-                s("definition = list(inputs)")
-            if replace:
-                s("replaced = definition.pop(0)", "--replace-run: the first child of -o leaves the chain")
-            with s.block("return SimpleNamespace("):
-                s("output_run=output_run, output_exists=output_info is not None, inputs=inputs,")
-                s(f"search_path=search_path, chain=definition, replaced={'replaced' if replace else 'None'},")
-            s(")")
+        s.note("pipetask's collection rules: the source of pipetask_lite._collections, which the command runs.")
+        s.raw(ERROR_STAND_IN)
+        for source in collection_rules_source():
+            s.raw("\n\n" + source)
+
+
+def _plan_call(s: _Script, o: _Options, *, output_run: str, run_comment: str, writeable: bool,
+               require_inputs: bool) -> None:
+    """Write ``plan = plan_collections(read_butler, ...)`` with the arguments the command passes."""
+    def flag(dest: str) -> None:
+        value = bool(getattr(o, dest))
+        s(f"{dest}={value!r},", o.text(dest) if o.given(dest) else f"no {o.actions[dest].option_strings[0]}")
+
+    with s.block("plan = plan_collections(", _plan_comment(o)):
+        s("read_butler,")
+        s("repo=REPO,", f"{o.text('butler_config')}: named in messages")
+        s("input=INPUTS," if o.input else "input=[],", o.text("input") if o.input else "no -i")
+        s("output=OUTPUT," if o.output is not None else "output=None,",
+          o.text("output") if o.output is not None else "no -o: outputs go to the run alone")
+        s(f"output_run={output_run},", run_comment)
+        for dest in ("extend_run", "replace_run", "rebase"):
+            flag(dest)
+        s(f"writeable={writeable!r},", "an output run is required" if writeable
+          else "-g, not executed: nothing is written, so an output run is optional")
+        s(f"require_inputs={require_inputs!r},", "the graph builder needs inputs" if require_inputs
+          else "-g: a saved graph has its own inputs")
+        s(f"skip_existing_in={list(o.skip_existing_in)!r},",
+          f"{o.text('skip_existing_in')}: must exist, as inputs must" if o.skip_existing_in
+          else "no --skip-existing-in")
+    s(")")
 
 
 def _skip_existing_in(o: _Options) -> tuple[str | None, str | None]:
@@ -826,8 +758,7 @@ def _graph(s: _Script, o: _Options, *, for_execution: bool) -> None:
     """Step 2: collections and the quantum graph, on a read-only butler (open as ``read_butler``)."""
     s.use("lsst.daf.butler", "Butler")
     from_graph = o.qgraph is not None
-    writeable = for_execution or not from_graph
-    _plan_helper(s, o, from_graph=from_graph, writeable=writeable)
+    _collection_rules(s)
     s.note(
         "2. Collections and the quantum graph, on a read-only butler: every check happens",
         "before the first write (SimplePipelineExecutor.prep_butler would create the output",
@@ -837,13 +768,15 @@ def _graph(s: _Script, o: _Options, *, for_execution: bool) -> None:
     s.depth += 1
     skip_expr, skip_why = _skip_existing_in(o)
     if from_graph:
-        _load_graph(s, o, full=for_execution or bool(o.qgraph_dot or o.qgraph_mermaid or o.save_qgraph)
+        _load_graph(s, o, for_execution=for_execution,
+                    full=for_execution or bool(o.qgraph_dot or o.qgraph_mermaid or o.save_qgraph)
                     or bool(_show_items(o) & {"graph", "uri"}))
     else:
-        s("plan = plan_collections(read_butler)", _plan_comment(o))
+        _plan_call(s, o, output_run="OUTPUT_RUN" if o.output_run is not None else "None",
+                   run_comment=_run_comment(o), writeable=True, require_inputs=True)
         if skip_expr:
             s(f"skip_existing_in = {skip_expr}", skip_why)
-        s("graph_butler = read_butler.clone(collections=plan.search_path)",
+        s("graph_butler = read_butler.clone(collections=list(plan.search_path))",
           "the graph builder reads from the search path")
         if o.mock:
             s.use("lsst.pipe.base.tests.mocks", "mock_pipeline_graph")
@@ -908,7 +841,7 @@ def _graph(s: _Script, o: _Options, *, for_execution: bool) -> None:
                 s("pipeline_graph,")
                 s("graph_butler,")
                 s("where=DATA_QUERY,", o.text("data_query") if o.data_query else "no -d")
-                s("input_collections=plan.search_path,")
+                s("input_collections=list(plan.search_path),")
                 s("output_run=plan.output_run,", _run_comment(o))
                 if skip_expr:
                     s("skip_existing_in=skip_existing_in,", skip_why)
@@ -953,7 +886,7 @@ def _graph(s: _Script, o: _Options, *, for_execution: bool) -> None:
             if skip_expr:
                 tail = ", or all outputs exist in {skip_existing_in}"
             s('sys.exit(f"-d/--data-query: no quanta: query {DATA_QUERY!r} selected no data in collections '
-              f'{{plan.search_path}} for the pipeline\'s inputs ({{names}}){tail}; nothing was written")')
+              f'{{list(plan.search_path)}} for the pipeline\'s inputs ({{names}}){tail}; nothing was written")')
     if o.save_qgraph:
         s(f"components.write({o.save_qgraph!r})", o.text("save_qgraph"))
     if o.qgraph_dot:
@@ -985,7 +918,7 @@ def _plan_comment(o: _Options) -> str:
     return f"{', '.join(given) or 'collections'}: pipetask's rules (see plan_collections above)"
 
 
-def _load_graph(s: _Script, o: _Options, *, full: bool) -> None:
+def _load_graph(s: _Script, o: _Options, *, for_execution: bool, full: bool) -> None:
     """``-g``: read a saved graph (inside the read-only butler block)."""
     node_ids = [str(uuid.UUID(str(n))) for n in o.qgraph_node_id]
     ids = f"[uuid.UUID(n) for n in {node_ids!r}]" if node_ids else "None"
@@ -1023,7 +956,13 @@ def _load_graph(s: _Script, o: _Options, *, full: bool) -> None:
         with s.block("if components.header.output_run != OUTPUT_RUN:", "--output-run must agree with the graph"):
             s('sys.exit(f"--output-run: output run {OUTPUT_RUN!r} differs from the graph\'s '
               '({components.header.output_run!r})")')
-    s("plan = plan_collections(read_butler, components.header.output_run)", _plan_comment(o))
+    if for_execution:
+        run, why = "components.header.output_run", "-g: a saved graph is executed into its own output run"
+    else:
+        run = "OUTPUT_RUN" if o.output_run is not None else "None"
+        why = (o.text("output_run") if o.output_run is not None else "no --output-run") + \
+            ": -g only looked at, so its run does not matter"
+    _plan_call(s, o, output_run=run, run_comment=why, writeable=for_execution, require_inputs=False)
     skip_expr, skip_why = _skip_existing_in(o)
     if skip_expr:
         s(f"skip_existing_in = {skip_expr}", skip_why)

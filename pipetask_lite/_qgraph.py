@@ -228,8 +228,7 @@ class GraphOptions:
 
     def skip_existing_in_for(self, output_run: str | None) -> tuple[str, ...]:
         """The collections searched for existing outputs, for the graph builder and the executor alike."""
-        return skip_existing_collections(self.skip_existing_in, output_run, skip_existing=self.skip_existing,
-                                         extend_run=self.extend_run)
+        return skip_existing_collections(self.skip_existing_in, output_run, skips_existing=self.skips_existing)
 
 
 def qgraph(

@@ -252,10 +252,14 @@ def skips_existing(*, skip_existing: bool, extend_run: bool) -> bool:
 
 
 def skip_existing_collections(
-    skip_existing_in: Sequence[str], output_run: str | None, *, skip_existing: bool, extend_run: bool
+    skip_existing_in: Sequence[str], output_run: str | None, *, skips_existing: bool
 ) -> tuple[str, ...]:
-    """The collections searched for existing outputs: ``--skip-existing-in``, then the output run if `skips_existing`."""
-    extra = (output_run,) if output_run and skips_existing(skip_existing=skip_existing, extend_run=extend_run) else ()
+    """The collections searched for existing outputs: ``--skip-existing-in``, then the output run.
+
+    The output run only if ``skips_existing``: the value of `skips_existing`
+    for the options, computed once by the caller's options object.
+    """
+    extra = (output_run,) if output_run and skips_existing else ()
     return (*skip_existing_in, *extra)
 
 

@@ -710,3 +710,23 @@ def test_explain_into_a_closed_pipe_says_nothing() -> None:
     stderr = proc.stderr.read()
     assert proc.wait(timeout=60) == 1
     assert stderr == ""
+
+
+@pytest.mark.parametrize("extra", [
+    ["-p", "p.yaml", "-i", "in", "-o", "out"],
+    ["-g", "saved.qg", "-o", "out", "--extend-run", "--skip-existing-in", "old/run"],
+])
+def test_collection_rules_are_the_commands_source(extra: list[str]) -> None:
+    """The script's collection rules are the source the command runs, verbatim: no copy kept by hand."""
+    import inspect
+
+    from pipetask_lite import _collections
+
+    script = explain(["run", "-b", "repo", *extra])
+    for rule in (_collections.CollectionPlan, _collections.plan_collections, _collections._contains_run_of):
+        assert inspect.getsource(rule) in script, rule.__name__
+    assert script.count("def plan_collections(") == 1
+    # Called as the command calls it: every option by keyword.
+    assert "plan = plan_collections(" in script and "repo=REPO," in script
+    assert not {m for m in imported_modules(script) if m.startswith("pipetask_lite")}
+    compile(script, "explained.py", "exec")
