@@ -3,12 +3,13 @@
 pipe_base's `~lsst.pipe.base.mp_graph_executor.MPGraphExecutor` starts a new
 process for every quantum, and each one imports the LSST stack again (about
 3 s), so on small quanta ``pipetask run -j 2`` is many times slower than
-``-j 1``.  Here a `concurrent.futures.ProcessPoolExecutor` keeps N workers;
-each imports the stack once (while the main process is still building the
-graph), keeps its own butler and `~lsst.pipe.base.single_quantum_executor.
-SingleQuantumExecutor`, and is fed quanta as their inputs become ready, in
+``-j 1``.  Here N long-lived worker processes, each fed through a pipe of
+its own, import the stack once (while the main process is still building the
+graph), keep their own butler and `~lsst.pipe.base.single_quantum_executor.
+SingleQuantumExecutor`, and are given quanta as their inputs become ready, in
 the graph's dependency order (`lsst.pipe.base.graph_walker.GraphWalker`).
-The per-quantum reports are the same as MPGraphExecutor's.
+The per-quantum reports are the same as MPGraphExecutor's, and so is the
+rule that a worker's death fails only the quantum it was running.
 
 Workers writing through their own full butlers serialise on the SQLite
 registry's lock, which undoes most of the gain on small quanta.  So for a new
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 __all__ = ("START_METHODS", "WorkerPool", "WorkerSetup", "start_forkserver")
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -36,8 +38,6 @@ import threading
 import time
 import traceback
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -101,11 +101,11 @@ class WorkerSetup:
     job_metadata: Any = None
 
 
-# Worker-process state: the executors (and their butlers), made on the first
-# quantum, keyed by ``retry`` and remade only if the setup changes; and the
-# task nodes, unpickled once per task (a node carries its task's config,
-# whose unpickling was a twentieth of a small quantum's time).
-_EXECUTORS: dict[bool, tuple[bytes, Any, QuantumBackedButlers | None]] = {}
+# Worker-process state: the executor (and its butlers), made on the first
+# quantum and remade only if the setup changes; and the task nodes, unpickled
+# once per task (a node carries its task's config, whose unpickling was a
+# twentieth of a small quantum's time).
+_EXECUTOR: list = [None, None, None]
 _TASK_NODES: dict[bytes, Any] = {}
 
 
@@ -137,19 +137,8 @@ def _exit_with(sentinel: int) -> None:
     os._exit(1)
 
 
-def _warm_up() -> int:
-    """A no-op task whose only purpose is to make the pool start a worker now."""
-    return os.getpid()
-
-
-def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickle: bytes,
-                     quantum_id: uuid.UUID, retry: bool):
+def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickle: bytes, quantum_id: uuid.UUID):
     """Run one quantum in a worker.
-
-    ``retry`` is set for a quantum whose worker was stopped by another
-    worker's death: it may have left partial outputs, or even all of them
-    (it finished, but its result was lost with the pool), which are clobbered
-    and written again.
 
     Returns
     -------
@@ -161,7 +150,7 @@ def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickl
     error : `tuple` [`Exception`, `str`] or `None`
         The exception of a failure and its formatted traceback.
     """
-    made_for, executor, butlers = _EXECUTORS.get(retry, (None, None, None))
+    made_for, executor, butlers = _EXECUTOR
     if made_for != setup_pickle:
         from lsst.daf.butler import Butler
         from lsst.pipe.base import TaskFactory
@@ -172,17 +161,14 @@ def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickl
             # As pipetask run-qbb: files only; skip and clobber are judged
             # from what is on disk, unless nothing can be there (a new run of
             # `run`, run-qbb --no-existing-outputs): then nothing is looked
-            # for and everything is written.  Never skip a retry: a quantum that
-            # finished on the broken pool left files nobody registered, and a
-            # skipped quantum's provenance lists no outputs, so they would stay
-            # unregistered; clobbered and run again, they are.
+            # for and everything is written.
             butlers = QuantumBackedButlers(
                 setup.butler_config, universe=setup.universe, dataset_types=setup.dataset_types,
                 search_paths=setup.search_paths,
             )
             executor = SingleQuantumExecutor(
                 butler=None, task_factory=TaskFactory(), limited_butler_factory=butlers,
-                skip_existing=not retry, clobber_outputs=True, enable_lsst_debug=setup.enable_lsst_debug,
+                skip_existing=True, clobber_outputs=True, enable_lsst_debug=setup.enable_lsst_debug,
                 resources=setup.resources, raise_on_partial_outputs=setup.raise_on_partial_outputs,
                 assume_no_existing_outputs=setup.assume_no_existing_outputs, job_metadata=setup.job_metadata,
             )
@@ -194,13 +180,14 @@ def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickl
             executor = SingleQuantumExecutor(
                 butler=butler,
                 task_factory=TaskFactory(),
-                skip_existing_in=(*setup.skip_existing_in, setup.run) if retry else setup.skip_existing_in,
-                clobber_outputs=setup.clobber_outputs or retry,
+                skip_existing_in=setup.skip_existing_in,
+                clobber_outputs=setup.clobber_outputs,
                 enable_lsst_debug=setup.enable_lsst_debug,
                 resources=setup.resources,
                 raise_on_partial_outputs=setup.raise_on_partial_outputs,
             )
-        _EXECUTORS[retry] = (setup_pickle, executor, butlers)
+        _EXECUTOR[:] = [setup_pickle, executor, butlers]
+        _TASK_NODES.clear()
     if (task_node := _TASK_NODES.get(task_node_pickle)) is None:
         task_node = _TASK_NODES[task_node_pickle] = pickle.loads(task_node_pickle)
     quantum = pickle.loads(quantum_pickle)
@@ -213,6 +200,67 @@ def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickl
     except Exception as exc:
         error = (exc, traceback.format_exc())
     return report, butlers.provenance if butlers is not None else None, error
+
+
+def _serve(conn: multiprocessing.connection.Connection, log_config_state: list) -> None:
+    """A worker's life: take quanta from ``conn`` and send back each one's result, until told to stop.
+
+    A message is ``(setup, task_node, quantum, quantum_id)``, where ``setup``
+    and ``task_node`` are pickles, or `None` for "as in the last message"
+    (the main process sends each only once per worker).  `None` ends the
+    worker.
+    """
+    _start_worker(log_config_state)
+    setup = task_nodes = None
+    while (message := conn.recv()) is not None:
+        new_setup, label, task_node, quantum, quantum_id = message
+        if new_setup is not None:
+            setup, task_nodes = new_setup, {}
+        if task_node is not None:
+            task_nodes[label] = task_node
+        try:
+            result = _execute_quantum(setup, task_nodes[label], quantum, quantum_id)
+        except Exception as exc:  # making the butler or executor, unpickling
+            result = (None, None, (exc, traceback.format_exc()))
+        try:
+            conn.send(result)
+        except Exception:
+            # An exception that does not pickle still fails its quantum, by name.
+            report, provenance, (exc, text) = result
+            conn.send((report, provenance, (RuntimeError(f"{type(exc).__name__}: {exc}"), text)))
+
+
+class _Worker:
+    """One worker process, the pipe it is fed through, and what it was sent."""
+
+    def __init__(self, context: multiprocessing.context.BaseContext, log_config_state: list):
+        self.conn, child_end = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child_end, log_config_state), daemon=True)
+        self.process.start()
+        child_end.close()
+        self.setup: bytes | None = None
+        self.task_labels: set[str] = set()
+        self.quantum: uuid.UUID | None = None  # the ID of the quantum it is running
+
+    def send(self, setup: bytes, label: str, task_node: bytes, quantum: bytes, quantum_id: uuid.UUID) -> None:
+        """Give this worker a quantum, with its setup and task node unless it has them already."""
+        if self.setup is not setup:
+            self.setup, self.task_labels = setup, set()
+            new_setup = setup
+        else:
+            new_setup = None
+        new_node = None if label in self.task_labels else task_node
+        self.task_labels.add(label)
+        self.conn.send((new_setup, label, new_node, quantum, quantum_id))
+        self.quantum = quantum_id
+
+    def stop(self) -> None:
+        """Ask an idle worker to end; kill a busy one."""
+        if self.quantum is None and self.process.is_alive():
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+        else:
+            self.process.terminate()
 
 
 class WorkerPool:
@@ -228,6 +276,13 @@ class WorkerPool:
     quiet_workers : `bool`
         Keep workers' log records off the terminal (a progress bar is drawn);
         they still reach ``--log-file`` and each quantum's log dataset.
+
+    Notes
+    -----
+    Each worker has a pipe of its own and at most one quantum at a time.
+    `concurrent.futures.ProcessPoolExecutor` did the same job with two
+    threads between the main process and its workers, which cost a
+    millisecond a quantum, and a worker's death broke the whole pool.
     """
 
     def __init__(self, processes: int, *, start_method: str | None, quiet_workers: bool):
@@ -239,58 +294,48 @@ class WorkerPool:
             self._context.set_forkserver_preload(list(PRELOAD))
         self._quiet = quiet_workers
         self.report: Report | None = None
+        self._started: list[_Worker] = []
         # Started from a thread: the first worker waits for the forkserver's
         # imports, and the main thread has a graph to build meanwhile.
         self._starting = threading.Thread(target=self._start, name="pipetask-lite-workers", daemon=True)
         self._starting.start()
 
     def _start(self) -> None:
-        self._started_pool = self._new_pool()
-
-    @property
-    def _pool(self) -> ProcessPoolExecutor:
-        self._starting.join()
-        return self._started_pool
-
-    @_pool.setter
-    def _pool(self, pool: ProcessPoolExecutor) -> None:
-        self._started_pool = pool
-
-    def _new_pool(self) -> ProcessPoolExecutor:
         from lsst.daf.butler.cli.cliLog import CliLog
 
         state = list(CliLog.configState)
         if self._quiet:
             # An initLog call is recorded as (initLog, longlog, log_tty, log_file, log_label).
             state = [(c[0], c[1], False, *c[3:]) if c[0] == CliLog.initLog else c for c in state]
-        pool = ProcessPoolExecutor(
-            max_workers=self.processes, mp_context=self._context, initializer=_start_worker, initargs=(state,)
-        )
-        # Start every worker now, so their imports overlap the graph building.
+        self._log_config_state = state
         for _ in range(self.processes):
-            pool.submit(_warm_up)
-        return pool
+            self._started.append(_Worker(self._context, state))
+
+    @property
+    def _workers(self) -> list[_Worker]:
+        self._starting.join()
+        return self._started
 
     def get_report(self) -> Report | None:
         """The report of the last `execute` (also after it raised), as MPGraphExecutor.getReport."""
         return self.report
 
     def close(self) -> None:
-        """Stop the workers (cancelling queued quanta) and wait for them."""
-        self._terminate()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the workers (killing those still busy) and wait for them."""
+        for worker in self._workers:
+            worker.stop()
+        for worker in self._workers:
+            worker.process.join(5)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.conn.close()
 
     def __enter__(self) -> WorkerPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _terminate(self) -> None:
-        """Kill the workers now (timeout, Ctrl-C); the pool is unusable afterwards."""
-        for process in list(getattr(self._pool, "_processes", {}).values()):
-            if process.is_alive():
-                process.terminate()
 
     def execute(
         self,
@@ -364,31 +409,29 @@ class WorkerPool:
         def sort_key(quantum_id: uuid.UUID) -> tuple:
             return (nodes[quantum_id]["task_label"], *nodes[quantum_id]["data_id"].required_values)
 
+        workers = self._workers
         setup_pickle = pickle.dumps(setup)
         task_node_pickles = {label: pickle.dumps(node) for label, node in quantum_graph.pipeline_graph.tasks.items()}
-        running: dict[Future, tuple[uuid.UUID, bool]] = {}
-        retries: list[uuid.UUID] = []  # stopped by another worker's death; run again, one at a time
         ready: list[uuid.UUID] = []
         stopping = False
         deadline = time.monotonic() + timeout
         try:
             while True:
                 ready.extend(sorted(next(walker, frozenset()), key=sort_key))
-                # No more quanta than workers: one queued in the pool would
-                # start even after a failure (--fail-fast) or Ctrl-C.  While a
-                # worker death is being sorted out, quanta that were on the
-                # broken pool run alone, so a second death names its quantum.
-                while (not (stopping or stop.requested) and (retries or ready) and len(running) < self.processes
-                       and (not retries or not running)):
-                    quantum_id, retry = (retries.pop(0), True) if retries else (ready.pop(0), False)
-                    node = nodes[quantum_id]
-                    future = self._pool.submit(
-                        _execute_quantum, setup_pickle, task_node_pickles[node["task_label"]],
-                        pickle.dumps(node["quantum"]), quantum_id, retry,
-                    )
-                    running[future] = (quantum_id, retry)
-                    if retry:
+                # No more quanta than workers: a queued one would start even
+                # after a failure (--fail-fast) or Ctrl-C.
+                for worker in workers:
+                    if stopping or stop.requested or not ready:
                         break
+                    if worker.quantum is None:
+                        if not worker.process.is_alive():  # died idle: replaced before it loses a quantum
+                            worker.conn.close()
+                            worker = workers[workers.index(worker)] = _Worker(self._context, self._log_config_state)
+                        quantum_id = ready.pop(0)
+                        label = nodes[quantum_id]["task_label"]
+                        worker.send(setup_pickle, label, task_node_pickles[label],
+                                    pickle.dumps(nodes[quantum_id]["quantum"]), quantum_id)
+                running = [worker for worker in workers if worker.quantum is not None]
                 # Once the workers have their next quanta, in a thread, so
                 # that they do not wait for the registry; at once when they
                 # are idle, since nothing is gained by waiting.
@@ -397,61 +440,63 @@ class WorkerPool:
                     if stop.requested:
                         raise StoppedBetweenQuanta()
                     break
-                done, _ = wait(running, timeout=max(0.0, min(1.0, deadline - time.monotonic())),
-                               return_when=FIRST_COMPLETED)
-                broken = [f for f in done if isinstance(f.exception(), BrokenProcessPool)]
-                for future in done:
-                    if future in broken:
+                # A result, or a worker's death (its process sentinel).
+                woken = multiprocessing.connection.wait(
+                    [w.conn for w in running] + [w.process.sentinel for w in running],
+                    timeout=max(0.0, min(1.0, deadline - time.monotonic())),
+                )
+                for index, worker in enumerate(workers):
+                    if worker.quantum is None or (worker.conn not in woken and worker.process.sentinel not in woken):
                         continue
-                    quantum_id, _ = running.pop(future)
-                    if (exc := future.exception()) is not None:  # the pool could not run it at all
-                        error = (exc, "".join(traceback.format_exception(exc)))
-                        quantum_report = provenance = None
-                    else:
-                        quantum_report, provenance, error = future.result()
-                    if provenance is not None:
-                        registration.add(nodes[quantum_id]["quantum"], provenance)
-                    if error is None:
-                        if quantum_report is not None:
-                            report.quantaReports.append(quantum_report)
-                        succeeded += 1
-                        walker.finish(quantum_id)
-                    else:
-                        exc, text = error
-                        _LOG.error("%s failed; processing will continue for remaining tasks.\n%s",
-                                   describe(quantum_id), text.rstrip())
-                        fail(quantum_id, QuantumReport.from_exception(
-                            exception=exc, dataId=nodes[quantum_id]["data_id"], taskLabel=nodes[quantum_id]["task_label"]
+                    quantum_id = worker.quantum
+                    try:
+                        # A result sent just before the worker died is still read.
+                        result = worker.conn.recv() if worker.conn.poll() else None
+                    except (EOFError, OSError):
+                        result = None
+                    worker.quantum = None
+                    if result is None:
+                        # Killed, out of memory, os._exit: its quantum fails,
+                        # as a process of MPGraphExecutor would, and a new
+                        # worker takes its place; the others go on.
+                        worker.process.join()
+                        _LOG.error("%s failed: its worker process died.", describe(quantum_id))
+                        fail(quantum_id, QuantumReport(
+                            status=ExecutionStatus.FAILURE, dataId=nodes[quantum_id]["data_id"],
+                            taskLabel=nodes[quantum_id]["task_label"], exitCode=worker.process.exitcode,
                         ))
                         stopping = stopping or fail_fast
-                    _LOG.info(PROGRESS_MESSAGE, succeeded, failed, total - succeeded - failed, total)
-                if broken:
-                    # A worker died (killed, out of memory, os._exit); the pool
-                    # stops all of them.  Quanta that ran alone are the culprits;
-                    # others run again, alone, on a new pool.
-                    lost = [running.pop(f) for f in list(running)]
-                    self._pool.shutdown(wait=True, cancel_futures=True)
-                    self._pool = self._new_pool()
-                    alone = len(lost) == 1
-                    for quantum_id, retry in lost:
-                        if alone or retry:
-                            _LOG.error("%s failed: its worker process died.", describe(quantum_id))
-                            fail(quantum_id, QuantumReport(
-                                status=ExecutionStatus.FAILURE, dataId=nodes[quantum_id]["data_id"],
-                                taskLabel=nodes[quantum_id]["task_label"], exitCode=-1,
+                        worker.conn.close()
+                        workers[index] = _Worker(self._context, self._log_config_state)
+                    else:
+                        quantum_report, provenance, error = result
+                        if provenance is not None:
+                            registration.add(nodes[quantum_id]["quantum"], provenance)
+                        if error is None:
+                            if quantum_report is not None:
+                                report.quantaReports.append(quantum_report)
+                            succeeded += 1
+                            walker.finish(quantum_id)
+                        else:
+                            exc, text = error
+                            _LOG.error("%s failed; processing will continue for remaining tasks.\n%s",
+                                       describe(quantum_id), text.rstrip())
+                            fail(quantum_id, QuantumReport.from_exception(
+                                exception=exc, dataId=nodes[quantum_id]["data_id"],
+                                taskLabel=nodes[quantum_id]["task_label"],
                             ))
                             stopping = stopping or fail_fast
-                        else:
-                            retries.append(quantum_id)
                     _LOG.info(PROGRESS_MESSAGE, succeeded, failed, total - succeeded - failed, total)
+                running = [worker for worker in workers if worker.quantum is not None]
                 if running and time.monotonic() >= deadline:
-                    for quantum_id, _ in running.values():
+                    for worker in running:
+                        quantum_id = worker.quantum
                         _LOG.error("Timeout (%s sec) for %s; stopping it.", timeout, describe(quantum_id))
                         report.quantaReports.append(QuantumReport(
                             status=ExecutionStatus.TIMEOUT, dataId=nodes[quantum_id]["data_id"],
                             taskLabel=nodes[quantum_id]["task_label"],
                         ))
-                    self._terminate()
+                        worker.process.terminate()
                     report.status = ExecutionStatus.TIMEOUT
                     raise MPTimeoutError(f"Timeout ({timeout} sec) for {len(running)} running quanta; "
                                          f"{total - succeeded - failed} quanta did not finish.")

@@ -92,7 +92,7 @@ class RunOptions:
     init_only: bool = run_option(False, lsst_call="stops after `qg.write_init_outputs(...)`")
     no_versions: bool = run_option(False, lsst_call="skips `qg.write_packages(...)`")
     processes: int = run_option(
-        1, lsst_call="`MPGraphExecutor(num_proc=1)` for 1; N long-lived workers (`concurrent.futures.ProcessPoolExecutor`) otherwise",
+        1, lsst_call="`MPGraphExecutor(num_proc=1)` for 1; N long-lived worker processes, each fed through its own pipe, otherwise",
     )
     timeout: int | None = run_option(None, lsst_call="`MPGraphExecutor(timeout=...)` / worker pool deadline")
     start_method: str | None = run_option(None, lsst_call="`multiprocessing.get_context(...)` of the worker pool")

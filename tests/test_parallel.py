@@ -113,13 +113,10 @@ def test_fork_start_method_falls_back_to_spawn_with_a_warning(add_repo):
     assert "--start-method=fork is unsafe and no longer supported, using spawn instead" in proc.stderr
 
 
-def test_a_retried_quantum_that_had_finished_is_registered(tmp_path, add_repo):
-    # A worker's death breaks the whole pool: a quantum that had finished on
-    # another worker, all its files written, may have its result lost with it
-    # and be run again (``retry``).  The retry must give the provenance of its
-    # outputs, or they stay on disk unregistered (seen at -j 2 as a missing
-    # add_dataset3; this replays it without the race: run, drop the result,
-    # retry in this process).
+def test_a_quantum_backed_worker_returns_what_the_main_process_registers(tmp_path, add_repo):
+    # A worker writes files only; the provenance it sends back must name every
+    # output, or they stay on disk unregistered (seen at -j 2 as a missing
+    # add_dataset3).  Replayed in this process, without a pool.
     import multiprocessing
     import pickle
 
@@ -147,12 +144,11 @@ def test_a_retried_quantum_that_had_finished_is_registered(tmp_path, add_repo):
     args = (pickle.dumps(setup), pickle.dumps(node["pipeline_node"]), pickle.dumps(node["quantum"]), quantum_id)
     name = multiprocessing.current_process().name
     try:
-        _, lost, error = _parallel._execute_quantum(*args, False)
-        assert error is None and lost.actual_outputs  # it ran and wrote its outputs; the result is dropped
-        report, provenance, error = _parallel._execute_quantum(*args, True)
+        report, provenance, error = _parallel._execute_quantum(*args)
     finally:
         multiprocessing.current_process().name = name
-        _parallel._EXECUTORS.clear()
+        _parallel._EXECUTOR[:] = [None, None, None]
+        _parallel._TASK_NODES.clear()
     assert error is None, error
     outputs = {ref.id for refs in node["quantum"].outputs.values() for ref in refs}
     assert set(provenance.actual_outputs) == outputs
