@@ -137,6 +137,51 @@ def _exit_with(sentinel: int) -> None:
     os._exit(1)
 
 
+def _executor_for(setup_pickle: bytes):
+    """This worker's executor and quantum-backed butlers (or `None`) for ``setup_pickle``, made once."""
+    made_for, executor, butlers = _EXECUTOR
+    if made_for == setup_pickle:
+        return executor, butlers
+    from lsst.daf.butler import Butler
+    from lsst.pipe.base import TaskFactory
+    from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
+
+    setup: WorkerSetup = pickle.loads(setup_pickle)
+    if setup.quantum_backed:
+        # As pipetask run-qbb: files only; skip and clobber are judged from
+        # what is on disk, unless nothing can be there (a new run of `run`,
+        # run-qbb --no-existing-outputs): then nothing is looked for and
+        # everything is written.
+        butlers = QuantumBackedButlers(
+            setup.butler_config, universe=setup.universe, dataset_types=setup.dataset_types,
+            search_paths=setup.search_paths,
+        )
+        butlers.prepare()
+        executor = SingleQuantumExecutor(
+            butler=None, task_factory=TaskFactory(), limited_butler_factory=butlers,
+            skip_existing=True, clobber_outputs=True, enable_lsst_debug=setup.enable_lsst_debug,
+            resources=setup.resources, raise_on_partial_outputs=setup.raise_on_partial_outputs,
+            assume_no_existing_outputs=setup.assume_no_existing_outputs, job_metadata=setup.job_metadata,
+        )
+    else:
+        butlers = None
+        butler = Butler.from_config(
+            setup.butler_config, writeable=True, run=setup.run, collections=list(setup.collections)
+        )
+        executor = SingleQuantumExecutor(
+            butler=butler,
+            task_factory=TaskFactory(),
+            skip_existing_in=setup.skip_existing_in,
+            clobber_outputs=setup.clobber_outputs,
+            enable_lsst_debug=setup.enable_lsst_debug,
+            resources=setup.resources,
+            raise_on_partial_outputs=setup.raise_on_partial_outputs,
+        )
+    _EXECUTOR[:] = [setup_pickle, executor, butlers]
+    _TASK_NODES.clear()
+    return executor, butlers
+
+
 def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickle: bytes, quantum_id: uuid.UUID):
     """Run one quantum in a worker.
 
@@ -150,44 +195,7 @@ def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickl
     error : `tuple` [`Exception`, `str`] or `None`
         The exception of a failure and its formatted traceback.
     """
-    made_for, executor, butlers = _EXECUTOR
-    if made_for != setup_pickle:
-        from lsst.daf.butler import Butler
-        from lsst.pipe.base import TaskFactory
-        from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
-
-        setup: WorkerSetup = pickle.loads(setup_pickle)
-        if setup.quantum_backed:
-            # As pipetask run-qbb: files only; skip and clobber are judged
-            # from what is on disk, unless nothing can be there (a new run of
-            # `run`, run-qbb --no-existing-outputs): then nothing is looked
-            # for and everything is written.
-            butlers = QuantumBackedButlers(
-                setup.butler_config, universe=setup.universe, dataset_types=setup.dataset_types,
-                search_paths=setup.search_paths,
-            )
-            executor = SingleQuantumExecutor(
-                butler=None, task_factory=TaskFactory(), limited_butler_factory=butlers,
-                skip_existing=True, clobber_outputs=True, enable_lsst_debug=setup.enable_lsst_debug,
-                resources=setup.resources, raise_on_partial_outputs=setup.raise_on_partial_outputs,
-                assume_no_existing_outputs=setup.assume_no_existing_outputs, job_metadata=setup.job_metadata,
-            )
-        else:
-            butlers = None
-            butler = Butler.from_config(
-                setup.butler_config, writeable=True, run=setup.run, collections=list(setup.collections)
-            )
-            executor = SingleQuantumExecutor(
-                butler=butler,
-                task_factory=TaskFactory(),
-                skip_existing_in=setup.skip_existing_in,
-                clobber_outputs=setup.clobber_outputs,
-                enable_lsst_debug=setup.enable_lsst_debug,
-                resources=setup.resources,
-                raise_on_partial_outputs=setup.raise_on_partial_outputs,
-            )
-        _EXECUTOR[:] = [setup_pickle, executor, butlers]
-        _TASK_NODES.clear()
+    executor, butlers = _executor_for(setup_pickle)
     if (task_node := _TASK_NODES.get(task_node_pickle)) is None:
         task_node = _TASK_NODES[task_node_pickle] = pickle.loads(task_node_pickle)
     quantum = pickle.loads(quantum_pickle)
@@ -205,10 +213,12 @@ def _execute_quantum(setup_pickle: bytes, task_node_pickle: bytes, quantum_pickl
 def _serve(conn: multiprocessing.connection.Connection, log_config_state: list) -> None:
     """A worker's life: take quanta from ``conn`` and send back each one's result, until told to stop.
 
-    A message is ``(setup, task_node, quantum, quantum_id)``, where ``setup``
-    and ``task_node`` are pickles, or `None` for "as in the last message"
-    (the main process sends each only once per worker).  `None` ends the
-    worker.
+    A message is ``(setup, label, task_node, quantum, quantum_id)``, where
+    ``setup``, ``task_node`` and ``quantum`` are pickles; ``setup`` and
+    ``task_node`` are `None` for "as in the last message" (the main process
+    sends each only once per worker).  A message with no ``quantum`` only
+    prepares the executor for ``setup``, and is not answered.  `None` ends
+    the worker.
     """
     _start_worker(log_config_state)
     setup = task_nodes = None
@@ -216,6 +226,11 @@ def _serve(conn: multiprocessing.connection.Connection, log_config_state: list) 
         new_setup, label, task_node, quantum, quantum_id = message
         if new_setup is not None:
             setup, task_nodes = new_setup, {}
+        if quantum is None:
+            # A failure here is met again, and reported, with the first quantum.
+            with contextlib.suppress(Exception):
+                _executor_for(setup)
+            continue
         if task_node is not None:
             task_nodes[label] = task_node
         try:
@@ -242,13 +257,21 @@ class _Worker:
         self.task_labels: set[str] = set()
         self.quantum: uuid.UUID | None = None  # the ID of the quantum it is running
 
+    def _new_setup(self, setup: bytes) -> bytes | None:
+        """``setup``, or `None` if this worker has it already."""
+        if self.setup == setup:
+            return None
+        self.setup, self.task_labels = setup, set()
+        return setup
+
+    def prepare(self, setup: bytes) -> None:
+        """Have this worker make its butler and executor for ``setup`` now, before its first quantum."""
+        if (new_setup := self._new_setup(setup)) is not None:
+            self.conn.send((new_setup, None, None, None, None))
+
     def send(self, setup: bytes, label: str, task_node: bytes, quantum: bytes, quantum_id: uuid.UUID) -> None:
         """Give this worker a quantum, with its setup and task node unless it has them already."""
-        if self.setup is not setup:
-            self.setup, self.task_labels = setup, set()
-            new_setup = setup
-        else:
-            new_setup = None
+        new_setup = self._new_setup(setup)
         new_node = None if label in self.task_labels else task_node
         self.task_labels.add(label)
         self.conn.send((new_setup, label, new_node, quantum, quantum_id))
@@ -315,6 +338,17 @@ class WorkerPool:
     def _workers(self) -> list[_Worker]:
         self._starting.join()
         return self._started
+
+    def prepare(self, setup: WorkerSetup) -> None:
+        """Have the workers make their butlers and executors now, while the caller writes init-outputs.
+
+        Making a quantum-backed butler's datastore takes tens of
+        milliseconds; done here, the workers' first quanta do not wait for it.
+        Nothing is written.
+        """
+        setup_pickle = pickle.dumps(setup)
+        for worker in self._workers:
+            worker.prepare(setup_pickle)
 
     def get_report(self) -> Report | None:
         """The report of the last `execute` (also after it raised), as MPGraphExecutor.getReport."""
@@ -420,13 +454,13 @@ class WorkerPool:
                 ready.extend(sorted(next(walker, frozenset()), key=sort_key))
                 # No more quanta than workers: a queued one would start even
                 # after a failure (--fail-fast) or Ctrl-C.
-                for worker in workers:
+                for index, worker in enumerate(workers):
                     if stopping or stop.requested or not ready:
                         break
                     if worker.quantum is None:
                         if not worker.process.is_alive():  # died idle: replaced before it loses a quantum
                             worker.conn.close()
-                            worker = workers[workers.index(worker)] = _Worker(self._context, self._log_config_state)
+                            worker = workers[index] = _Worker(self._context, self._log_config_state)
                         quantum_id = ready.pop(0)
                         label = nodes[quantum_id]["task_label"]
                         worker.send(setup_pickle, label, task_node_pickles[label],

@@ -92,13 +92,10 @@ class QuantumBackedButlers:
         self.provenance: QuantumProvenanceData | None = None
         """What the butler of the last quantum wrote, once it is closed."""
 
-    def __call__(self, quantum: Quantum) -> QuantumBackedButler:
-        import itertools
-
+    def prepare(self) -> QuantumBackedButler:
+        """Make the shared datastore now (else the first quantum does); return the butler that owns it."""
         from lsst.daf.butler import QuantumBackedButler
-        from lsst.daf.butler.datastore.record_data import DatastoreRecordData
 
-        self.provenance = None
         if self._base is None:
             # The public constructor takes a datastore, but the only public
             # way to make a registry-less one is to make a butler; this one
@@ -109,7 +106,15 @@ class QuantumBackedButlers:
                 config=self._config, predicted_inputs=(), predicted_outputs=(), dimensions=self._universe,
                 datastore_records={}, dataset_types=self._dataset_types,
             )
-        datastore = self._base._datastore
+        return self._base
+
+    def __call__(self, quantum: Quantum) -> QuantumBackedButler:
+        import itertools
+
+        from lsst.daf.butler.datastore.record_data import DatastoreRecordData
+
+        self.provenance = None
+        datastore = self.prepare()._datastore
         # The graph's records of inputs that other quanta read too are
         # imported once: the datastore inserts them and would reject a
         # second copy.

@@ -469,6 +469,25 @@ def _execute(
             prune_replaced=graph.prune_replaced,
         )
     result = RunResult(output=graph.output, output_run=plan.output_run, quantum_graph=quantum_graph)
+    # Why quantum-backed butlers, and where not: see step 6.
+    quantum_backed = not plan.output_run_exists and _has_datastore_records(quantum_graph)
+    dataset_types = {node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()}
+    if pool is not None:
+        # Each worker makes its own butler and SingleQuantumExecutor from
+        # these: quantum-backed for a new run whose graph carries the inputs'
+        # datastore records, full butlers otherwise (see _parallel).
+        setup = WorkerSetup(
+            butler_config=str(graph.butler_config), run=plan.output_run,
+            collections=tuple(butler.collections.defaults), resources=resources,
+            raise_on_partial_outputs=options.raise_on_partial_outputs, skip_existing_in=skip_existing_in,
+            clobber_outputs=options.clobbers, enable_lsst_debug=options.debug,
+            quantum_backed=quantum_backed, assume_no_existing_outputs=quantum_backed,
+            universe=pipeline_graph.universe, dataset_types=dataset_types,
+        )
+        if quantum_backed and not options.init_only:
+            # Quantum-backed butlers read nothing from the registry, so the
+            # workers can make theirs while step 5 writes.
+            pool.prepare(setup)
     with butler, contextlib.ExitStack() as stack:
         if options.debug:
             import_lsst_debug()
@@ -514,8 +533,6 @@ def _execute(
         #      butler sees files only;
         #    - a saved graph (-g) without its inputs' datastore records gives a
         #      quantum-backed butler no way to find the input files.
-        quantum_backed = not plan.output_run_exists and _has_datastore_records(quantum_graph)
-        dataset_types = {node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()}
         stop = stack.enter_context(stop_between_quanta())
         # Entered after the signal handlers: its exit registers what is left
         # once execution is over, when signals no longer interrupt anything.
@@ -564,17 +581,6 @@ def _execute(
             )
             get_report = graph_executor.getReport
         else:
-            # Each worker makes its own butler and SingleQuantumExecutor from
-            # these: quantum-backed for a new run whose graph carries the
-            # inputs' datastore records, full butlers otherwise (see _parallel).
-            setup = WorkerSetup(
-                butler_config=str(graph.butler_config), run=plan.output_run,
-                collections=tuple(butler.collections.defaults), resources=resources,
-                raise_on_partial_outputs=options.raise_on_partial_outputs, skip_existing_in=skip_existing_in,
-                clobber_outputs=options.clobbers, enable_lsst_debug=options.debug,
-                quantum_backed=quantum_backed, assume_no_existing_outputs=quantum_backed,
-                universe=pipeline_graph.universe, dataset_types=dataset_types,
-            )
             execute = functools.partial(
                 pool.execute, quantum_graph, registration=registration, setup=setup, stop=stop,
                 timeout=options.effective_timeout, fail_fast=options.fail_fast,
