@@ -43,9 +43,12 @@ def main() -> None:
                 proc = runner([str(repo) if a == "REPO" else a.replace("REPO", str(repo)) for a in argv], cwd=tmp)
                 traceback = " (with traceback)" if "Traceback" in proc.stderr else ""
                 results[tool] = f"exit {proc.returncode}{traceback}: {last_line(proc.stderr).replace(str(repo), 'REPO')}"
-            command = " ".join(argv[:1] + ["..."] + argv[8:] if len(argv) > 8 else argv)
+            def short(words):
+                return " ".join(words[:1] + ["..."] + words[8:] if len(words) > 8 else words)
+
+            command = short(argv)
             if setup:
-                command += " (after a first run into out/r1)"
+                command += f" (after {short(setup[0])})"
             # Temporary paths say nothing to a reader.
             return what, command.replace(str(tmp), "TMP"), {k: v.replace(str(tmp), "TMP") for k, v in results.items()}
 

@@ -246,6 +246,22 @@ def _contains_run_of(chain: Sequence[str], inputs: Sequence[str]) -> bool:
     return any(tuple(chain[i : i + n]) == tuple(inputs) for i in range(len(chain) - n + 1))
 
 
+def check_graph_output_run(output_run: str | None, graph_output_run: str) -> None:
+    """Refuse an ``--output-run`` that is not the saved graph's (``-g``): the graph's outputs name their run.
+
+    Raises
+    ------
+    pipetask_lite.PipetaskLiteError
+        Raised if ``output_run`` is given and differs from ``graph_output_run``.
+    """
+    if output_run is not None and output_run != graph_output_run:
+        raise PipetaskLiteError(
+            f"output run {output_run!r} differs from the graph's ({graph_output_run!r})",
+            option="--output-run",
+            hint="to write elsewhere, update the graph with 'pipetask update-graph-run'",
+        )
+
+
 def make_output_collections(
     butler_config: str,
     plan: CollectionPlan,

@@ -697,7 +697,8 @@ def collection_rules_source() -> list[str]:
     from . import _collections
 
     return [inspect.getsource(rule) for rule in
-            (_collections.CollectionPlan, _collections.plan_collections, _collections._contains_run_of)]
+            (_collections.CollectionPlan, _collections.plan_collections, _collections._contains_run_of,
+             _collections.check_graph_output_run)]
 
 
 def _collection_rules(s: _Script) -> None:
@@ -953,9 +954,7 @@ def _load_graph(s: _Script, o: _Options, *, for_execution: bool, full: bool) -> 
         if o.qgraph_id is not None:
             s(comment=f"{o.text('qgraph_id')}: ignored for '.qg' files (pipetask-lite warns)")
     if o.output_run is not None:
-        with s.block("if components.header.output_run != OUTPUT_RUN:", "--output-run must agree with the graph"):
-            s('sys.exit(f"--output-run: output run {OUTPUT_RUN!r} differs from the graph\'s '
-              '({components.header.output_run!r})")')
+        s("check_graph_output_run(OUTPUT_RUN, components.header.output_run)", "--output-run must agree with the graph")
     if for_execution:
         run, why = "components.header.output_run", "-g: a saved graph is executed into its own output run"
     else:

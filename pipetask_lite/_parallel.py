@@ -267,15 +267,23 @@ class _Worker:
     def prepare(self, setup: bytes) -> None:
         """Have this worker make its butler and executor for ``setup`` now, before its first quantum."""
         if (new_setup := self._new_setup(setup)) is not None:
-            self.conn.send((new_setup, None, None, None, None))
+            # A dead worker is replaced before it is given a quantum.
+            with contextlib.suppress(OSError):
+                self.conn.send((new_setup, None, None, None, None))
 
     def send(self, setup: bytes, label: str, task_node: bytes, quantum: bytes, quantum_id: uuid.UUID) -> None:
-        """Give this worker a quantum, with its setup and task node unless it has them already."""
+        """Give this worker a quantum, with its setup and task node unless it has them already.
+
+        A worker that died since it was last seen alive (its pipe is broken)
+        still counts as running the quantum: its death is then found as any
+        other, and fails that quantum only.
+        """
         new_setup = self._new_setup(setup)
         new_node = None if label in self.task_labels else task_node
         self.task_labels.add(label)
-        self.conn.send((new_setup, label, new_node, quantum, quantum_id))
         self.quantum = quantum_id
+        with contextlib.suppress(OSError):
+            self.conn.send((new_setup, label, new_node, quantum, quantum_id))
 
     def stop(self) -> None:
         """Ask an idle worker to end; kill a busy one."""

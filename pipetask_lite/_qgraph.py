@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._build import build_pipeline
-from ._collections import CollectionPlan, plan_collections
+from ._collections import CollectionPlan, check_graph_output_run, plan_collections
 from ._compat import builder_keywords, check_builder_options, graph_metadata
 from ._rules import (
     check_graph_options,
@@ -438,12 +438,7 @@ def make_quantum_graph(
                 full=for_execution or bool(options.qgraph_dot or options.qgraph_mermaid or options.save_qgraph)
                 or show_info.needs_full_qg, whole=bool(options.save_qgraph),
             )
-            if options.output_run is not None and options.output_run != loaded.header.output_run:
-                raise PipetaskLiteError(
-                    f"output run {options.output_run!r} differs from the graph's ({loaded.header.output_run!r})",
-                    option="--output-run",
-                    hint="to write elsewhere, update the graph with 'pipetask update-graph-run'",
-                )
+            check_graph_output_run(options.output_run, loaded.header.output_run)
         plan = plan_collections(
             read_butler, repo=str(options.butler_config), input=options.input, output=options.output,
             # A saved graph is executed into its own output run; one that is

@@ -55,6 +55,11 @@ def cases(repo: str, pipeline: str, tmp: Path) -> list[tuple[str, list[str]] | t
                                             str(tmp / "not-a-graph.qg")]),
         ("`-g` file that does not exist", ["run", "-b", "REPO", "-i", "test/in", "-o", "out", "-g",
                                             str(tmp / "missing.qg")]),
+        # The graph is saved next to the repo (REPO is replaced per tool: one graph per repo).
+        ("`--output-run` that is not the `-g` graph's", ["run", "-b", "REPO", "-i", "test/in", "-o", "out",
+         "-g", "REPO-saved.qg", "--output-run", "out/other"],
+         ["qgraph", "-b", "REPO", "-i", "test/in", "-o", "out", "-p", pipeline, "--output-run", "out/saved",
+          "-q", "REPO-saved.qg"]),
         ("unknown `--show` item", [*base, "--show", "nonsense"]),
         ("unknown `--select-tasks` label", [*base, "--register-dataset-types", "--select-tasks", "nolabel"]),
         ("unreadable `--data-id-table`", [*base, "--register-dataset-types", "--data-id-table",

@@ -160,3 +160,25 @@ def test_a_quantum_backed_worker_returns_what_the_main_process_registers(tmp_pat
             QuantumProvenanceData.collect_and_transfer(butler, [node["quantum"]], [provenance])
         assert butler.get("add_dataset1", instrument="INSTR", detector=node["quantum"].dataId["detector"],
                           collections="out/run") is not None
+
+
+def test_a_worker_that_died_unseen_is_given_its_quantum_without_an_error():
+    # A worker can die between the pool's liveness check and the send: the
+    # broken pipe must not fail the run; the quantum counts as the worker's,
+    # whose death (its sentinel) then fails that quantum alone.
+    import multiprocessing
+    import uuid
+
+    from pipetask_lite import _parallel
+
+    worker = _parallel._Worker(multiprocessing.get_context("spawn"), [])
+    try:
+        worker.process.kill()
+        worker.process.join()
+        quantum_id = uuid.uuid4()
+        worker.prepare(b"setup")
+        worker.send(b"setup", "task0", b"node", b"quantum", quantum_id)
+        assert worker.quantum == quantum_id
+        assert worker.process.sentinel in multiprocessing.connection.wait([worker.process.sentinel], timeout=0)
+    finally:
+        worker.conn.close()
