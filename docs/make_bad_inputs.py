@@ -25,6 +25,11 @@ def last_line(text: str) -> str:
     return line.replace("|", "\\|")[:160]
 
 
+def short(argv: list[str]) -> str:
+    """A command line for a table cell: its subcommand and its last words."""
+    return " ".join(argv[:1] + ["..."] + argv[8:] if len(argv) > 8 else argv)
+
+
 def main() -> None:
     """Run every case with both tools and print the Markdown table."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -43,9 +48,6 @@ def main() -> None:
                 proc = runner([str(repo) if a == "REPO" else a.replace("REPO", str(repo)) for a in argv], cwd=tmp)
                 traceback = " (with traceback)" if "Traceback" in proc.stderr else ""
                 results[tool] = f"exit {proc.returncode}{traceback}: {last_line(proc.stderr).replace(str(repo), 'REPO')}"
-            def short(words):
-                return " ".join(words[:1] + ["..."] + words[8:] if len(words) > 8 else words)
-
             command = short(argv)
             if setup:
                 command += f" (after {short(setup[0])})"

@@ -257,6 +257,11 @@ class _Worker:
         self.task_labels: set[str] = set()
         self.quantum: uuid.UUID | None = None  # the ID of the quantum it is running
 
+    def _post(self, message: tuple | None) -> None:
+        """Send ``message``; a broken pipe (the worker died) is left to the worker's sentinel to report."""
+        with contextlib.suppress(OSError):
+            self.conn.send(message)
+
     def _new_setup(self, setup: bytes) -> bytes | None:
         """``setup``, or `None` if this worker has it already."""
         if self.setup == setup:
@@ -267,9 +272,7 @@ class _Worker:
     def prepare(self, setup: bytes) -> None:
         """Have this worker make its butler and executor for ``setup`` now, before its first quantum."""
         if (new_setup := self._new_setup(setup)) is not None:
-            # A dead worker is replaced before it is given a quantum.
-            with contextlib.suppress(OSError):
-                self.conn.send((new_setup, None, None, None, None))
+            self._post((new_setup, None, None, None, None))  # a dead one is replaced before its first quantum
 
     def send(self, setup: bytes, label: str, task_node: bytes, quantum: bytes, quantum_id: uuid.UUID) -> None:
         """Give this worker a quantum, with its setup and task node unless it has them already.
@@ -282,14 +285,12 @@ class _Worker:
         new_node = None if label in self.task_labels else task_node
         self.task_labels.add(label)
         self.quantum = quantum_id
-        with contextlib.suppress(OSError):
-            self.conn.send((new_setup, label, new_node, quantum, quantum_id))
+        self._post((new_setup, label, new_node, quantum, quantum_id))
 
     def stop(self) -> None:
         """Ask an idle worker to end; kill a busy one."""
         if self.quantum is None and self.process.is_alive():
-            with contextlib.suppress(OSError):
-                self.conn.send(None)
+            self._post(None)
         else:
             self.process.terminate()
 

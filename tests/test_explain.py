@@ -723,7 +723,8 @@ def test_collection_rules_are_the_commands_source(extra: list[str]) -> None:
     from pipetask_lite import _collections
 
     script = explain(["run", "-b", "repo", *extra])
-    for rule in (_collections.CollectionPlan, _collections.plan_collections, _collections._contains_run_of):
+    for rule in (_collections.CollectionPlan, _collections.plan_collections, _collections._contains_run_of,
+                 _collections.check_graph_output_run):
         assert inspect.getsource(rule) in script, rule.__name__
     assert script.count("def plan_collections(") == 1
     # Called as the command calls it: every option by keyword.
