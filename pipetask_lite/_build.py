@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ._util import (
-    ACTION_OPTIONS, as_actions, blame, first_line, make_show, open_butler, open_for_writing, warn_unhandled_show,
+    ACTION_OPTIONS, TASK_LABEL, as_actions, blame, first_line, make_show, open_butler, open_for_writing, warn_unhandled_show,
 )
 from .actions import PipelineAction
-from .errors import PipetaskLiteError
+from .errors import PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
+    from lsst.pex.config import Config
     from lsst.ctrl.mpexec import PipelineGraphFactory
     from lsst.ctrl.mpexec.showInfo import ShowInfo
     from lsst.pipe.base import PipelineGraph
@@ -32,17 +33,25 @@ def build(
     pipeline_mermaid: str | None = None,
     show: Sequence[str] = (),
     butler_config: str | None = None,
+    config: Config | None = None,
+    label: str | None = None,
 ) -> PipelineGraph:
     """Build (and optionally save and show) a pipeline: ``pipetask build``.
 
     Parameters
     ----------
-    pipeline : `str`, optional
+    pipeline : `str`, `lsst.pipe.base.Pipeline`, `lsst.pipe.base.PipelineGraph` or `type`, optional
         ``-p``: pipeline YAML file; ``file.yaml#label1,subset2`` selects tasks.
+        From Python also a `Pipeline` (copied, then edited by
+        ``pipeline_actions``), a `PipelineGraph` (used as it is: no
+        ``pipeline_actions`` or ``save_pipeline``) or a `PipelineTask`
+        subclass (a pipeline of that one task, with ``config`` and ``label``).
     pipeline_actions : `~collections.abc.Sequence`, optional
         ``-t``, ``--delete``, ``-c``, ``-C`` and ``--instrument`` in order, as
         `PipelineAction` values or ``(option, value)`` pairs such as
-        ``("config", "isr:overscan.fitType=MEDIAN")``.
+        ``("config", "isr:overscan.fitType=MEDIAN")``; a task or instrument
+        class (or instrument instance) may stand for its name, if it can be
+        imported by that name.
     save_pipeline : `str`, optional
         ``-s``: write the resulting pipeline YAML here.
     select_tasks : `str`, optional
@@ -55,9 +64,16 @@ def build(
         ``--show``: pipeline items (``pipeline``, ``config``, ``history=``,
         ``dump-config``, ``tasks``, ``subsets``, ``pipeline-graph``,
         ``task-graph``, ``inputs``) printed to stdout.
-    butler_config : `str`, optional
+    butler_config : `str` or `lsst.daf.butler.Butler`, optional
         ``-b``: resolve dataset types against this repo (for
         ``--show pipeline-graph``/``task-graph`` and ``--pipeline-dot``).
+    config : `lsst.pex.config.Config`, optional
+        Python only: with a task class as ``pipeline``, its config (as
+        `SimplePipelineExecutor.from_task_class`); it is added to the
+        pipeline as a Python config override, before ``pipeline_actions``.
+    label : `str`, optional
+        Python only: with a task class as ``pipeline``, its label (default
+        the class's ``_DefaultName``).
 
     Returns
     -------
@@ -76,7 +92,7 @@ def build(
     factory = build_pipeline(
         pipeline=pipeline, pipeline_actions=pipeline_actions, save_pipeline=save_pipeline,
         select_tasks=select_tasks, pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid,
-        show_info=show_info, butler_config=butler_config,
+        show_info=show_info, butler_config=butler_config, config=config, label=label,
     )
     warn_unhandled_show(show_info, "build")
     return factory(resolve=butler_config is not None)
@@ -92,6 +108,8 @@ def build_pipeline(
     pipeline_mermaid: str | None,
     show_info: ShowInfo,
     butler_config: str | None = None,
+    config: Config | None = None,
+    label: str | None = None,
 ) -> PipelineGraphFactory:
     """Do the work of `build`; ``qgraph`` and ``run`` start here too.
 
@@ -100,16 +118,19 @@ def build_pipeline(
     parameters are those of `build`, with ``show`` already parsed.
     """
     from lsst.ctrl.mpexec import PipelineGraphFactory
-    from lsst.pipe.base import Pipeline
     from lsst.pipe.base.pipeline_graph import PipelineGraphError, visualization
 
-    # The pipeline file, then -t/--delete/-c/-C/--instrument in command-line order.
-    with (
-        blame("-p/--pipeline", ValueError, KeyError, OSError),
-        blame("-p/--pipeline", FileNotFoundError, message=f"no such pipeline file: {pipeline!r}"),
-    ):
-        pipe = Pipeline.from_uri(pipeline) if pipeline else Pipeline("anonymous")
+    # The pipeline file (or a Python caller's object), then
+    # -t/--delete/-c/-C/--instrument in command-line order.
     actions = as_actions(pipeline_actions)
+    pipe, given_graph = _starting_pipeline(pipeline, actions, config=config, label=label)
+    if given_graph is not None:
+        # A PipelineGraph is built already: there is no Pipeline to edit or save.
+        if actions:
+            raise UsageError("a PipelineGraph cannot be edited; pass a Pipeline to apply pipeline actions",
+                             option=ACTION_OPTIONS[actions[0].option])
+        if save_pipeline:
+            raise UsageError("a PipelineGraph cannot be saved as a pipeline YAML file", option="-s/--save-pipeline")
     for action in actions:
         # What Pipeline's methods raise for a label or value they refuse
         # (an unknown label for -c/-C/--delete, a name that is not a class).
@@ -139,7 +160,7 @@ def build_pipeline(
         # Task configs are built and validated here, so a bad -c/-C surfaces
         # now, with its option named.
         try:
-            pipeline_graph = pipe.to_graph()
+            pipeline_graph = pipe.to_graph() if given_graph is None else given_graph
         except Exception as exc:
             raise _config_error(exc, actions) from exc
         if select_tasks:
@@ -178,6 +199,66 @@ def build_pipeline(
         show_info.show_pipeline_info(factory)
     sys.stdout.flush()
     return factory
+
+
+def _starting_pipeline(pipeline, actions: Sequence[PipelineAction], *, config, label: str | None):
+    """The pipeline that ``-p`` (or a Python caller's ``pipeline=`` object) starts from.
+
+    Returns ``(pipeline, None)`` with a `~lsst.pipe.base.Pipeline` that the
+    actions edit: read from a YAML file (``-p``), a copy of the caller's (it
+    is not changed), or a pipeline of one task class with ``config`` (its
+    differences from the defaults, as a Python config override) under
+    ``label``, as `SimplePipelineExecutor.from_task_class` makes.  Returns
+    ``(None, graph)`` for a caller's `~lsst.pipe.base.PipelineGraph` (a copy).
+    """
+    import copy
+
+    from lsst.pipe.base import Pipeline, PipelineGraph, PipelineTask
+
+    is_task_class = isinstance(pipeline, type) and issubclass(pipeline, PipelineTask)
+    if not is_task_class and (config is not None or label is not None):
+        raise UsageError("only with a PipelineTask subclass as pipeline=", option="config=" if config is not None
+                         else "label=")
+    if isinstance(pipeline, PipelineGraph):
+        return None, pipeline.copy()
+    if isinstance(pipeline, Pipeline):
+        return copy.deepcopy(pipeline), None
+    if is_task_class:
+        label = label if label is not None else pipeline._DefaultName
+        if not TASK_LABEL.fullmatch(label):
+            raise UsageError(f"task label {label!r} is not a name (letters, digits and _)", option="label=")
+        for action in actions:
+            if action.option == "task" and _label_of_new_task(action) == label:
+                raise UsageError(
+                    f"the task class has label {label!r}, and a task action adds another task with it; "
+                    "give one of them another label", option="label=",
+                )
+        pipe = Pipeline("anonymous")
+        pipe.addTask(pipeline, label)
+        if config is not None:
+            if not isinstance(config, pipeline.ConfigClass):
+                raise UsageError(f"a {pipeline.ConfigClass.__name__} is needed for {pipeline.__name__}, "
+                                 f"not a {type(config).__name__}", option="config=")
+            # Pipeline holds config as overrides; saveToString is the whole config as one.
+            pipe.addConfigPython(label, config.saveToString())
+        return pipe, None
+    with (
+        blame("-p/--pipeline", ValueError, KeyError, OSError),
+        blame("-p/--pipeline", FileNotFoundError, message=f"no such pipeline file: {pipeline!r}"),
+    ):
+        return (Pipeline.from_uri(pipeline) if pipeline else Pipeline("anonymous")), None
+
+
+def _label_of_new_task(action: PipelineAction) -> str | None:
+    """The label a ``-t`` action gives its task: its own, or the class's ``_DefaultName`` (as `Pipeline.addTask`)."""
+    if action.label:
+        return action.label
+    from lsst.utils.doImport import doImportType
+
+    try:
+        return doImportType(action.value)._DefaultName
+    except Exception:  # an import failure is reported, naming -t, when the action is applied
+        return None
 
 
 def _check_class(name: str, base: str, option: str) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ._util import butler_from_config
 from .errors import PipetaskLiteError
 
 if TYPE_CHECKING:
@@ -295,17 +296,17 @@ def make_output_collections(
         Writeable butler whose default run is the output run and whose
         default collections are ``-o`` (or the run and ``-i``).
     """
-    from lsst.daf.butler import Butler, CollectionType
+    from lsst.daf.butler import CollectionType
     from lsst.daf.butler.registry import RegistryDefaults
     from lsst.pipe.base.pipeline_graph import NodeType
 
     if plan.output is None:
-        butler = Butler.from_config(
+        butler = butler_from_config(
             butler_config, writeable=True, run=plan.output_run, collections=[plan.output_run, *plan.inputs]
         )
         butler.collections.register(plan.output_run)
         return butler
-    butler = Butler.from_config(butler_config, writeable=True)
+    butler = butler_from_config(butler_config, writeable=True)
     chain = list(plan.chain)
     if plan.replaced is not None and prune_replaced == "unstore":
         # Only the regular outputs of this pipeline; init-outputs, configs and

@@ -28,6 +28,7 @@ __all__ = (
 )
 
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -73,20 +74,50 @@ class RunResult:
         Quanta whose task raised (or timed out); ``exceptionInfo`` says why.
     blocked : `list` [`lsst.pipe.base.quantum_reports.QuantumReport`]
         Quanta not run because a quantum they depend on failed.
+    outputs : `dict` [`str`, `list` [`lsst.daf.butler.DatasetRef`]]
+        The outputs of the quanta that succeeded, by dataset type name, in
+        ``output_run``: ``butler.get(result.outputs["name"][0])`` reads one.
+        Computed when first read.
     """
 
     output: str | None
     output_run: str
-    quantum_graph: PredictedQuantumGraph
-    report: Report | None = None
-    succeeded: list[QuantumReport] = field(default_factory=list)
-    failed: list[QuantumReport] = field(default_factory=list)
-    blocked: list[QuantumReport] = field(default_factory=list)
+    quantum_graph: PredictedQuantumGraph = field(repr=False)
+    report: Report | None = field(default=None, repr=False)
+    succeeded: list[QuantumReport] = field(default_factory=list, repr=False)
+    failed: list[QuantumReport] = field(default_factory=list, repr=False)
+    blocked: list[QuantumReport] = field(default_factory=list, repr=False)
 
     @property
     def n_quanta(self) -> int:
         """Number of quanta in the graph (`int`)."""
         return len(self.quantum_graph)
+
+    @functools.cached_property
+    def outputs(self) -> dict[str, list]:
+        """The outputs of the quanta that succeeded, by dataset type name (see the class docstring)."""
+        done = {report.quantumId for report in self.succeeded}
+        # The graph's predicted outputs of those quanta (the refs pipe_base
+        # wrote them with); build_execution_quanta makes them if not made yet.
+        self.quantum_graph.build_execution_quanta()
+        outputs: dict[str, list] = {}
+        for quantum_id, node in self.quantum_graph.quantum_only_xgraph.nodes.items():
+            if quantum_id in done:
+                for dataset_type, refs in node["quantum"].outputs.items():
+                    outputs.setdefault(dataset_type.name, []).extend(refs)
+        return {name: sorted(refs, key=lambda ref: str(ref.dataId)) for name, refs in sorted(outputs.items())}
+
+    def __repr__(self) -> str:
+        """A few lines of counts, not the reports: what a notebook shows."""
+        lines = [
+            f"RunResult(output={self.output!r}, output_run={self.output_run!r}):",
+            f"  quanta: {self.n_quanta} in the graph, {len(self.succeeded)} succeeded, {len(self.failed)} failed, "
+            f"{len(self.blocked)} blocked",
+        ]
+        if self.succeeded:
+            counts = ", ".join(f"{name} {len(refs)}" for name, refs in self.outputs.items())
+            lines.append(f"  outputs: {counts}")
+        return "\n".join(lines)
 
 
 

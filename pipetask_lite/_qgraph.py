@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,12 +29,14 @@ from ._rules import (
     skip_existing_collections,
     skips_existing,
 )
-from ._util import blame, check_writable, file_errors, make_show, open_butler, open_for_writing, query_errors, warn_unhandled_show
+from ._util import blame, check_writable, file_errors, first_line, make_show, open_butler, open_for_writing, query_errors, warn_unhandled_show
 from .actions import PipelineAction
 from .errors import PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
     from lsst.ctrl.mpexec import PipelineGraphFactory
+    from lsst.daf.butler import DataCoordinate, DatasetRef
+    from lsst.pex.config import Config
     from lsst.ctrl.mpexec.showInfo import ShowInfo
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
 
@@ -46,9 +48,24 @@ def is_given(value) -> bool:
     return value is not None
 
 
-def graph_option(default=dataclasses.MISSING, /, *, needs_builder: Callable[[Any], bool] | None, lsst_call: str):
-    """A `GraphOptions` field: its default, whether it needs the graph builder, its LSST call (for the docs)."""
-    return dataclasses.field(default=default, metadata={"needs_builder": needs_builder, "lsst_call": lsst_call})
+def graph_option(
+    default=dataclasses.MISSING, /, *, needs_builder: Callable[[Any], bool] | None, lsst_call: str,
+    api_only: bool = False,
+):
+    """A `GraphOptions` field: its default, whether it needs the graph builder, its LSST call (for the docs).
+
+    ``api_only`` fields are keywords of the Python functions that no option
+    gives (objects such as ``bind=``): the command line leaves them at their
+    default.
+    """
+    return dataclasses.field(
+        default=default, metadata={"needs_builder": needs_builder, "lsst_call": lsst_call, "api_only": api_only}
+    )
+
+
+def _as_text(value):
+    """A Python caller's object where the rules want the option's text: what the rule needs is whether it is given."""
+    return value if value is None or isinstance(value, str) else f"<{type(value).__name__}>"
 
 
 @dataclass(frozen=True)
@@ -189,6 +206,23 @@ class GraphOptions:
         lsst_call="`AllDimensionsQuantumGraphBuilder(clobber=True)`; `SingleQuantumExecutor(clobber_outputs=True)`",
     )
     show: Sequence[str] = graph_option((), needs_builder=None, lsst_call="`lsst.ctrl.mpexec.showInfo.ShowInfo(...)`")
+    # Keywords of the Python API only (pipetask_lite._api): objects no option can give.
+    config: Any = graph_option(
+        None, needs_builder=None, api_only=True,
+        lsst_call="`pipeline.addConfigPython(label, config.saveToString())` (as `SimplePipelineExecutor.from_task_class(config=...)`)",
+    )
+    label: str | None = graph_option(
+        None, needs_builder=None, api_only=True,
+        lsst_call="`pipeline.addTask(task_class, label)` (as `SimplePipelineExecutor.from_task_class(label=...)`)",
+    )
+    bind: Any = graph_option(
+        None, needs_builder=None, api_only=True,
+        lsst_call="`SimplePipelineExecutor.from_pipeline_graph(bind=...)` / `AllDimensionsQuantumGraphBuilder(bind=...)`",
+    )
+    data_ids: Any = graph_option(
+        None, needs_builder=is_given, api_only=True,
+        lsst_call="`astropy.table.Table(rows=...)`; `AllDimensionsQuantumGraphBuilder(data_id_tables=[...])`",
+    )
     # Derived, in __post_init__.
     skips_existing: bool = field(init=False)
     builder_reasons: tuple[str, ...] = field(init=False)
@@ -196,7 +230,7 @@ class GraphOptions:
 
     def __post_init__(self) -> None:
         check_graph_options(
-            qgraph=self.qgraph, pipeline=self.pipeline, pipeline_actions=self.pipeline_actions,
+            qgraph=_as_text(self.qgraph), pipeline=_as_text(self.pipeline), pipeline_actions=self.pipeline_actions,
             save_pipeline=self.save_pipeline, select_tasks=self.select_tasks, pipeline_dot=self.pipeline_dot,
             pipeline_mermaid=self.pipeline_mermaid, qgraph_id=self.qgraph_id, qgraph_node_id=self.qgraph_node_id,
             data_query=self.data_query, data_id_table=self.data_id_table,
@@ -207,6 +241,19 @@ class GraphOptions:
             skip_existing=self.skip_existing, retained_dataset_types=self.retained_dataset_types,
             prune_unanchored_quanta=self.prune_unanchored_quanta,
         )
+        if self.qgraph is not None:
+            # The API-only keywords that build a graph; a graph given has been built.
+            for name in ("config", "label", "bind", "data_ids"):
+                if getattr(self, name) is not None:
+                    raise UsageError("a quantum graph given is not built again; leave this out",
+                                     option=f"{name}=")
+            if not isinstance(self.qgraph, str) and (self.qgraph_id is not None or self.qgraph_node_id):
+                raise UsageError("applies only to a graph read from a file; select quanta of a graph object "
+                                 "before passing it", option="--qgraph-node-id" if self.qgraph_node_id
+                                 else "--qgraph-id")
+            if not isinstance(self.qgraph, str) and self.save_qgraph:
+                raise UsageError("a graph object given is not saved again; save it when it is built",
+                                 option="-q/--save-qgraph")
         # The options in effect that the plain recipe cannot express (each
         # field says whether it is one: graph_option's needs_builder).
         reasons = tuple(f.name for f in dataclasses.fields(self) if f.init
@@ -224,7 +271,8 @@ class GraphOptions:
         The command itself passes each value to `pipetask_lite.qgraph` or
         `pipetask_lite.run` by its keyword; this only reads the same names.
         """
-        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.init})
+        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+                      if f.init and not f.metadata["api_only"]})
 
     def skip_existing_in_for(self, output_run: str | None) -> tuple[str, ...]:
         """The collections searched for existing outputs, for the graph builder and the executor alike."""
@@ -267,6 +315,10 @@ def qgraph(
     clobber_outputs: bool = False,
     summary: str | None = None,
     show: Sequence[str] = (),
+    config: Config | None = None,
+    label: str | None = None,
+    bind: Mapping[str, Any] | None = None,
+    data_ids: Iterable[Mapping[str, Any] | DataCoordinate | DatasetRef] | None = None,
 ) -> PredictedQuantumGraph | None:
     """Build or load a quantum graph, optionally save and show it: ``pipetask qgraph``.
 
@@ -275,19 +327,21 @@ def qgraph(
 
     Parameters
     ----------
-    butler_config : `str`
-        ``-b``: the data repository.
+    butler_config : `str` or `lsst.daf.butler.Butler`
+        ``-b``: the data repository, or (from Python) a butler opened on it,
+        which is used as it is (a writeable one for `run`) and not closed.
     input, output, output_run : optional
         ``-i``, ``-o``, ``--output-run``: as for `pipetask_lite.run`; the
         graph is built for that output run.
     pipeline, pipeline_actions, save_pipeline, select_tasks, pipeline_dot, \
 pipeline_mermaid : optional
-        As for `pipetask_lite.build`.
+        As for `pipetask_lite.build` (objects included).
     data_query : `str`, optional
         ``-d``: the ``where`` expression that selects data IDs.
-    qgraph : `str`, optional
+    qgraph : `str` or `~lsst.pipe.base.quantum_graph.PredictedQuantumGraph`, optional
         ``-g``: load this saved graph (``.qg``, or legacy ``.qgraph``) instead
-        of building one; no pipeline keywords then.
+        of building one; no pipeline keywords then.  From Python also a
+        graph object (see `pipetask_lite.run`).
     qgraph_id : `str`, optional
         ``--qgraph-id``: the loaded legacy graph must have this ID.
     qgraph_node_id : `~collections.abc.Sequence` [`str`], optional
@@ -319,9 +373,10 @@ pipeline_mermaid : optional
     dataset_query_constraint : `str`, optional
         ``--dataset-query-constraint``: ``all``, ``off``, or dataset type
         names whose existence constrains the data IDs.
-    data_id_table : `~collections.abc.Sequence` [`str`], optional
+    data_id_table : `~collections.abc.Sequence` [`str` or `astropy.table.Table`], optional
         ``--data-id-table``: tables (any format astropy reads) of data IDs
-        joined into the query.
+        joined into the query; from Python also `~astropy.table.Table`
+        objects.
     mock : `bool`, optional
         ``--mock``: build the graph for mock tasks
         (`lsst.pipe.base.tests.mocks.mock_pipeline_graph`).
@@ -337,6 +392,16 @@ pipeline_mermaid : optional
     show : `~collections.abc.Sequence` [`str`], optional
         ``--show``: pipeline items (see `pipetask_lite.build`) stop before the
         graph is built; ``graph``, ``workflow`` and ``uri`` print the graph.
+    config, label : optional
+        Python only: as for `pipetask_lite.build`.
+    bind : `~collections.abc.Mapping` [`str`, `object`], optional
+        Python only: values for identifiers in ``data_query``, as
+        ``Butler.query_datasets(where=..., bind=...)`` takes them.
+    data_ids : `~collections.abc.Iterable`, optional
+        Python only: data IDs (mappings or `lsst.daf.butler.DataCoordinate`)
+        or `lsst.daf.butler.DatasetRef` values (their data IDs); they mean
+        what a ``data_id_table`` with those rows means.  Their dimensions
+        must be dimensions of the pipeline's tasks.
 
     Returns
     -------
@@ -356,7 +421,7 @@ pipeline_mermaid : optional
         dataset_query_constraint=dataset_query_constraint, data_id_table=data_id_table, mock=mock,
         mock_failure=mock_failure, unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run,
         replace_run=replace_run, prune_replaced=prune_replaced, rebase=rebase, clobber_outputs=clobber_outputs,
-        show=show,
+        show=show, config=config, label=label, bind=bind, data_ids=data_ids,
     )
     check_writable(summary, "--summary")
     show_info = make_show(show)
@@ -365,7 +430,7 @@ pipeline_mermaid : optional
         factory = build_pipeline(
             pipeline=pipeline, pipeline_actions=pipeline_actions, save_pipeline=save_pipeline,
             select_tasks=select_tasks, pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid,
-            show_info=show_info,
+            show_info=show_info, config=config, label=label,
         )
         if show_info.handled and not show_info.unhandled:
             print("No quantum graph generated. The --show option was given and all options were processed.",
@@ -431,29 +496,37 @@ def make_quantum_graph(
     )
     prune_pair = parse_prune_unanchored_quanta(options.prune_unanchored_quanta) if options.prune_unanchored_quanta else None
     with open_butler(options.butler_config) as read_butler:
-        loaded = None
-        if options.qgraph is not None:
+        loaded = given = None
+        if isinstance(options.qgraph, str):
             loaded = load_quantum_graph(
                 options.qgraph, butler=read_butler, qgraph_id=options.qgraph_id, qgraph_node_id=options.qgraph_node_id,
                 full=for_execution or bool(options.qgraph_dot or options.qgraph_mermaid or options.save_qgraph)
                 or show_info.needs_full_qg, whole=bool(options.save_qgraph),
             )
-            check_graph_output_run(options.output_run, loaded.header.output_run)
+        elif options.qgraph is not None:
+            # A Python caller's graph object (pipetask_lite._api says which types).
+            given = graph_object(options.qgraph)
+            check_graph_repo(given, read_butler)
+        if loaded is not None or given is not None:
+            check_graph_output_run(options.output_run, (loaded or given).header.output_run)
         plan = plan_collections(
             read_butler, repo=str(options.butler_config), input=options.input, output=options.output,
             # A saved graph is executed into its own output run; one that is
             # only looked at writes nothing, so its run does not matter.
-            output_run=loaded.header.output_run if loaded is not None and for_execution else options.output_run,
+            output_run=(loaded or given).header.output_run if options.qgraph is not None and for_execution
+            else options.output_run,
             extend_run=options.extend_run, replace_run=options.replace_run, rebase=options.rebase,
             writeable=for_execution or loaded is None,
             # The graph builder needs inputs; a saved graph has its own.
-            require_inputs=loaded is None, skip_existing_in=options.skip_existing_in,
+            require_inputs=options.qgraph is None, skip_existing_in=options.skip_existing_in,
         )
         # --skip-existing-in, and the output run with --skip-existing or --extend-run.
         skip_existing_in = options.skip_existing_in_for(plan.output_run)
 
         if loaded is not None:
             components = loaded
+        elif given is not None:
+            quantum_graph, components = given, None
         else:
             pipeline_graph = factory(resolve=False)
             if options.mock:
@@ -465,6 +538,8 @@ def make_quantum_graph(
                         pipeline_graph, unmocked_dataset_types=options.unmocked_dataset_types, force_failures=force_failures,
                     )
             tables = read_data_id_tables(options.data_id_table)
+            if options.data_ids is not None:
+                tables.append(data_ids_table(options.data_ids, pipeline_graph, read_butler))
             with blame("--dataset-query-constraint", ValueError):
                 constraint = DatasetQueryConstraintVariant.fromExpression(options.dataset_query_constraint)
             graph_butler = read_butler.clone(collections=list(plan.search_path))
@@ -487,7 +562,8 @@ def make_quantum_graph(
                     # The SimplePipelineExecutor recipe: one quantum per task
                     # and data ID that -d selects, in the input collections.
                     quantum_graph = SimplePipelineExecutor.from_pipeline_graph(
-                        pipeline_graph, where=options.data_query, butler=graph_butler, output=options.output,
+                        pipeline_graph, where=options.data_query, bind=options.bind, butler=graph_butler,
+                        output=options.output,
                         output_run=plan.output_run, attach_datastore_records=with_datastore_records,
                     ).predicted
                     components = None
@@ -495,7 +571,8 @@ def make_quantum_graph(
                     # The builder SimplePipelineExecutor wraps, called directly
                     # for the options it does not take.
                     builder = AllDimensionsQuantumGraphBuilder(
-                        pipeline_graph, graph_butler, where=options.data_query, skip_existing_in=skip_existing_in,
+                        pipeline_graph, graph_butler, where=options.data_query, bind=options.bind,
+                        skip_existing_in=skip_existing_in,
                         clobber=options.clobber_outputs, dataset_query_constraint=constraint,
                         input_collections=list(plan.search_path), output_run=plan.output_run,
                         data_id_tables=tables,
@@ -647,7 +724,13 @@ def read_data_id_tables(uris: Sequence[str]) -> list:
     from lsst.resources import ResourcePath
 
     tables = []
-    for uri in uris:
+    for index, uri in enumerate(uris):
+        if isinstance(uri, Table):
+            # A Python caller's table: a copy, to name it in the builder's log.
+            table = uri.copy()
+            table.meta["filename"] = f"data_id_table[{index}]"
+            tables.append(table)
+            continue
         with blame("--data-id-table", *file_errors(), message=f"cannot read {uri!r} as a table"):
             with ResourcePath(uri).as_local() as local:
                 table = Table.read(local.ospath)
@@ -655,6 +738,100 @@ def read_data_id_tables(uris: Sequence[str]) -> list:
         table.meta["filename"] = uri
         tables.append(table)
     return tables
+
+
+def data_ids_table(data_ids, pipeline_graph, butler):
+    """The data-ID table of ``data_ids=``: mappings, `DataCoordinate` or `DatasetRef` values (their data IDs).
+
+    Its columns are the data IDs' required dimensions, which must all be
+    dimensions of the pipeline's tasks (a table of other dimensions would
+    join unrelated rows into the query).
+
+    Raises
+    ------
+    pipetask_lite.UsageError
+        Raised, naming ``data_ids=``, for an empty iterable, data IDs of
+        different or unknown dimensions, or dimensions the pipeline has not.
+    """
+    from astropy.table import Table
+    from lsst.daf.butler import DataCoordinate, DatasetRef, DimensionNameError
+    from lsst.pipe.base.pipeline_graph import PipelineGraphError
+
+    universe = butler.dimensions
+    rows = []
+    for item in data_ids:
+        if isinstance(item, DatasetRef):
+            item = item.dataId
+        if isinstance(item, DataCoordinate):
+            item = dict(item.required)
+        if not isinstance(item, Mapping):
+            raise UsageError(f"a data ID is a mapping, a DataCoordinate or a DatasetRef, not {item!r}",
+                             option="data_ids=")
+        try:
+            group = universe.conform(list(item))
+        except (DimensionNameError, KeyError, TypeError) as exc:
+            raise UsageError(f"{dict(item)!r}: {first_line(exc)}", option="data_ids=") from None
+        if set(item) - set(group.names):
+            raise UsageError(f"{dict(item)!r} has keys that are not dimensions", option="data_ids=")
+        if missing := [name for name in group.required if name not in item]:
+            raise UsageError(f"{dict(item)!r} lacks {', '.join(missing)}", option="data_ids=")
+        rows.append({name: item[name] for name in group.required})
+    if not rows:
+        raise UsageError("no data IDs given", option="data_ids=")
+    columns = list(rows[0])
+    if any(list(row) != columns for row in rows):
+        raise UsageError(f"all data IDs must have the same dimensions; {rows[0]} and "
+                         f"{next(row for row in rows if list(row) != columns)} differ", option="data_ids=")
+    with blame("-p/--pipeline", PipelineGraphError):
+        pipeline_graph.resolve(butler.registry)
+    pipeline_dimensions = universe.conform(
+        [name for task in pipeline_graph.tasks.values() for name in task.dimensions.names]
+    )
+    if extra := set(columns) - set(pipeline_dimensions.names):
+        raise UsageError(
+            f"data IDs of dimensions {sorted(columns)}, but the pipeline's tasks have no "
+            f"{', '.join(sorted(extra))} (their dimensions: {sorted(pipeline_dimensions.names)})",
+            option="data_ids=",
+        )
+    return Table(rows=[[row[name] for name in columns] for row in rows], names=columns,
+                 meta={"filename": "data_ids="})
+
+
+def graph_object(qgraph):
+    """A Python caller's graph as a `PredictedQuantumGraph` (an old `QuantumGraph` converted)."""
+    from lsst.pipe.base.quantum_graph import PredictedQuantumGraph, PredictedQuantumGraphComponents
+
+    if isinstance(qgraph, PredictedQuantumGraph):
+        return qgraph
+    import lsst.pipe.base
+
+    old_class = getattr(lsst.pipe.base, "QuantumGraph", None)
+    if old_class is not None and isinstance(qgraph, old_class):
+        return PredictedQuantumGraphComponents.from_old_quantum_graph(qgraph).assemble()
+    raise UsageError(f"expected a file name or a PredictedQuantumGraph, not {type(qgraph).__name__}",
+                     option="-g/--qgraph")
+
+
+def check_graph_repo(quantum_graph, butler) -> None:
+    """Refuse a graph object whose input datasets are not in ``butler``'s repo: it was made for another.
+
+    A few of the graph's overall inputs are looked up by dataset ID; a graph
+    built on this repo finds them all.
+    """
+    overall = {name for name, _ in quantum_graph.pipeline_graph.iter_overall_inputs()}
+    quantum_graph.build_execution_quanta()
+    refs = []
+    for node in quantum_graph.quantum_only_xgraph.nodes.values():
+        refs += [ref for dataset_type, some in node["quantum"].inputs.items() if dataset_type.name in overall
+                 for ref in some]
+        if len(refs) >= 5:
+            break
+    refs = refs[:5]
+    if refs and all(butler.get_dataset(ref.id) is None for ref in refs):
+        raise UsageError(
+            f"the graph's input datasets (e.g. {refs[0]}) are not in this repo: it was made for another one",
+            option="-b/--butler-config",
+        )
 
 
 def _log_summary(quantum_graph: PredictedQuantumGraph) -> None:

@@ -18,9 +18,9 @@ import dataclasses
 import functools
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._build import build_pipeline
 from ._collections import make_output_collections
@@ -41,12 +41,14 @@ from ._parallel import START_METHODS, WorkerPool, WorkerSetup
 from ._qgraph import GraphOptions, make_quantum_graph
 from ._registration import BatchRegistration, QuantumBackedButlers
 from ._rules import check_execution_numbers, execution_timeout, executor_clobbers
-from ._util import blame, check_writable, make_show, open_butler, warn_unhandled_show
+from ._util import blame, check_writable, given_butler, make_show, open_butler, warn_unhandled_show
 from ._watch import start as start_watcher
 from .actions import PipelineAction
 from .errors import Interrupted, PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
+    from lsst.daf.butler import DataCoordinate, DatasetRef
+    from lsst.pex.config import Config
     from lsst.pipe.base import ExecutionResources
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
 
@@ -198,6 +200,10 @@ def run(
     cov_packages: Sequence[str] = (),
     progress: bool = True,
     resume_command: Callable[[str], str] | None = None,
+    config: Config | None = None,
+    label: str | None = None,
+    bind: Mapping[str, Any] | None = None,
+    data_ids: Iterable[Mapping[str, Any] | DataCoordinate | DatasetRef] | None = None,
 ) -> RunResult | None:
     """Build a pipeline and its quantum graph, then execute it: ``pipetask run``.
 
@@ -207,8 +213,9 @@ def run(
 
     Parameters
     ----------
-    butler_config : `str`
-        ``-b``: the data repository.
+    butler_config : `str` or `lsst.daf.butler.Butler`
+        ``-b``: the data repository, or (from Python) a butler opened on it,
+        which is used as it is (a writeable one for `run`) and not closed.
     input : `~collections.abc.Sequence` [`str`], optional
         ``-i``: input collections, searched in order; CHAINED collections are
         flattened into the new output chain, as pipetask does.
@@ -218,14 +225,19 @@ def run(
     output_run : `str`, optional
         ``--output-run``: the RUN collection for all outputs; by default
         ``OUTPUT/TIMESTAMP`` (with ``extend_run``: the first child of ``-o``).
-    pipeline : `str`, optional
+    pipeline : `str`, `lsst.pipe.base.Pipeline`, `lsst.pipe.base.PipelineGraph` or `type`, optional
         ``-p``: pipeline YAML file; ``file.yaml#label1,subset2`` selects tasks
-        (`lsst.pipe.base.Pipeline.from_uri`).
+        (`lsst.pipe.base.Pipeline.from_uri`).  From Python also a `Pipeline`
+        (copied, then edited by ``pipeline_actions``), a `PipelineGraph`
+        (used as it is: no ``pipeline_actions``) or a `PipelineTask`
+        subclass (with ``config`` and ``label``).
     pipeline_actions : `~collections.abc.Sequence`, optional
         ``-t``, ``--delete``, ``-c``, ``-C`` and ``--instrument``, applied in
         this order.  Each item is a `PipelineAction` or a pair
         ``(option, value)`` such as ``("config", "isr:overscan.fitType=MEDIAN")``
-        or ``("instrument", "lsst.obs.decam.DarkEnergyCamera")``.
+        or ``("instrument", "lsst.obs.decam.DarkEnergyCamera")``; from Python
+        a task or instrument class (or instrument instance) may stand for
+        its name.
     save_pipeline, select_tasks, pipeline_dot, pipeline_mermaid : optional
         ``-s``, ``--select-tasks``, ``--pipeline-dot``, ``--pipeline-mermaid``
         (see `pipetask_lite.build`).
@@ -283,7 +295,11 @@ def run(
         partial outputs before running it again.
     qgraph, qgraph_id, qgraph_node_id : optional
         ``-g``, ``--qgraph-id``, ``--qgraph-node-id``: execute a saved graph
-        (or some of its quanta) instead of building one.
+        (or some of its quanta) instead of building one.  From Python
+        ``qgraph`` may be the graph `pipetask_lite.qgraph` returned (a
+        `~lsst.pipe.base.quantum_graph.PredictedQuantumGraph`, or an old
+        `~lsst.pipe.base.QuantumGraph`), executed as it is, under the rules
+        of ``-g`` (``qgraph_id`` and ``qgraph_node_id`` are for files).
     qgraph_datastore_records, save_qgraph, qgraph_dot, qgraph_mermaid, \
 dataset_query_constraint, data_id_table, mock, mock_failure, \
 unmocked_dataset_types : optional
@@ -306,6 +322,21 @@ unmocked_dataset_types : optional
     progress : `bool`, optional
         Draw a progress bar while quanta run, if stderr is a terminal or
         this is a Jupyter notebook.
+    config : `lsst.pex.config.Config`, optional
+        Python only: with a task class as ``pipeline``, its config (as
+        `SimplePipelineExecutor.from_task_class`); it is added to the
+        pipeline as a Python config override, before ``pipeline_actions``.
+    label : `str`, optional
+        Python only: with a task class as ``pipeline``, its label (default
+        the class's ``_DefaultName``).
+    bind : `~collections.abc.Mapping` [`str`, `object`], optional
+        Python only: values for identifiers in ``data_query``, as
+        ``Butler.query_datasets(where=..., bind=...)`` takes them.
+    data_ids : `~collections.abc.Iterable`, optional
+        Python only: data IDs (mappings or `lsst.daf.butler.DataCoordinate`)
+        or `lsst.daf.butler.DatasetRef` values (their data IDs); they mean
+        what a ``data_id_table`` with those rows means.  Their dimensions
+        must be dimensions of the pipeline's tasks.
     resume_command : `~collections.abc.Callable` [[`str`], `str`], optional
         Given the output run, the command that resumes it.  With it (the
         command line gives it) a ``-j 1`` run starts a watcher process that
@@ -341,7 +372,7 @@ unmocked_dataset_types : optional
         dataset_query_constraint=dataset_query_constraint, data_id_table=data_id_table, mock=mock,
         mock_failure=mock_failure, unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run,
         replace_run=replace_run, prune_replaced=prune_replaced, rebase=rebase, clobber_outputs=clobber_outputs,
-        show=show,
+        show=show, config=config, label=label, bind=bind, data_ids=data_ids,
     )
     options = RunOptions(
         graph=graph, register_dataset_types=register_dataset_types, skip_init_writes=skip_init_writes,
@@ -368,7 +399,7 @@ unmocked_dataset_types : optional
             factory = build_pipeline(
                 pipeline=pipeline, pipeline_actions=pipeline_actions, save_pipeline=save_pipeline,
                 select_tasks=select_tasks, pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid,
-                show_info=show_info,
+                show_info=show_info, config=config, label=label,
             )
             if show_info.handled and not show_info.unhandled:
                 print("No quantum graph generated or pipeline executed. "
@@ -455,8 +486,11 @@ def _execute(
     if not options.enable_implicit_threading:
         disable_implicit_threading()
 
-    # 4. First write: the output RUN and CHAINED collections.
-    if graph.output is not None and not graph.extend_run and not graph.replace_run:
+    # 4. First write: the output RUN and CHAINED collections.  (prep_butler
+    #    opens the repo itself; a caller's own butler goes the other way.)
+    if graph.output is not None and not graph.extend_run and not graph.replace_run and not given_butler(
+        graph.butler_config
+    ):
         # The SimplePipelineExecutor recipe, given pipetask's flattened chain.
         butler = SimplePipelineExecutor.prep_butler(
             graph.butler_config, inputs=plan.chain, output=graph.output, output_run=plan.output_run

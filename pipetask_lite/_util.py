@@ -4,10 +4,11 @@ from __future__ import annotations
 
 __all__ = (
     "ACTION_OPTIONS", "as_actions", "blame", "check_writable", "file_errors", "first_line", "make_parents",
-    "make_show", "open_butler", "open_for_writing", "query_errors", "repo_errors", "warn_unhandled_show",
+    "given_butler", "lend_butler", "make_show", "open_butler", "open_for_writing", "query_errors", "repo_errors", "warn_unhandled_show",
 )
 
 import contextlib
+import contextvars
 import logging
 import os
 import re
@@ -149,6 +150,44 @@ def _without_butler_error_log() -> Iterator[None]:
         logger.removeFilter(quiet)
 
 
+_LENT_BUTLERS: contextvars.ContextVar[dict] = contextvars.ContextVar("lent_butlers", default={})
+"""Butlers a Python caller handed over (``butler_config=butler``), by the repo string used in their place."""
+
+
+@contextlib.contextmanager
+def lend_butler(repo: str, butler) -> Iterator[None]:
+    """While in the body, `open_butler` (and `given_butler`) answer ``repo`` with clones of ``butler``.
+
+    The functions behind the command line open the repo by its string in
+    several places; a Python caller's own `~lsst.daf.butler.Butler` is used
+    in its place so that there is no second connection and what is written
+    is seen through it.  A clone shares its registry's connection pool and
+    caches, and closing it leaves the caller's butler open.
+    """
+    token = _LENT_BUTLERS.set({**_LENT_BUTLERS.get(), repo: butler})
+    try:
+        yield
+    finally:
+        _LENT_BUTLERS.reset(token)
+
+
+def given_butler(butler_config):
+    """The caller's own butler lent for ``butler_config`` (see `lend_butler`), or `None`."""
+    return _LENT_BUTLERS.get().get(str(butler_config)) if butler_config is not None else None
+
+
+def butler_from_config(butler_config: str, *, writeable: bool = False, **defaults):
+    """`lsst.daf.butler.Butler.from_config`, or a clone of the butler lent for ``butler_config``."""
+    from lsst.daf.butler import Butler
+
+    if (lent := given_butler(butler_config)) is not None:
+        if writeable and not lent.isWriteable():
+            raise UsageError("the butler given is read-only; open it with writeable=True",
+                             option="-b/--butler-config")
+        return lent.clone(**defaults)
+    return Butler.from_config(butler_config, writeable=writeable, **defaults)
+
+
 def open_butler(butler_config: str, *, writeable: bool = False, option: str = "-b/--butler-config"):
     """`lsst.daf.butler.Butler.from_config`, with a repo it cannot open blamed on ``option`` (``-b`` or ``REPO``).
 
@@ -160,6 +199,8 @@ def open_butler(butler_config: str, *, writeable: bool = False, option: str = "-
     """
     from lsst.daf.butler import Butler
 
+    if given_butler(butler_config) is not None:
+        return butler_from_config(butler_config, writeable=writeable)
     with (
         _without_butler_error_log(),
         blame(option, *repo_errors()),

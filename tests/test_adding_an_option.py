@@ -38,7 +38,7 @@ COMMAND_LINE_ONLY = {
     "run": {"options_file"},
 }
 # Keywords of the Python API that no option gives directly.
-API_ONLY = {"progress", "resume_command"}
+API_ONLY = {"progress", "resume_command", "config", "label", "bind", "data_ids"}
 
 
 def init_fields(cls) -> set[str]:

@@ -1,0 +1,305 @@
+"""The Python API takes the objects a Python user holds (issue 27).
+
+Every call of the issue's "Why" either does what a Python user means (the
+result checked in the repo) or raises one `pipetask_lite.UsageError` naming
+the keyword as typed and the option it mirrors, with the repo byte for byte
+unchanged; the "Bad input" cases likewise.  A property test draws wrong-typed
+and odd values for every keyword of `build`, `qgraph` and `run`.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from harness import input_array
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_hostile import repo_digest
+
+import pipetask_lite
+from pipetask_lite import PipelineAction, PipetaskLiteError, UsageError
+from pipetask_lite._api import KINDS
+
+ADD_TASK = "lsst.pipe.base.tests.simpleQGraph.AddTask"
+INSTRUMENT = "lsst.pipe.base.tests.simpleQGraph.SimpleInstrument"
+
+
+def add_task():
+    from lsst.pipe.base.tests.simpleQGraph import AddTask
+
+    return AddTask
+
+
+def add_config(level: int = 0):
+    """The config of task{level} in the repo's pipeline: reads add_dataset{level}, writes add_dataset{level+1}."""
+    config = add_task().ConfigClass()
+    config.connections.in_tmpl = str(level)
+    config.connections.out_tmpl = str(level + 1)
+    return config
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory, _template_add_repo):
+    """One repo for the tests that only read (or must leave it unchanged), with its digest."""
+    base = tmp_path_factory.mktemp("api_objects")
+    root = base / "repo"
+    shutil.copytree(_template_add_repo.root, root)
+    return _template_add_repo.with_root(root)
+
+
+def unchanged(repo, call, match: str, error: type[PipetaskLiteError] = UsageError) -> PipetaskLiteError:
+    """Call ``call()``; it must raise one ``error`` matching ``match``; the repo must be unchanged.
+
+    ``error`` is `PipetaskLiteError` for the failures that are the repo's
+    content rather than the call's (exit 1 on the command line too).
+    """
+    before = repo_digest(repo.root)
+    with pytest.raises(error, match=match) as info:
+        call()
+    assert repo_digest(repo.root) == before
+    assert "\n" not in str(info.value)
+    return info.value
+
+
+def values(butler, dataset_type: str, collection: str) -> dict[int, np.ndarray]:
+    """The arrays of ``dataset_type`` in ``collection``, by detector."""
+    return {ref.dataId["detector"]: butler.get(ref)
+            for ref in butler.query_datasets(dataset_type, collections=collection, explain=False)}
+
+
+# ---------------------------------------------------------------------------
+# Objects that work
+# ---------------------------------------------------------------------------
+
+
+def test_a_butler_is_used_and_stays_open_and_sees_the_outputs(add_repo):
+    from lsst.daf.butler import Butler
+
+    with Butler.from_config(str(add_repo.root), writeable=True) as butler:
+        refs = butler.query_datasets("add_dataset0", collections=add_repo.input_run, where="instrument = 'INSTR' AND detector IN (0, 2)")
+        result = pipetask_lite.run(
+            butler_config=butler, input=add_repo.input_run, output="out", pipeline=add_task(), label="task0",
+            config=add_config(), data_ids=refs, register_dataset_types=True,
+        )
+        assert result.n_quanta == 2
+        # The caller's butler is open, and sees what was written.
+        got = values(butler, "add_dataset1", "out")
+        assert set(got) == {0, 2}
+        np.testing.assert_array_equal(got[2], input_array(2) + 3)
+        assert butler.get(result.outputs["add_dataset1"][0]) is not None
+
+
+def test_a_read_only_butler_is_refused_by_run_before_anything_is_written(shared):
+    from lsst.daf.butler import Butler
+
+    with Butler.from_config(str(shared.root)) as butler:
+        error = unchanged(shared, lambda: pipetask_lite.run(
+            butler_config=butler, input=shared.input_run, output="out", pipeline=str(shared.pipeline),
+            register_dataset_types=True), "read-only")
+        assert str(error).startswith("butler_config= (-b/--butler-config): ")
+        # qgraph writes nothing: a read-only butler is what it needs.
+        graph = pipetask_lite.qgraph(butler_config=butler, input=shared.input_run, output="out",
+                                     pipeline=str(shared.pipeline))
+        assert len(graph) == 9
+        assert butler.query_datasets("add_dataset0", collections=shared.input_run)  # still open
+
+
+def test_a_pipeline_object_is_edited_by_actions_and_not_changed(add_repo):
+    from lsst.pipe.base import Pipeline
+
+    pipeline = Pipeline.from_uri(str(add_repo.pipeline))
+    before = str(pipeline)
+    result = pipetask_lite.run(
+        butler_config=str(add_repo.root), input=[add_repo.input_run], output="out", pipeline=pipeline,
+        pipeline_actions=[("delete", "task2"), ("config", "task0:addend=5")], register_dataset_types=True,
+    )
+    assert str(pipeline) == before
+    assert set(result.quantum_graph.quanta_by_task) == {"task0", "task1"}
+    from lsst.daf.butler import Butler
+
+    with Butler.from_config(str(add_repo.root)) as butler:
+        np.testing.assert_array_equal(values(butler, "add_dataset2", "out")[1], input_array(1) + 5 + 3)
+
+
+def test_a_task_class_with_config_and_label_and_class_actions(shared):
+    AddTask = add_task()
+    config = AddTask.ConfigClass()
+    config.addend = 7
+    graph = pipetask_lite.build(
+        pipeline=AddTask, config=config, label="first",
+        pipeline_actions=[PipelineAction("task", "second", AddTask), ("config", "second:addend=2"),
+                          ("config", "second:connections.in_tmpl=1"), ("config", "second:connections.out_tmpl=2")],
+    )
+    assert set(graph.tasks) == {"first", "second"}
+    assert graph.tasks["first"].config.addend == 7 and graph.tasks["second"].config.addend == 2
+    assert config.addend == 7  # the caller's config is not changed
+    from lsst.pipe.base.tests.simpleQGraph import SimpleInstrument
+
+    for instrument in (SimpleInstrument, SimpleInstrument()):
+        graph = pipetask_lite.build(pipeline=AddTask, pipeline_actions=[("instrument", instrument)])
+        assert list(graph.tasks) == ["add_task"]
+
+
+def test_a_pipeline_graph_runs_and_cannot_be_edited(add_repo):
+    graph = pipetask_lite.build(pipeline=f"{add_repo.pipeline}#firstTwo")
+    unchanged(add_repo, lambda: pipetask_lite.run(
+        butler_config=str(add_repo.root), input=add_repo.input_run, output="out", pipeline=graph,
+        pipeline_actions=[("config", "task0:addend=5")]), r"^pipeline_actions= \(-c/--config\): .*PipelineGraph")
+    result = pipetask_lite.run(butler_config=str(add_repo.root), input=add_repo.input_run, output="out",
+                               pipeline=graph, register_dataset_types=True, data_query="detector = 1")
+    assert result.n_quanta == 2 and len(result.succeeded) == 2
+
+
+def test_a_graph_object_runs_without_a_file_and_clashing_output_run_is_refused(add_repo):
+    from lsst.daf.butler import Butler
+
+    graph = pipetask_lite.qgraph(butler_config=str(add_repo.root), input=add_repo.input_run, output="out",
+                                 output_run="out/run", pipeline=str(add_repo.pipeline), data_query="detector = 0")
+    unchanged(add_repo, lambda: pipetask_lite.run(
+        butler_config=str(add_repo.root), input=add_repo.input_run, output="out", output_run="other",
+        qgraph=graph, register_dataset_types=True), r"^output_run= \(--output-run\): .*differs", PipetaskLiteError)
+    unchanged(add_repo, lambda: pipetask_lite.run(
+        butler_config=str(add_repo.root), input=add_repo.input_run, output="out", qgraph=graph,
+        qgraph_node_id=[next(iter(graph))]), r"^qgraph_node_id= \(--qgraph-node-id\): ")
+    with Butler.from_config(str(add_repo.root), writeable=True) as butler:
+        result = pipetask_lite.run(butler_config=butler, input=add_repo.input_run, output="out", qgraph=graph,
+                                   register_dataset_types=True)
+        assert result.output_run == "out/run" and len(result.succeeded) == 3
+        assert set(values(butler, "add_dataset3", "out")) == {0}
+
+
+def test_a_butler_of_another_repo_than_the_graph_is_refused(shared, tmp_path, _template_add_repo):
+    from lsst.daf.butler import Butler
+
+    graph = pipetask_lite.qgraph(butler_config=str(shared.root), input=shared.input_run, output="out",
+                                 pipeline=str(shared.pipeline), data_query="detector = 0")
+    other = _template_add_repo.with_root(shutil.copytree(_template_add_repo.root, tmp_path / "other"))
+    # The copy has the same datasets with other IDs?  No: a copy has the same IDs; make a new one.
+    from harness import make_add_repo
+
+    other = make_add_repo(tmp_path / "new")
+    with Butler.from_config(str(other.root), writeable=True) as butler:
+        unchanged(other, lambda: pipetask_lite.run(butler_config=butler, input=other.input_run, output="out",
+                                                   qgraph=graph, register_dataset_types=True),
+                  r"^butler_config= \(-b/--butler-config\): .*another")
+
+
+def test_bind_data_id_tables_and_data_ids(shared):
+    from astropy.table import Table
+    from lsst.daf.butler import DataCoordinate
+
+    common = dict(butler_config=str(shared.root), input=shared.input_run, output="out",
+                  pipeline=f"{shared.pipeline}#firstTwo")
+    graph = pipetask_lite.qgraph(**common, data_query="detector = d", bind={"d": 2})
+    assert {q["data_id"]["detector"] for q in graph.quantum_only_xgraph.nodes.values()} == {2}
+    graph = pipetask_lite.qgraph(**common, data_id_table=[Table(rows=[("INSTR", 1)], names=["instrument", "detector"])])
+    assert {q["data_id"]["detector"] for q in graph.quantum_only_xgraph.nodes.values()} == {1}
+    universe = graph.pipeline_graph.universe
+    coordinate = DataCoordinate.standardize(instrument="INSTR", detector=0, universe=universe)
+    graph = pipetask_lite.qgraph(**common, data_ids=[coordinate, {"instrument": "INSTR", "detector": 2}])
+    assert {q["data_id"]["detector"] for q in graph.quantum_only_xgraph.nodes.values()} == {0, 2}
+
+
+# ---------------------------------------------------------------------------
+# The calls of "Why" and "Bad input" that are refused, naming the keyword
+# ---------------------------------------------------------------------------
+
+
+def test_a_bare_string_means_what_the_option_means(shared):
+    graph = pipetask_lite.qgraph(butler_config=str(shared.root), input=f"{shared.input_run},{shared.chain}",
+                                 output="out", pipeline=str(shared.pipeline), data_query=None, show=None)
+    assert len(graph) == 9
+    unchanged(shared, lambda: pipetask_lite.qgraph(
+        butler_config=str(shared.root), input="no/such,test/in", output="out", pipeline=str(shared.pipeline)),
+        r"^input= \(-i/--input\): .*'no/such'", PipetaskLiteError)
+
+
+@pytest.mark.parametrize("keywords, match", [
+    ({"data_query": ["refs"]}, r"^data_query= \(-d/--data-query\): expected a str"),
+    ({"data_query": 5}, r"^data_query= \(-d/--data-query\): expected a str"),
+    ({"pipeline": 42}, r"^pipeline= \(-p/--pipeline\): expected a pipeline file"),
+    ({"pipeline": dict}, r"^pipeline= \(-p/--pipeline\): expected"),
+    ({"pipeline_actions": [("task", dict)]}, r"^pipeline_actions= .*cannot|not a subclass"),
+    ({"pipeline_actions": [("instrument", 3)]}, r"^pipeline_actions= .*expected a class"),
+    ({"qgraph": object()}, r"^qgraph= \(-g/--qgraph\): expected"),
+    ({"data_id_table": [{"detector": 1}]}, r"^data_id_table= \(--data-id-table\): expected"),
+    ({"data_ids": "detector=1"}, r"^data_ids=: expected an iterable"),
+    ({"data_ids": [{"visit": 1, "instrument": "INSTR"}]}, r"^data_ids=: .*visit"),
+    ({"data_ids": [{"detector": 1}]}, r"^data_ids=: "),
+    ({"data_ids": []}, r"^data_ids=: no data IDs"),
+    ({"bind": ["d", 2]}, r"^bind=: expected a mapping"),
+    ({"config": {"addend": 1}}, r"^config=: "),
+    ({"label": "x"}, r"^label=: only with a PipelineTask"),
+    ({"register_dataset_types": "yes"}, r"^register_dataset_types= \(--register-dataset-types\): expected True"),
+    ({"processes": "2"}, r"^processes= \(-j/--processes\): expected an int"),
+    ({"processes": 0}, r"^processes= \(-j/--processes\): "),
+    ({"butler_config": None}, r"^butler_config= \(-b/--butler-config\): is required"),
+    ({"butler_config": 3}, r"^butler_config= \(-b/--butler-config\): expected"),
+    ({"imput": ["test/in"]}, r"no keyword 'imput'; did you mean 'input'"),
+])
+def test_wrong_values_name_the_keyword_and_leave_the_repo_alone(shared, keywords, match):
+    call = {"butler_config": str(shared.root), "input": [shared.input_run], "output": "out",
+            "pipeline": str(shared.pipeline), "register_dataset_types": True, **keywords}
+    unchanged(shared, lambda: pipetask_lite.run(**call), match)
+
+
+def test_two_tasks_with_one_label_and_a_task_class_of_another_config(shared):
+    AddTask = add_task()
+    unchanged(shared, lambda: pipetask_lite.run(
+        butler_config=str(shared.root), input=shared.input_run, output="out", pipeline=AddTask,
+        pipeline_actions=[("task", AddTask)]), r"^label=: .*another label")
+    from lsst.pipe.base.tests.simpleQGraph import SimpleInstrument
+
+    unchanged(shared, lambda: pipetask_lite.run(
+        butler_config=str(shared.root), input=shared.input_run, output="out", pipeline=AddTask,
+        config=SimpleInstrument.__init__ and add_task().ConfigClass.__mro__[-2]()), r"^config=: ")
+
+
+def test_errors_from_deeper_name_the_keyword(shared):
+    error = unchanged(shared, lambda: pipetask_lite.run(
+        butler_config=str(shared.root), input=["no/such"], output="out", pipeline=str(shared.pipeline)),
+        r"^input= \(-i/--input\): no collection named 'no/such'", PipetaskLiteError)
+    assert error.exit_code == 1  # the repo's content, not the call: as on the command line
+    with pytest.raises(UsageError, match=r"give pipeline= or pipeline_actions="):
+        pipetask_lite.run(butler_config=str(shared.root), input=["test/in"], output="out")
+
+
+def test_every_keyword_has_a_kind():
+    for function in (pipetask_lite.run, pipetask_lite.qgraph, pipetask_lite.build):
+        import inspect
+
+        assert set(inspect.signature(function).parameters) <= set(KINDS)
+
+
+# ---------------------------------------------------------------------------
+# Property: wrong-typed and odd values for every keyword
+# ---------------------------------------------------------------------------
+
+ODD = [None, "", ",", " ", 0, -1, 1.5, True, b"x", [], [None], [1], {}, {"a": 1}, ("a", "b"), object(), int,
+       float("nan"), "a,b", ["", ""], "no/such"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_odd_values_raise_pipetask_lite_errors_only(shared, data):
+    import inspect
+
+    function_name = data.draw(st.sampled_from(["run", "qgraph", "build"]))
+    function = getattr(pipetask_lite, function_name)
+    names = sorted(inspect.signature(function).parameters)
+    keyword = data.draw(st.sampled_from(names))
+    value = data.draw(st.sampled_from(ODD))
+    base = {"pipeline": str(shared.pipeline), "select_tasks": "no such task expression ((("}
+    if function_name != "build":
+        base |= {"butler_config": str(shared.root), "input": [shared.input_run], "output": "out",
+                 # A query that parses but selects nothing: fails before anything is written.
+                 "data_query": "detector = 99"}
+        base.pop("select_tasks")
+    before = repo_digest(shared.root)
+    try:
+        function(**{**base, keyword: value})
+    except PipetaskLiteError as exc:
+        assert str(exc) and "\n" not in str(exc)
+    assert repo_digest(shared.root) == before
