@@ -367,17 +367,24 @@ def _checked(function_name: str, parameters: Mapping[str, inspect.Parameter], ke
     return checked
 
 
-_OPTION_WORD = re.compile(r"(?<![\w-])(?:-[A-Za-z@]/)?--[a-z][a-z-]*(?:/[-a-z/]+)?|(?<![\w-])-[A-Za-z@](?![\w-])")
+_OPTION_WORD = re.compile(
+    re.escape(_PIPELINE_ACTION_OPTIONS[-1])
+    + r"|(?<![\w-])(?:-[A-Za-z@]/)?--[a-z][a-z-]*|(?<![\w-])-[A-Za-z@](?![\w-])"
+)
 
 
 def _speak_python(text: str) -> str:
-    """``-i/--input`` and ``--input`` in a message become ``input=``: the keyword the caller typed."""
+    """Options in a message become keywords: ``input= (-i/--input)`` the first time, ``input=`` after."""
+    seen = set()
+
     def keyword(match: re.Match) -> str:
         found = keyword_of(match.group(0))
-        return f"{found}=" if found else match.group(0)
+        if found is None:
+            return match.group(0)
+        first = found not in seen
+        seen.add(found)
+        return f"{found}= ({match.group(0)})" if first else f"{found}="
 
-    for combined in _PIPELINE_ACTION_OPTIONS[-1:]:
-        text = text.replace(combined, "pipeline_actions=")
     return _OPTION_WORD.sub(keyword, text)
 
 

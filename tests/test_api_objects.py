@@ -262,7 +262,7 @@ def test_errors_from_deeper_name_the_keyword(shared):
         butler_config=str(shared.root), input=["no/such"], output="out", pipeline=str(shared.pipeline)),
         r"^input= \(-i/--input\): no collection named 'no/such'", PipetaskLiteError)
     assert error.exit_code == 1  # the repo's content, not the call: as on the command line
-    with pytest.raises(UsageError, match=r"give pipeline= or pipeline_actions="):
+    with pytest.raises(UsageError, match=r"give pipeline= \(-p/--pipeline\) or pipeline_actions="):
         pipetask_lite.run(butler_config=str(shared.root), input=["test/in"], output="out")
 
 

@@ -58,7 +58,7 @@ def test_options_file_extend_run_with_command_line_replace_run(tmp_path):
 @pytest.mark.parametrize("function", ["qgraph", "run"])
 def test_python_api_applies_the_same_rules(finished, function):
     before = snapshot(finished.root)
-    with pytest.raises(UsageError, match="--replace-run: not allowed with argument --extend-run") as info:
+    with pytest.raises(UsageError, match=r"^replace_run= \(--replace-run\): not allowed with argument extend_run= \(--extend-run\)$") as info:
         getattr(pipetask_lite, function)(
             butler_config=str(finished.root), output="out", pipeline=str(finished.pipeline), extend_run=True,
             replace_run=True, prune_replaced="purge",
@@ -70,21 +70,22 @@ def test_python_api_applies_the_same_rules(finished, function):
 @pytest.mark.parametrize(
     "keywords, message",
     [
-        ({"prune_replaced": "purge"}, "--prune-replaced requires --replace-run"),
-        ({"prune_replaced": "all", "replace_run": True}, "--prune-replaced: 'all' is not one of unstore, purge"),
-        ({"output": None, "output_run": "r", "replace_run": True}, "--replace-run requires -o/--output"),
-        ({"mock_failure": ["a:b:c"]}, "--mock-failure and --unmocked-dataset-types require --mock"),
-        ({"qgraph_id": "x"}, "--qgraph-id and --qgraph-node-id apply only"),
-        ({"processes": 0}, "-j/--processes: 0 is not an integer >= 1"),
-        ({"timeout": -1}, "--timeout: -1 is not an integer >= 0"),
-        ({"input": ["test/*"]}, "-i/--input: 'test/*' is a pattern"),
-        ({"output": "out*"}, "-o/--output: 'out*' is a pattern"),
-        ({"output_run": "out/r[12]"}, "--output-run: 'out/r[12]' is a pattern"),
-        ({"skip_existing_in": ["out?"]}, "--skip-existing-in: 'out?' is a pattern"),
-        ({"output": " "}, "-o/--output: a collection name cannot be empty"),
+        ({"prune_replaced": "purge"}, "prune_replaced= (--prune-replaced) requires replace_run= (--replace-run)"),
+        ({"prune_replaced": "all", "replace_run": True}, "prune_replaced= (--prune-replaced): 'all' is not one of unstore, purge"),
+        ({"output": None, "output_run": "r", "replace_run": True}, "replace_run= (--replace-run) requires output= (-o/--output)"),
+        ({"mock_failure": ["a:b:c"]}, "mock_failure= (--mock-failure) and unmocked_dataset_types= (--unmocked-dataset-types) require mock= (--mock)"),
+        ({"qgraph_id": "x"}, "qgraph_id= (--qgraph-id) and qgraph_node_id= (--qgraph-node-id) apply only"),
+        ({"processes": 0}, "processes= (-j/--processes): 0 is not an integer >= 1"),
+        ({"timeout": -1}, "timeout= (--timeout): -1 is not an integer >= 0"),
+        ({"input": ["test/*"]}, "input= (-i/--input): 'test/*' is a pattern"),
+        ({"output": "out*"}, "output= (-o/--output): 'out*' is a pattern"),
+        ({"output_run": "out/r[12]"}, "output_run= (--output-run): 'out/r[12]' is a pattern"),
+        ({"skip_existing_in": ["out?"]}, "skip_existing_in= (--skip-existing-in): 'out?' is a pattern"),
+        ({"output": " "}, "output= (-o/--output): a collection name cannot be empty"),
     ],
 )
 def test_python_api_usage_errors(add_repo, keywords, message):
+    # From Python the keyword is named as typed, then the option it mirrors (issue 27).
     kwargs = {"butler_config": str(add_repo.root), "input": ["test/in"], "output": "out",
               "pipeline": str(add_repo.pipeline), **keywords}
     with pytest.raises(UsageError) as info:
