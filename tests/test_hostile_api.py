@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
+import re
 import shutil
 import sys
 import uuid
@@ -161,6 +162,23 @@ def collections(world) -> st.SearchStrategy[str]:
     return st.sampled_from(["test/in", "test/chain", "out", "saved", "nope", "", "out/run", "a,b", "*", "test/*"])
 
 
+def add_config(addend: int | None = None):
+    """An AddTask config (for ``config=``)."""
+    from lsst.pipe.base.tests.simpleQGraph import AddTask
+
+    config = AddTask.ConfigClass()
+    if addend is not None:
+        config.addend = addend
+    return config
+
+
+def lsst_config():
+    """A config of another class than AddTask's."""
+    from lsst.pex.config import Config
+
+    return Config()
+
+
 def keyword_strategies(world, name: str) -> dict[str, st.SearchStrategy]:
     """The fuzzed keywords of ``pipetask_lite.<name>`` and their values.
 
@@ -197,13 +215,16 @@ def keyword_strategies(world, name: str) -> dict[str, st.SearchStrategy]:
             "history=nope", "dump-config", "dump-config=task0", "tasks", "subsets", "pipeline-graph", "task-graph",
             "inputs", "graph", "workflow", "uri", "nope", "",
         ]), max_size=2),
+        # Python only (issue 27): a task class's config and label; with a pipeline file both are refused.
+        "config": st.sampled_from([None, None, add_config(), add_config(5), lsst_config()]),
+        "label": st.sampled_from([None, None, "task0", "first", "no label", ""]),
     }
     if name == "build":
         return {**pipeline_keywords, "butler_config": st.sampled_from([None, repo, "nope", str(base)])}
     graph_keywords = {
         **pipeline_keywords,
         "butler_config": st.sampled_from([repo, repo, "nope", "", str(base), repo + "/butler.yaml", pipeline]),
-        # A str is a Sequence[str] too: input="test/in" means collections "t", "e", ...
+        # A bare str means what -i means: "test/in" is ["test/in"] (issue 27).
         "input": st.one_of(st.lists(collections(world), max_size=2), st.sampled_from(["test/in", ""])),
         "output": st.one_of(st.none(), collections(world)),
         "output_run": st.one_of(st.none(), collections(world)),
@@ -247,6 +268,11 @@ def keyword_strategies(world, name: str) -> dict[str, st.SearchStrategy]:
         "rebase": st.booleans(),
         "clobber_outputs": st.booleans(),
         "summary": paths,
+        "bind": st.sampled_from([None, None, {"d": 1}, {"d": "x"}, {}]),
+        "data_ids": st.sampled_from([
+            None, None, [{"instrument": "INSTR", "detector": 1}], [{"detector": 1}], [],
+            [{"instrument": "INSTR", "detector": 1}, {"instrument": "INSTR"}], [{"instrument": "INSTR", "visit": 1}],
+        ]),
     }
     if name == "qgraph":
         return graph_keywords
@@ -358,7 +384,8 @@ def check_call(world, name: str, kwargs: dict) -> None:
         event(f"{name}: {type(error).__name__} [{what}]")
         assert message.strip(), (name, kwargs)
         assert error.exit_code in (1, 2), (name, kwargs, error.exit_code)
-        assert error.option is None or error.option.startswith("-"), (name, kwargs, error.option)
+        # From Python the keyword as typed, then the option it mirrors (none for Python-only keywords).
+        assert error.option is None or re.fullmatch(r"\w+=( \(-.*\))?", error.option), (name, kwargs, error.option)
         assert not isinstance(error, Interrupted), (name, kwargs, message)  # no signal was sent
         if isinstance(error, QuantaFailedError):
             # Only after execution, with the quanta's fate attached; one line per failure is fine.
