@@ -303,3 +303,47 @@ def test_odd_values_raise_pipetask_lite_errors_only(shared, data):
     except PipetaskLiteError as exc:
         assert str(exc) and "\n" not in str(exc)
     assert repo_digest(shared.root) == before
+
+
+# ---------------------------------------------------------------------------
+# Results a notebook can use; a Butler at -j N; the older graph class
+# ---------------------------------------------------------------------------
+
+
+def test_run_result_outputs_and_repr(add_repo):
+    from lsst.daf.butler import Butler
+
+    result = pipetask_lite.run(butler_config=str(add_repo.root), input=add_repo.input_run, output="out",
+                               pipeline=f"{add_repo.pipeline}#firstTwo", register_dataset_types=True,
+                               data_query="detector IN (0, 1)", processes=1)
+    assert {name for name in result.outputs if name.startswith("add_dataset")} == {"add_dataset1", "add_dataset2"}
+    assert len(result.outputs["add_dataset2"]) == 2 and "task0_metadata" in result.outputs
+    with Butler.from_config(str(add_repo.root)) as butler:
+        ref = result.outputs["add_dataset2"][1]
+        np.testing.assert_array_equal(butler.get(ref), input_array(ref.dataId["detector"]) + 3 + 3)
+    text = repr(result)
+    assert len(text.splitlines()) <= 4 and "4 succeeded, 0 failed, 0 blocked" in text
+    assert "add_dataset2 2" in text and "QuantumReport" not in text
+
+
+def test_a_butler_at_j_2_gives_the_workers_its_repo(add_repo):
+    from lsst.daf.butler import Butler
+
+    with Butler.from_config(str(add_repo.root), writeable=True) as butler:
+        result = pipetask_lite.run(butler_config=butler, input=add_repo.input_run, output="out",
+                                   pipeline=f"{add_repo.pipeline}#task0", register_dataset_types=True, processes=2)
+        assert len(result.succeeded) == 3
+        assert set(values(butler, "add_dataset1", "out")) == {0, 1, 2}
+
+
+def test_the_older_quantum_graph_object_runs_where_the_release_has_it(add_repo):
+    import lsst.pipe.base
+
+    graph = pipetask_lite.qgraph(butler_config=str(add_repo.root), input=add_repo.input_run, output="out",
+                                 pipeline=f"{add_repo.pipeline}#task0", data_query="detector = 2")
+    if not hasattr(lsst.pipe.base, "QuantumGraph") or not hasattr(graph, "to_old_quantum_graph"):
+        pytest.skip("this release has no QuantumGraph")
+    old = graph.to_old_quantum_graph()
+    result = pipetask_lite.run(butler_config=str(add_repo.root), input=add_repo.input_run, output="out",
+                               qgraph=old, register_dataset_types=True)
+    assert len(result.succeeded) == 1 and result.output_run == graph.header.output_run
