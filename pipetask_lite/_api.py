@@ -90,7 +90,9 @@ def _options() -> dict[str, str]:
     from . import cli
 
     parser = cli.subcommand_parser(cli.build_parser(), "run")
-    options = {a.dest: "/".join(s for s in a.option_strings if not s.startswith("--no-"))
+    # --[no-]cov-report is named by its positive spelling; --no-versions is an option of its own.
+    options = {a.dest: "/".join(s for s in a.option_strings
+                                if not (s.startswith("--no-") and f"--{s[5:]}" in a.option_strings))
                for a in parser._actions if a.option_strings and a.dest != "help"}
     options["pipeline_actions"] = "-t/-c/-C/--delete/--instrument"
     return options
