@@ -122,8 +122,10 @@ def build_pipeline(
 
     # The pipeline file (or a Python caller's object), then
     # -t/--delete/-c/-C/--instrument in command-line order.
+    pipe, given_graph = _starting_pipeline(pipeline, config=config, label=label)
     actions = as_actions(pipeline_actions)
-    pipe, given_graph = _starting_pipeline(pipeline, actions, config=config, label=label)
+    if label is not None or (given_graph is None and not isinstance(pipeline, str | None)):
+        _check_labels(pipe, actions)
     if given_graph is not None:
         # A PipelineGraph is built already: there is no Pipeline to edit or save.
         if actions:
@@ -195,13 +197,19 @@ def build_pipeline(
                 factory(visualization_only=True), stream, output_format=output_format,
                 width=4500 if output_format != "mmd" else None, dataset_types=True, task_classes="full",
             )
-    with blame("--show", ValueError, LookupError):  # ShowInfo's errors: no such task, field or value
+    with (
+        blame("--show", ValueError, LookupError),  # ShowInfo's errors: no such task, field or value
+        # Items that print the Pipeline (pipeline, config, ...) have none to print for a PipelineGraph.
+        blame("--show", *((RuntimeError,) if given_graph is not None else ()),
+              message="a PipelineGraph given as the pipeline has no Pipeline to show; show pipeline-graph "
+              "or task-graph, or pass a Pipeline"),
+    ):
         show_info.show_pipeline_info(factory)
     sys.stdout.flush()
     return factory
 
 
-def _starting_pipeline(pipeline, actions: Sequence[PipelineAction], *, config, label: str | None):
+def _starting_pipeline(pipeline, *, config, label: str | None):
     """The pipeline that ``-p`` (or a Python caller's ``pipeline=`` object) starts from.
 
     Returns ``(pipeline, None)`` with a `~lsst.pipe.base.Pipeline` that the
@@ -227,12 +235,6 @@ def _starting_pipeline(pipeline, actions: Sequence[PipelineAction], *, config, l
         label = label if label is not None else pipeline._DefaultName
         if not TASK_LABEL.fullmatch(label):
             raise UsageError(f"task label {label!r} is not a name (letters, digits and _)", option="label=")
-        for action in actions:
-            if action.option == "task" and _label_of_new_task(action) == label:
-                raise UsageError(
-                    f"the task class has label {label!r}, and a task action adds another task with it; "
-                    "give one of them another label", option="label=",
-                )
         pipe = Pipeline("anonymous")
         pipe.addTask(pipeline, label)
         if config is not None:
@@ -247,6 +249,24 @@ def _starting_pipeline(pipeline, actions: Sequence[PipelineAction], *, config, l
         blame("-p/--pipeline", FileNotFoundError, message=f"no such pipeline file: {pipeline!r}"),
     ):
         return (Pipeline.from_uri(pipeline) if pipeline else Pipeline("anonymous")), None
+
+
+def _check_labels(pipe, actions: Sequence[PipelineAction]) -> None:
+    """Refuse a ``-t`` action that would replace a task of a Python caller's pipeline object by its label.
+
+    ``Pipeline.addTask`` replaces a task of the same label without a word
+    (``-t`` on a YAML pipeline does, as in pipetask); with a task class or
+    a `Pipeline` given from Python that is almost surely two tasks meant.
+    """
+    labels = set(pipe.task_labels)
+    for action in actions:
+        if action.option == "task" and (new := _label_of_new_task(action)) in labels:
+            raise UsageError(
+                f"the pipeline has a task labelled {new!r} already, and a task action adds another with it; "
+                "give one of them another label (label=, or TASK:LABEL)", option="label=",
+            )
+        if action.option == "delete":
+            labels.discard(action.label)
 
 
 def _label_of_new_task(action: PipelineAction) -> str | None:

@@ -594,7 +594,9 @@ def make_quantum_graph(
 
     if len(quantum_graph) == 0 and not allow_empty:
         raise PipetaskLiteError(
-            f"no quanta: query {options.data_query!r} selected no data in collections {list(plan.search_path)} "
+            f"no quanta: query {options.data_query!r}"
+            + (" with the data IDs of data_ids=" if options.data_ids is not None else "")
+            + f" selected no data in collections {list(plan.search_path)} "
             f"for the pipeline's inputs "
             f"({', '.join(sorted(name for name, _ in quantum_graph.pipeline_graph.iter_overall_inputs()))})"
             + (f", or all outputs exist in {list(skip_existing_in)}" if skip_existing_in else "")

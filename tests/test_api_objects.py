@@ -147,6 +147,8 @@ def test_a_pipeline_graph_runs_and_cannot_be_edited(add_repo):
     unchanged(add_repo, lambda: pipetask_lite.run(
         butler_config=str(add_repo.root), input=add_repo.input_run, output="out", pipeline=graph,
         pipeline_actions=[("config", "task0:addend=5")]), r"^pipeline_actions= \(-c/--config\): .*PipelineGraph")
+    unchanged(add_repo, lambda: pipetask_lite.build(pipeline=graph, show=["pipeline"]),
+              r"^show= \(--show\): a PipelineGraph .* has no Pipeline to show", PipetaskLiteError)
     result = pipetask_lite.run(butler_config=str(add_repo.root), input=add_repo.input_run, output="out",
                                pipeline=graph, register_dataset_types=True, data_query="detector = 1")
     assert result.n_quanta == 2 and len(result.succeeded) == 2
@@ -249,7 +251,16 @@ def test_two_tasks_with_one_label_and_a_task_class_of_another_config(shared):
     AddTask = add_task()
     unchanged(shared, lambda: pipetask_lite.run(
         butler_config=str(shared.root), input=shared.input_run, output="out", pipeline=AddTask,
-        pipeline_actions=[("task", AddTask)]), r"^label=: .*another label")
+        pipeline_actions=[("task", AddTask)]), r"^label=: .*'add_task'.*another label")
+    from lsst.pipe.base import Pipeline
+
+    # A Pipeline object too (a -t of the same label on a YAML file replaces the task, as in pipetask).
+    unchanged(shared, lambda: pipetask_lite.build(
+        pipeline=Pipeline.from_uri(str(shared.pipeline)), pipeline_actions=["task", f"{ADD_TASK}:task1"]),
+        r"^pipeline_actions= ")
+    unchanged(shared, lambda: pipetask_lite.build(
+        pipeline=Pipeline.from_uri(str(shared.pipeline)), pipeline_actions=[("task", f"{ADD_TASK}:task1")]),
+        r"^label=: .*'task1'")
     from lsst.pipe.base.tests.simpleQGraph import SimpleInstrument
 
     unchanged(shared, lambda: pipetask_lite.run(
