@@ -450,4 +450,5 @@ def _repo_of(butler) -> str:
     if root is None:
         raise UsageError("cannot tell which repo this Butler was made from; pass the repo's path",
                          option=_blame("butler_config"))
-    return str(root)
+    # A local repo by its path, as the caller would name it (in messages too).
+    return root.ospath.rstrip("/") if root.isLocal else str(root)
