@@ -10,6 +10,8 @@ and odd values for every keyword of `build`, `qgraph` and `run`.
 from __future__ import annotations
 
 import shutil
+import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,6 +218,14 @@ def test_a_bare_string_means_what_the_option_means(shared):
     unchanged(shared, lambda: pipetask_lite.qgraph(
         butler_config=str(shared.root), input="no/such,test/in", output="out", pipeline=str(shared.pipeline)),
         r"^input= \(-i/--input\): .*'no/such'", PipetaskLiteError)
+    # skip_existing_in= and data_id_table= likewise: one collection, one file (not its characters).
+    graph = pipetask_lite.qgraph(butler_config=str(shared.root), input=shared.input_run, output="out",
+                                 pipeline=str(shared.pipeline), skip_existing_in=shared.chain)
+    assert len(graph) == 9
+    unchanged(shared, lambda: pipetask_lite.qgraph(
+        butler_config=str(shared.root), input=shared.input_run, output="out", pipeline=str(shared.pipeline),
+        data_id_table="nope.ecsv"), r"^data_id_table= \(--data-id-table\): cannot read 'nope.ecsv'",
+        PipetaskLiteError)
 
 
 @pytest.mark.parametrize("keywords, match", [
@@ -289,7 +299,8 @@ def test_every_keyword_has_a_kind():
 # ---------------------------------------------------------------------------
 
 ODD = [None, "", ",", " ", 0, -1, 1.5, True, b"x", [], [None], [1], {}, {"a": 1}, ("a", "b"), object(), int,
-       float("nan"), "a,b", ["", ""], "no/such"]
+       float("nan"), "a,b", ["", ""], "no/such", uuid.UUID(int=0), Path("no/such"), [("task", int)],
+       [("instrument", object())]]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
