@@ -820,8 +820,18 @@ def check_graph_repo(quantum_graph, butler) -> None:
     A few of the graph's overall inputs are looked up by dataset ID; a graph
     built on this repo finds them all.
     """
+    try:  # pipe_base's exception for a graph read in part (a RuntimeError); its module is private
+        from lsst.pipe.base.quantum_graph._common import IncompleteQuantumGraphError as Incomplete
+    except ImportError:
+        Incomplete = RuntimeError
     overall = {name for name, _ in quantum_graph.pipeline_graph.iter_overall_inputs()}
-    quantum_graph.build_execution_quanta()
+    try:
+        quantum_graph.build_execution_quanta()
+    except Incomplete as exc:
+        raise UsageError(
+            f"the graph was read in part ({first_line(exc)}): qgraph(qgraph=FILE) reads only what it shows; "
+            "pass the file itself", option="-g/--qgraph",
+        ) from None
     refs = []
     for node in quantum_graph.quantum_only_xgraph.nodes.values():
         refs += [ref for dataset_type, some in node["quantum"].inputs.items() if dataset_type.name in overall
