@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from .actions import PipelineAction
-from .errors import PipetaskLiteError, UsageError
+from .errors import PipetaskLiteError, QuantaFailedError, UsageError
 
 KINDS: dict[str, str] = {
     # What each keyword of build, qgraph and run accepts (the checks are in _CHECKS).
@@ -174,8 +174,9 @@ def _check_qgraph(keyword, value):
 
     if isinstance(value, ResourcePath):
         return str(value)
-    graph_types = (PredictedQuantumGraph, *[getattr(lsst.pipe.base, "QuantumGraph")] * hasattr(
-        lsst.pipe.base, "QuantumGraph"))
+    # The older QuantumGraph class, where the release still has it.
+    graph_types = (PredictedQuantumGraph,) + ((lsst.pipe.base.QuantumGraph,)
+                                              if hasattr(lsst.pipe.base, "QuantumGraph") else ())
     if isinstance(value, graph_types):
         return value
     raise _wrong(keyword, "a graph file or the PredictedQuantumGraph that qgraph() returned", value)
@@ -394,8 +395,9 @@ def _rename(exc: PipetaskLiteError) -> None:
     """Make an error raised behind the API name keywords: ``input= (-i/--input): ...``."""
     if exc.option and not exc.option.endswith((")", "=")) and (found := keyword_of(exc.option)):
         exc.option = f"{found}= ({exc.option})"
-    exc.message = _speak_python(exc.message)
-    exc.args = (exc.message, *exc.args[1:])
+    if not isinstance(exc, QuantaFailedError):  # its message quotes the tasks' exceptions
+        exc.message = _speak_python(exc.message)
+        exc.args = (exc.message, *exc.args[1:])
     if exc.hint:
         exc.hint = _speak_python(exc.hint).replace("pipetask update-graph-run", "pipetask_lite.update_graph_run")
 
