@@ -182,11 +182,22 @@ def _check_qgraph(keyword, value):
     raise _wrong(keyword, "a graph file or the PredictedQuantumGraph that qgraph() returned", value)
 
 
-def _class_name(keyword: str, cls: type) -> str:
-    """The fully qualified name of ``cls``, which pipe_base imports it by; it must import as ``cls``."""
+def _class_name(option: str, cls: type) -> str:
+    """The fully qualified name of a ``-t``/``--instrument`` class, which pipe_base imports it by.
+
+    ``option`` is ``"task"`` or ``"instrument"``; the class must be a
+    `PipelineTask` or `Instrument` subclass that imports back as itself.
+    """
+    from lsst.pipe.base import Instrument, PipelineTask
     from lsst.utils.doImport import doImportType
     from lsst.utils.introspection import get_full_type_name
 
+    from ._util import ACTION_OPTIONS
+
+    blamed = f"pipeline_actions= ({ACTION_OPTIONS[option]})"
+    base = PipelineTask if option == "task" else Instrument
+    if not issubclass(cls, base):
+        raise UsageError(f"{cls.__qualname__} is not a subclass of {base.__name__}", option=blamed)
     name = get_full_type_name(cls)
     try:
         found = doImportType(name)
@@ -195,7 +206,7 @@ def _class_name(keyword: str, cls: type) -> str:
     if found is not cls:
         raise UsageError(
             f"class {cls.__qualname__} cannot be imported by its name {name!r} (is it defined in a function?); "
-            "pipe_base imports task and instrument classes by name", option=_blame(keyword),
+            "pipe_base imports task and instrument classes by name", option=blamed,
         )
     return name
 
@@ -220,7 +231,7 @@ def _check_actions(keyword, value):
             if not isinstance(action_value, type):
                 raise _wrong(keyword, f"a class or its name for {option!r}", action_value)
             # What -t/--instrument would name: checked as a name is, when the action is applied.
-            actions.append(PipelineAction(option, label, _class_name(keyword, action_value)))
+            actions.append(PipelineAction(option, label, _class_name(option, action_value)))
             continue
         actions.append(item)
     return actions

@@ -216,6 +216,16 @@ def test_bind_data_id_tables_and_data_ids(shared):
     assert {q["data_id"]["detector"] for q in graph.quantum_only_xgraph.nodes.values()} == {0, 2}
 
 
+def local_task_class() -> type:
+    """A task class defined in a function: pipe_base cannot import it by its name."""
+    AddTask = add_task()
+
+    class LocalTask(AddTask):
+        pass
+
+    return LocalTask
+
+
 # ---------------------------------------------------------------------------
 # The calls of "Why" and "Bad input" that are refused, naming the keyword
 # ---------------------------------------------------------------------------
@@ -243,7 +253,10 @@ def test_a_bare_string_means_what_the_option_means(shared):
     ({"data_query": 5}, r"^data_query= \(-d/--data-query\): expected a str"),
     ({"pipeline": 42}, r"^pipeline= \(-p/--pipeline\): expected a pipeline file"),
     ({"pipeline": dict}, r"^pipeline= \(-p/--pipeline\): expected"),
-    ({"pipeline_actions": [("task", dict)]}, r"^pipeline_actions= .*cannot|not a subclass"),
+    ({"pipeline_actions": [("task", dict)]},
+     r"^pipeline_actions= \(-t/--task\): dict is not a subclass of PipelineTask"),
+    ({"pipeline_actions": [("task", local_task_class())]},
+     r"^pipeline_actions= \(-t/--task\): class .*LocalTask cannot be imported by its name"),
     ({"pipeline_actions": [("instrument", 3)]}, r"^pipeline_actions= .*expected a class"),
     ({"qgraph": object()}, r"^qgraph= \(-g/--qgraph\): expected"),
     ({"data_id_table": [{"detector": 1}]}, r"^data_id_table= \(--data-id-table\): expected"),
