@@ -69,8 +69,9 @@ def build(
         ``--show pipeline-graph``/``task-graph`` and ``--pipeline-dot``).
     config : `lsst.pex.config.Config`, optional
         Python only: with a task class as ``pipeline``, its config (as
-        `SimplePipelineExecutor.from_task_class`); it is added to the
-        pipeline as a Python config override, before ``pipeline_actions``.
+        `SimplePipelineExecutor.from_task_class`); what it changes from the
+        defaults is added to the pipeline as a Python config override (after
+        an instrument's overrides, before ``pipeline_actions``).
     label : `str`, optional
         Python only: with a task class as ``pipeline``, its label (default
         the class's ``_DefaultName``).
@@ -215,8 +216,9 @@ def _starting_pipeline(pipeline, *, config, label: str | None):
     Returns ``(pipeline, None)`` with a `~lsst.pipe.base.Pipeline` that the
     actions edit: read from a YAML file (``-p``), a copy of the caller's (it
     is not changed), or a pipeline of one task class with ``config`` (its
-    differences from the defaults, as a Python config override) under
-    ``label``, as `SimplePipelineExecutor.from_task_class` makes.  Returns
+    differences from the defaults, as a Python config override: see
+    `_config_changes`) under ``label``, as `SimplePipelineExecutor.from_task_class`
+    makes.  Returns
     ``(None, graph)`` for a caller's `~lsst.pipe.base.PipelineGraph` (a copy).
     """
     import copy
@@ -241,8 +243,9 @@ def _starting_pipeline(pipeline, *, config, label: str | None):
             if not isinstance(config, pipeline.ConfigClass):
                 raise UsageError(f"a {pipeline.ConfigClass.__name__} is needed for {pipeline.__name__}, "
                                  f"not a {type(config).__name__}", option="config=")
-            # Pipeline holds config as overrides; saveToString is the whole config as one.
-            pipe.addConfigPython(label, config.saveToString())
+            # A Pipeline holds config as overrides, applied after the instrument's:
+            # the caller's changes from the defaults are the override.
+            pipe.addConfigPython(label, _config_changes(config, pipeline.ConfigClass()))
         return pipe, None
     with (
         blame("-p/--pipeline", ValueError, KeyError, OSError),
@@ -267,6 +270,21 @@ def _check_labels(pipe, actions: Sequence[PipelineAction]) -> None:
             )
         if action.option == "delete":
             labels.discard(action.label)
+
+
+def _config_changes(config, default) -> str:
+    """The statements of ``config.saveToString()`` that differ from ``default``'s, with its imports.
+
+    pex_config saves a config as one assignment per line (``config.a.b=1``,
+    a retarget, a dict item); the lines a default config also has are left
+    out, so that an instrument's overrides of fields the caller did not
+    change still apply, as on the command line.
+    """
+    unchanged = set(default.saveToString().splitlines())
+    return "\n".join(
+        line for line in config.saveToString().splitlines()
+        if line.startswith(("import ", "from ")) or (line.strip() and not line.startswith("#") and line not in unchanged)
+    ) + "\n"
 
 
 def _label_of_new_task(action: PipelineAction) -> str | None:

@@ -324,8 +324,9 @@ unmocked_dataset_types : optional
         this is a Jupyter notebook.
     config : `lsst.pex.config.Config`, optional
         Python only: with a task class as ``pipeline``, its config (as
-        `SimplePipelineExecutor.from_task_class`); it is added to the
-        pipeline as a Python config override, before ``pipeline_actions``.
+        `SimplePipelineExecutor.from_task_class`); what it changes from the
+        defaults is added to the pipeline as a Python config override (after
+        an instrument's overrides, before ``pipeline_actions``).
     label : `str`, optional
         Python only: with a task class as ``pipeline``, its label (default
         the class's ``_DefaultName``).

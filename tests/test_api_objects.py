@@ -421,7 +421,12 @@ def test_the_docs_example_from_a_butler_and_refs_on_the_demo_repo(tmp_path):
         # butler.get follows directly: the overscan columns are trimmed off the raw.
         assert butler.get(result.outputs["postISRCCD"][0]).shape[0] == butler.get(refs[0]).shape[0]
         # The config reached the task: what the run wrote as isr_config.
-        assert butler.get("isr_config", collections="u/me/isr").overscan.fitType == "MEDIAN_PER_ROW"
+        written = butler.get("isr_config", collections="u/me/isr")
+        assert written.overscan.fitType == "MEDIAN_PER_ROW"
+        # The instrument's override of a field the caller did not change still applies.
+        from pipetask_lite.demo.instrument import OVERSCAN_COLUMNS
+
+        assert written.overscanColumns == OVERSCAN_COLUMNS != IsrTask.ConfigClass().overscanColumns
         assert "postISRCCD 5" in repr(result)
 
 
