@@ -241,7 +241,7 @@ def _starting_pipeline(pipeline, *, config, label: str | None):
         pipe.addTask(pipeline, label)
         if config is not None:
             if not isinstance(config, pipeline.ConfigClass):
-                raise UsageError(f"a {pipeline.ConfigClass.__name__} is needed for {pipeline.__name__}, "
+                raise UsageError(f"{pipeline.__name__} needs a {pipeline.ConfigClass.__name__}, "
                                  f"not a {type(config).__name__}", option="config=")
             # A Pipeline holds config as overrides, applied after the instrument's:
             # the caller's changes from the defaults are the override.
