@@ -20,6 +20,7 @@ Importing this package does not import the LSST stack; calling `run` does.
 
 from ._build import build
 from ._cleanup import Removal, cleanup, purge
+from ._explain_api import explain
 from ._qbb import pre_exec_init_qbb, run_qbb, update_graph_run
 from ._qgraph import qgraph
 from ._report import aggregate_reports, report
@@ -37,6 +38,7 @@ __all__ = (
     "aggregate_reports",
     "build",
     "cleanup",
+    "explain",
     "pre_exec_init_qbb",
     "purge",
     "qgraph",
