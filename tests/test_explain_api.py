@@ -5,7 +5,8 @@ tests/test_explain_quantum.py, or close to them) and the keywords of
 `pipetask_lite.run`/`qgraph`/`build` that say the same thing: `explain`
 must return exactly what ``python -m pipetask_lite --explain=DEPTH ...``
 prints, run in a subprocess with the same working directory and environment
-as the other tests (the quantum depth: in this process, see its test).  Every depth is compared at least once.  Bad subcommand,
+as the other tests (the quantum depth: in this process, see its test).
+Every depth is compared at least once.  Bad subcommand,
 depth, keyword and values are one `UsageError` naming the keyword; nothing is
 written (the short and full depths need no repo; the quantum depth leaves the
 repo's files byte for byte as they were).
@@ -219,7 +220,9 @@ BASE = dict(butler_config="repo", input=["a"], output="b", pipeline="p.yaml")
         ("run", "full", {**BASE, "pipeline_actions": "-c a:b=c"}, r"^pipeline_actions=: expected a list of"),
         ("run", "full", {k: v for k, v in BASE.items() if k != "butler_config"},
          r"required: butler_config= \(-b/--butler-config\)"),
-        ("run", "full", {**BASE, "output": None}, r"output= \(-o/--output\) and output_run= \(--output-run\) is required"),  # None: the default, i.e. no -o
+        # None: the default, i.e. no -o
+        ("run", "full", {**BASE, "output": None},
+         r"output= \(-o/--output\) and output_run= \(--output-run\) is required"),
     ],
 )
 def test_bad_input(subcommand: str, depth: str, keywords: dict, message: str, tmp_path: Path,
