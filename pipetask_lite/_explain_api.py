@@ -11,10 +11,10 @@ parses them with every check the command makes, and
 disagree, and nothing here knows what a script looks like.
 
 A keyword the command line has no option for (``progress=`` and
-``resume_command=`` of `run`), or a value that is a Python object rather than
-text, goes through a hook (`PYTHON_ONLY`, `_object_word`): the hook says which
-command-line word stands for it, if any, and what comment the script carries
-about what the caller passed.
+``resume_command=`` of `run`) goes through a hook in `PYTHON_ONLY`, a value
+that is a Python object rather than text through one in `OBJECT_WORDS`: the
+hook says which command-line word stands for the object, if any, and what
+comment the script carries about what the caller passed.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import inspect
 import io
 import os
 import re
+import sys
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -35,10 +36,6 @@ from typing import Any
 from ._redact import redact
 from .actions import PipelineAction
 from .errors import PipetaskLiteError, UsageError
-
-DEPTHS = ("short", "full", "quantum")
-"""The values of ``depth=``: those of ``--explain=`` (`pipetask_lite.cli.EXPLAIN_DEPTHS`)."""
-
 
 def _progress_note(value: Any) -> str | None:
     if not isinstance(value, bool):
@@ -63,6 +60,27 @@ PYTHON_ONLY: dict[str, Callable[[Any], str | None]] = {
 the comment the script gets about it (or `None` for none)."""
 
 
+def _resource_path(value: Any) -> tuple[str, str | None] | None:
+    # A ResourcePath exists only if lsst.resources was imported: no import here.
+    resources = sys.modules.get("lsst.resources")
+    if resources is not None and isinstance(value, resources.ResourcePath):
+        return str(value), None
+    return None
+
+
+OBJECT_WORDS: dict[str, Callable[[Any], tuple[str, str | None] | None]] = {
+    name: _resource_path
+    for name in ("butler_config", "pipeline", "qgraph", "save_pipeline", "save_qgraph", "pipeline_dot",
+                 "pipeline_mermaid", "qgraph_dot", "qgraph_mermaid", "data_id_table", "summary", "profile",
+                 "retained_dataset_types")
+}
+"""Keywords whose value may be an object standing for an option's value (one
+value of a list option): each hook returns `None` for an object it does not
+take, else the command-line word for it and the comment the script gets about
+what the caller passed (``"butler_config=Butler(...): ..."``, or `None` for none).  A Butler for ``butler_config``,
+a Pipeline for ``pipeline``, an astropy Table in ``data_id_table`` get one here."""
+
+
 def explain(subcommand: str, depth: str = "short", **keywords: Any) -> str:
     """Return the Python script that ``pipetask-lite --explain`` prints for these keywords.
 
@@ -80,8 +98,9 @@ def explain(subcommand: str, depth: str = "short", **keywords: Any) -> str:
     **keywords
         Exactly the keywords of the subcommand's function, with the values it
         takes.  Each becomes the option it mirrors: text and paths (`str`,
-        `os.PathLike`) as the option's value; `int` for ``processes``,
-        ``timeout``, ``cores_per_quantum``; `bool` for flags; a sequence for a
+        `os.PathLike`, `lsst.resources.ResourcePath`) as the option's
+        value; `int` for ``processes``, ``timeout``,
+        ``cores_per_quantum``; `bool` for flags; a sequence for a
         list option (a bare `str` means what the option means on the command
         line: ``input="a,b"`` is ``-i a,b``); ``pipeline_actions`` as
         `PipelineAction` values or ``(option, value)`` pairs, a class (or an
@@ -110,19 +129,20 @@ def explain(subcommand: str, depth: str = "short", **keywords: Any) -> str:
 
     Notes
     -----
-    A keyword added to ``run``/``qgraph``/``build`` whose ``dest`` is that of
-    an option needs nothing here.  One that holds a Python object a script
-    cannot name needs a hook: in `PYTHON_ONLY` when the command line has no
-    option for it, or in `_object_word` when an object stands for an option's
-    value (return the word, and a comment saying what the caller passed).
+    A keyword added to ``run``/``qgraph``/``build`` whose name is the
+    ``dest`` of an option needs nothing here.  One with no option needs a hook
+    in `PYTHON_ONLY` (until it has one, `explain` refuses it, naming it: a
+    script that silently leaves out what the keyword does would be wrong); a
+    value that is an object standing for an option's value needs a hook in
+    `OBJECT_WORDS` (the word, and a comment saying what the caller passed).
     """
     from . import cli
 
     if subcommand not in cli.EXPLAINED:
         raise UsageError(f"{subcommand!r} has no --explain; expected one of {', '.join(cli.EXPLAINED)}",
                          option="subcommand")
-    if depth not in DEPTHS:
-        raise UsageError(f"{depth!r} is not one of {', '.join(DEPTHS)}", option="depth= (--explain)")
+    if depth not in cli.EXPLAIN_DEPTHS:
+        raise UsageError(f"{depth!r} is not one of {', '.join(cli.EXPLAIN_DEPTHS)}", option="depth= (--explain)")
     parser = cli.build_parser()
     subparser = cli.subcommand_parser(parser, subcommand)
     actions = {action.dest: action for action in subparser._actions if action.option_strings}
@@ -141,8 +161,11 @@ def explain(subcommand: str, depth: str = "short", **keywords: Any) -> str:
                 notes.append(note)
         elif name == "pipeline_actions":
             words += _action_words(value, notes)
-        else:
+        elif name in actions:
             words += _option_words(name, actions[name], value, notes)
+        else:
+            raise UsageError("the script of --explain cannot show what this keyword does yet; "
+                             "leave it out to see the rest", option=f"{name}=")
     args = _parse(cli, parser, subparser, [f"--explain={depth}", subcommand, *words])
     from ._explain import explain as explain_args
 
@@ -199,17 +222,16 @@ def _option_words(name: str, action: argparse.Action, value: Any, notes: list[st
 
 
 def _object_word(name: str, value: Any, option: str, notes: list[str]) -> str:
-    """One value as a command-line word: text, or a path.
-
-    The hook for objects: a keyword whose value may be an object that stands
-    for a command-line value (a Butler for ``butler_config``, a Pipeline for
-    ``pipeline``, an astropy Table in ``data_id_table``) gets a case here
-    returning that word, after appending to ``notes`` what the caller passed.
-    """
+    """One value as a command-line word: text, a path, or an object with a hook in `OBJECT_WORDS`."""
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if isinstance(value, str):
         return value
+    if name in OBJECT_WORDS and (found := OBJECT_WORDS[name](value)) is not None:
+        word, note = found
+        if note is not None:
+            notes.append(note)
+        return word
     raise UsageError(f"the script cannot name {type(value).__name__} {_short(value)}; expected text or a path",
                      option=option)
 

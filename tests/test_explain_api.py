@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import io
 import subprocess
 import sys
@@ -190,6 +191,50 @@ def test_python_only_keywords_are_comments() -> None:
 
 
 BASE = dict(butler_config="repo", input=["a"], output="b", pipeline="p.yaml")
+
+
+def test_every_keyword_has_a_way_into_the_script() -> None:
+    """Each keyword of run/qgraph/build is an option's dest, or has a hook in PYTHON_ONLY.
+
+    A keyword added without either is refused by explain() (see the next test); this names it here
+    first: give it an option, or a hook in pipetask_lite._explain_api.PYTHON_ONLY.
+    """
+    from pipetask_lite import _explain_api
+    from pipetask_lite.cli import build_parser, subcommand_parser
+
+    parser = build_parser()
+    for subcommand in ("run", "qgraph", "build"):
+        dests = {action.dest for action in subcommand_parser(parser, subcommand)._actions}
+        keywords = inspect.signature(getattr(pipetask_lite, subcommand)).parameters
+        missing = set(keywords) - dests - set(_explain_api.PYTHON_ONLY)
+        assert not missing, f"{subcommand}: {sorted(missing)}"
+
+
+def test_a_keyword_with_no_option_and_no_hook_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a script that silently leaves out what the keyword does."""
+    from pipetask_lite import _explain_api
+
+    def run(*, butler_config=None, input=(), output=None, pipeline=None, bind=None):
+        pass
+
+    monkeypatch.setattr(_explain_api, "_function", lambda subcommand: run)
+    with pytest.raises(UsageError, match=r"^bind=: the script of --explain cannot show what this keyword does"):
+        pipetask_lite.explain("run", bind={"x": 1}, **BASE)
+    assert pipetask_lite.explain("run", bind=None, **BASE) == pipetask_lite.explain("run", **BASE)
+
+
+def test_resource_paths_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ResourcePath stands for its URI, as text would."""
+    from lsst.resources import ResourcePath
+
+    monkeypatch.chdir(tmp_path)
+    repo = ResourcePath(tmp_path / "repo", forceDirectory=True)
+    script = pipetask_lite.explain("qgraph", depth="full", butler_config=repo, input="a", output="b",
+                                   pipeline=ResourcePath(tmp_path / "p.yaml"), data_id_table=[repo.join("t.ecsv")])
+    argv = ["qgraph", "-b", str(repo), "-i", "a", "-o", "b", "-p", str(ResourcePath(tmp_path / "p.yaml")),
+            "--data-id-table", str(repo.join("t.ecsv"))]
+    assert script == printed(argv, tmp_path, depth="full")
+    assert str(repo) in script and not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize(
