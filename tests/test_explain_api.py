@@ -28,7 +28,7 @@ import pytest
 from harness import AddRepo
 
 import pipetask_lite
-from pipetask_lite import PipelineAction, UsageError
+from pipetask_lite import PipelineAction, PipetaskLiteError, UsageError
 from pipetask_lite.cli import main
 
 # tests/test_explain.py's DECam command, without --long-log (a global option: no keyword of run()).
@@ -164,6 +164,11 @@ def test_quantum_depth_leaves_the_repo_alone(add_repo: AddRepo) -> None:
     with pytest.raises(UsageError, match=r"^select_tasks= \(--select-tasks\): no task labelled 'nosuch'"):
         pipetask_lite.explain("run", depth="quantum", butler_config=add_repo.root, input="test/chain",
                               output="out", pipeline=add_repo.pipeline, select_tasks="nosuch")
+    missing = add_repo.root.parent / "missing"
+    with pytest.raises(PipetaskLiteError, match=r"^butler_config= \(-b/--butler-config\): no butler repo at"):
+        pipetask_lite.explain("run", depth="quantum", butler_config=missing, input="test/chain", output="out",
+                              pipeline=add_repo.pipeline)
+    assert not missing.exists()
     with pytest.raises(UsageError, match=r"^depth= \(--explain=quantum\): is for run and qgraph"):
         pipetask_lite.explain("build", depth="quantum", pipeline=add_repo.pipeline)
     assert digest(add_repo.root) == before
