@@ -1,27 +1,36 @@
-"""``pipetask-lite --explain=quantum``: the task's own call for one quantum.
+"""``pipetask-lite --explain=quantum``: the task's own call for its quanta.
 
 Below SimplePipelineExecutor (what ``--explain`` prints) is the layer a task
 author works in: a task's ``run()`` takes in-memory objects, and its
 ``runQuantum()`` is the bridge that fetches them from the butler and stores
 what ``run()`` returns.  `explain_quantum` opens the repo read-only, builds the
 quantum graph the command line would build (the same code as ``qgraph``), and
-prints, for one quantum of each task (or every quantum of the
-``--select-tasks`` tasks), a self-contained script of that layer:
+prints, for one quantum of each task and every quantum upstream of it (or
+every quantum of the ``--select-tasks`` tasks), a self-contained script of
+that layer:
 
 - the task built with the exact config the pipeline gives it (after
   ``--instrument``, ``-c`` and ``-C``: the fields that differ from the
   config class's defaults);
-- each input fetched with ``butler.get(dataset type, data ID,
+- each input read from the repo with ``butler.get(dataset type, data ID,
   collections=...)``, with a comment naming the collection the graph builder
   found it in, and for a calibration, the CALIBRATION collection and the
   validity range covering the quantum's exposure;
+- each input made by a quantum above taken from memory: a dict per dataset
+  type, keyed by data ID, where the command would store it and read it back.
+  So the script runs on the repo as it is before the command;
 - ``task.run(name=value, ...)`` with the connection names as keywords, and
-  for each output of the returned struct, where ``butler.put`` would store it.
+  for each output of the returned struct, where ``butler.put`` would store it;
+- many quanta of one task as a loop over a table of their data IDs (and of
+  their inputs', where those are not the quantum's own), not as copies.
 
 A task whose ``runQuantum`` is its own does more than fetch and pass its
 inputs; the script then calls ``task.runQuantum(...)`` as the executor does,
-through pipe_base's `~lsst.pipe.base.QuantumContext`, which puts the outputs
-itself.  Nothing is written to the repo by `explain_quantum`.
+through pipe_base's `~lsst.pipe.base.QuantumContext`, which reads its inputs
+from the butler and puts the outputs itself: its inputs made in memory are
+stored in the graph's output run first (a QuantumContext cannot be handed an
+object), and its outputs are read back for the tasks below.  Nothing is
+written to the repo by `explain_quantum` itself.
 """
 
 from __future__ import annotations
