@@ -278,8 +278,11 @@ class _Writer:
         made = [ref for _, ref in pairs if self._made(ref)]
         if made:
             label = self.made_by[made[0].datasetType.name]
-            text = (f"made above by {label}: the command would have stored it in RUN {self.output_run} and "
-                    "read it back; here it is taken from memory")
+            if all((ref.datasetType.name, _key(ref.dataId)) in self.stored for ref in made):
+                text = f"made above by {label}, whose runQuantum stored it in OUTPUT_RUN, read back there"
+            else:
+                text = (f"made above by {label}: the command would have stored it in RUN {self.output_run} and "
+                        "read it back; here it is taken from memory")
             return text if len(made) == len(pairs) else f"{len(made)} of {len(pairs)} {text}"
         runs = _collection_text(ref.run for _, ref in pairs)
         if not calibration:
@@ -370,7 +373,7 @@ class _Writer:
                 if len(quanta) > 1:
                     out.append(f"# quantum {_data_id(quantum.dataId)}")
                 if own_run_quantum:
-                    self._run_quantum(task_node, quantum, class_name)
+                    self._run_quantum(task_node, quantum, class_name, first=quantum is quanta[0])
                 else:
                     self._one(task_node, quantum)
         for quantum in quanta:
@@ -556,10 +559,10 @@ class _Writer:
                 "universe=write_butler.dimensions))"
             )
 
-    def _run_quantum(self, task_node: TaskNode, quantum: Quantum, class_name: str) -> None:
-        """The script for a task with its own runQuantum: called as the executor calls it."""
+    def _run_quantum(self, task_node: TaskNode, quantum: Quantum, class_name: str, *, first: bool) -> None:
+        """The script for a task with its own runQuantum: called as the executor calls it (said for the first)."""
         out = self.lines
-        out += [
+        out += [] if not first else [
             f"# {class_name}.runQuantum is its own: this task does more than fetch its inputs and pass them to",
             "# run(), so it is called as the executor calls it, through a QuantumContext, with the refs of",
             "# its quantum.  runQuantum reads its inputs from the butler and puts its outputs itself: this part",
@@ -590,10 +593,10 @@ class _Writer:
                         out.append(f"            write_butler.find_dataset({dataset_type.name!r}, "
                                    f"{_data_id(ref.dataId)!r}, collections=OUTPUT_RUN),  # stored above")
                     else:
-                        self.stored.add(key)
                         out.append(f"            write_butler.put({variable}[{_literal(ref.dataId)}], "
                                    f"{dataset_type.name!r}, {_data_id(ref.dataId)!r}),  # "
                                    f"{self._found([(quantum, ref)], calibration=False)}; stored now")
+                        self.stored.add(key)
                     continue
                 out.append(f"            butler.find_dataset({dataset_type.name!r}, {_data_id(ref.dataId)!r}, "
                            f"collections={self._collections(ref)}),  # "

@@ -219,20 +219,31 @@ def test_add_pipeline(add_repo: AddRepo) -> None:
 
 
 def test_own_run_quantum_is_called_through_quantum_context(add_repo: AddRepo, tmp_path: Path) -> None:
-    """A task with its own runQuantum: called through a QuantumContext, its in-memory inputs stored first."""
+    """A task with its own runQuantum: called through a QuantumContext, its in-memory inputs stored first,
+    its outputs read back for the task below; one quantum, and every quantum of the three tasks."""
     from lsst.daf.butler import Butler
 
+    batch_root = copy_repo(add_repo.root, tmp_path / "batch" / "repo")
     failing = harness.make_failing_pipeline(tmp_path / "fail.yaml")
-    argv = ["-b", add_repo.root, "-i", "test/chain", "-o", "out", "-p", failing, "-d", "detector = 0"]
+    argv = ["-b", add_repo.root, "-i", "test/chain", "-o", "out", "-p", failing, "-d", "detector IN (0, 2)"]
     code, script, stderr = explain_quantum(["qgraph", *argv])
     assert code == 0, stderr
     assert "FailOnDetectorTask.runQuantum is its own: this task does more than fetch its inputs" in script
     assert "task.runQuantum(QuantumContext(write_butler, quantum), input_refs, output_refs)" in script
     assert "write_butler.put(add_dataset1['INSTR', 0], 'add_dataset1', {'instrument': 'INSTR', 'detector': 0})" in script
+    batch_argv = ["qgraph", *argv, "--select-tasks", "task0 | task1 | task2"]
+    batch_argv[batch_argv.index("-b") + 1] = batch_root
+    code, batch, stderr = explain_quantum(batch_argv)
+    assert code == 0, stderr
+    assert batch.count("task.runQuantum(") == 2 and batch.count("runQuantum is its own") == 1
+    assert "made above by task1, whose runQuantum stored it in OUTPUT_RUN, read back there" in batch
     twin = command_on_twin(add_repo.root, ["run", *argv, "--register-dataset-types"])
     outputs, constants = run_fresh(script, add_repo.root.parent / "quantum.py")
     assert [name for name, _, _ in outputs] == ["add_dataset1", "add2_dataset1", "add_dataset2", "add2_dataset2",
                                                 "add_dataset3", "add2_dataset3"]
+    assert_outputs_equal(outputs, twin, "out")
+    outputs, _ = run_fresh(batch, batch_root.parent / "batch.py")
+    assert len(outputs) == 12
     assert_outputs_equal(outputs, twin, "out")
     # runQuantum put its outputs in the run the graph was built for.
     with Butler.from_config(str(add_repo.root)) as butler, Butler.from_config(str(twin)) as command:
