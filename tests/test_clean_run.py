@@ -66,7 +66,9 @@ def unexpected_stderr(stderr: str) -> list[str]:
 def test_the_filters_catch_a_warning_of_ours():
     """The environment does turn a warning raised in a pipetask_lite module into an error."""
     code = "import warnings; warnings.warn_explicit('x', UserWarning, 'f', 1, module='pipetask_lite._util')"
-    proc = subprocess.run([sys.executable, "-c", code], env=warnings_environment(), capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=warnings_environment(), capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 1 and "UserWarning: x" in proc.stderr, proc.stderr
 
 
