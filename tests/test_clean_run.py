@@ -21,7 +21,7 @@ from harness import env, run_cli
 
 import pipetask_lite
 
-#: ``lsst.daf_butler``'s log format on the command line: ``logger LEVEL: message``.
+#: The command line's log format, pipetask's: ``logger LEVEL: message``.
 LOG_LINE = re.compile(r"^[\w.]+ (CRITICAL|ERROR|WARNING|INFO|VERBOSE|DEBUG|TRACE): ")
 
 #: Log records of the LSST stack that a clean run may give.  lsst.utils logs
@@ -36,9 +36,9 @@ NOT_OURS = (
     # import for all workers, `pipetask_lite._parallel.PRELOAD`), and numpy's
     # OpenBLAS and pyarrow's jemalloc each start a helper thread when
     # imported, so os.fork in multiprocessing's forkserver sees a
-    # "multi-threaded" process.  Both libraries re-initialise in the child
-    # (pthread_atfork); the message starts with the pid, so the filter is the
-    # message's literal start, this category and this module only.
+    # "multi-threaded" process.  Both libraries handle a fork themselves
+    # (pthread_atfork handlers).  The message starts with the pid, so the
+    # filter is its literal start, with this category and this module only.
     "ignore:This process (pid=:DeprecationWarning:multiprocessing.forkserver",
 )
 
