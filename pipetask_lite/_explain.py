@@ -694,15 +694,16 @@ def collection_rules_source() -> list[str]:
     """
     import inspect
 
-    from . import _collections
+    from . import _collections, _suggest
 
     return [inspect.getsource(rule) for rule in
             (_collections.CollectionPlan, _collections.plan_collections, _collections._contains_run_of,
-             _collections.check_graph_output_run)]
+             _collections.check_graph_output_run, _suggest.did_you_mean)]
 
 
 def _collection_rules(s: _Script) -> None:
     """Write the collection rules into the helpers section, by their source."""
+    s.use("collections.abc", "Iterable")  # of did_you_mean's signature
     s.use("collections.abc", "Sequence")
     s.use("dataclasses", "dataclass")
     s.use("lsst.daf.butler", "Butler")
