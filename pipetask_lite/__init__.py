@@ -21,17 +21,18 @@ Importing this package does not import the LSST stack; calling `run` does.
 from . import _build, _qgraph, _run
 from ._api import python_api
 from ._cleanup import Removal, cleanup, purge
+from ._explain_api import explain
 from ._qbb import pre_exec_init_qbb, run_qbb, update_graph_run
 from ._report import aggregate_reports, report
 from ._run import RunResult
+from .actions import PipelineAction
+from .errors import PipetaskLiteError, QuantaFailedError, UsageError
 
 # What Python callers get: the functions the command line calls, taking the
 # objects a Python user holds and naming keywords in errors (see _api).
 build = python_api(_build.build)
 qgraph = python_api(_qgraph.qgraph)
 run = python_api(_run.run)
-from .actions import PipelineAction
-from .errors import PipetaskLiteError, QuantaFailedError, UsageError
 
 __all__ = (
     "PipelineAction",
@@ -43,6 +44,7 @@ __all__ = (
     "aggregate_reports",
     "build",
     "cleanup",
+    "explain",
     "pre_exec_init_qbb",
     "purge",
     "qgraph",

@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ._suggest import config_field_suggestion
 from ._util import (
     ACTION_OPTIONS, TASK_LABEL, as_actions, blame, first_line, make_show, open_butler, open_for_writing, warn_unhandled_show,
 )
@@ -351,7 +352,9 @@ def _config_error(exc: Exception, actions: Sequence[PipelineAction]) -> Exceptio
     if overriding and isinstance(exc, (AttributeError, ValueError, TypeError, LookupError)) or isinstance(
         exc, FieldValidationError
     ):
-        return PipetaskLiteError(first_line(exc), option=edited)
+        # A misspelt field: the closest fields of that config.
+        suggestion = config_field_suggestion(exc) if isinstance(exc, AttributeError) else ""
+        return PipetaskLiteError(first_line(exc) + suggestion, option=edited)
     if isinstance(exc, (PipelineDataCycleError, DuplicateOutputError, ConnectionTypeConsistencyError,
                         InvalidStepsError)):
         # The tasks' connections do not make a pipeline (a cycle, two tasks

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ._suggest import did_you_mean
 from ._util import butler_from_config
 from .errors import PipetaskLiteError
 
@@ -123,6 +124,10 @@ def plan_collections(
         except MissingCollectionError:
             return None
 
+    def closest(name: str, collection_type: CollectionType | None = None) -> str:
+        # The existing names most like a missing one: " (did you mean 'X'?)".
+        return did_you_mean(name, butler.collections.query("*", collection_types=collection_type))
+
     for option, name in (("-o/--output", output), ("--output-run", output_run)):
         if name is not None and not name.strip():
             raise PipetaskLiteError("a collection name cannot be empty", option=option)
@@ -132,7 +137,8 @@ def plan_collections(
     for option, names in (("-i/--input", input), ("--skip-existing-in", skip_existing_in)):
         for name in names:
             if info(name) is None:
-                raise PipetaskLiteError(f"no collection named {name!r} in repo {repo!r}", option=option)
+                raise PipetaskLiteError(f"no collection named {name!r} in repo {repo!r}{closest(name)}",
+                                        option=option)
 
     output_info = info(output) if output else None
     if output_info is not None and output_info.type is not CollectionType.CHAINED:
@@ -151,7 +157,8 @@ def plan_collections(
     elif output is not None and extend_run:
         if not chain:
             raise PipetaskLiteError(
-                f"cannot extend a run: output collection {output!r} does not exist or is empty",
+                f"cannot extend a run: output collection {output!r} does not exist or is empty"
+                + (closest(output, CollectionType.CHAINED) if output_info is None else ""),
                 option="--extend-run",
             )
         output_run = chain[0]
@@ -188,7 +195,8 @@ def plan_collections(
         raise PipetaskLiteError("cannot extend a run when no output collection is given", option="--extend-run")
     if extend_run and run_info is None:
         raise PipetaskLiteError(
-            f"cannot extend output run {output_run!r}: it does not exist in repo {repo!r}",
+            f"cannot extend output run {output_run!r}: it does not exist in repo {repo!r}"
+            + closest(output_run, CollectionType.RUN),
             option="--extend-run",
         )
     if not extend_run and run_info is not None:

@@ -694,15 +694,16 @@ def collection_rules_source() -> list[str]:
     """
     import inspect
 
-    from . import _collections
+    from . import _collections, _suggest
 
     return [inspect.getsource(rule) for rule in
             (_collections.CollectionPlan, _collections.plan_collections, _collections._contains_run_of,
-             _collections.check_graph_output_run)]
+             _collections.check_graph_output_run, _suggest.did_you_mean)]
 
 
 def _collection_rules(s: _Script) -> None:
     """Write the collection rules into the helpers section, by their source."""
+    s.use("collections.abc", "Iterable")  # of did_you_mean's signature
     s.use("collections.abc", "Sequence")
     s.use("dataclasses", "dataclass")
     s.use("lsst.daf.butler", "Butler")
@@ -1297,7 +1298,12 @@ def _why_not_recipe(o: _Options) -> str | None:
     if o.subcommand == "qgraph":
         return ("SimplePipelineExecutor builds a graph only on the butler prep_butler makes, after writing the "
                 "output collections, and `qgraph` writes nothing to the repo")
-    if others := [o.flag(d) for d in o.sub_dests if o.given(d) and d not in RECIPE_DESTS]:
+    if o.qgraph is not None and _graph_extension(o.qgraph) != ".qg":
+        return (f"-g {o.qgraph!r}: a legacy graph file; the recipe reads '.qg' files "
+                "(PredictedQuantumGraph.read_execution_quanta)")
+    # A saved graph (-g): SimplePipelineExecutor(quantum_graph, butler).
+    takes = RECIPE_DESTS | ({"qgraph"} if o.qgraph is not None else set())
+    if others := [o.flag(d) for d in o.sub_dests if o.given(d) and d not in takes]:
         return f"SimplePipelineExecutor has nothing for {', '.join(others)}"
     if o.output is None:
         return "no -o: SimplePipelineExecutor.prep_butler always makes an output CHAINED collection"
@@ -1324,32 +1330,52 @@ def _recipe_logging(s: _Script, o: _Options) -> None:
 
 
 def _explain_recipe(s: _Script, o: _Options) -> None:
-    """``run`` as the SimplePipelineExecutor recipe: prep_butler, from_pipeline, run."""
+    """``run`` as the SimplePipelineExecutor recipe: prep_butler, from_pipeline (or the saved graph), run."""
+    graph = o.qgraph is not None
     s.intro += [
         "LSST's SimplePipelineExecutor recipe for this command (printed by `pipetask-lite --explain`):",
         *[f"    {line}" for line in _wrap_command(o.command_line(), width=96)],
         "It leaves the repo as the command does when that succeeds.  Not in it: the checks before",
-        "the first write (bad -i, empty graph: --explain=full, step 2) and pipetask's executor (step 6).",
+        "the first write (bad -i" + ("" if graph else ", empty graph")
+        + ": --explain=full, step 2) and pipetask's executor (step 6).",
     ]
     s.use("lsst.daf.butler", "Butler")
     s.use("lsst.pipe.base.simple_pipeline_executor", "SimplePipelineExecutor")
     _constants(s, o)
     _recipe_logging(s, o)
-    _pipeline_actions(s, o)
-    if o.save_pipeline:
-        s(f"pipeline.write_to_uri({o.save_pipeline!r})", o.text("save_pipeline"))
+    if graph:
+        s.use("lsst.pipe.base.quantum_graph", "PredictedQuantumGraph")
+        s(f"quantum_graph = PredictedQuantumGraph.read_execution_quanta({o.qgraph!r})",
+          f"{o.text('qgraph')}: the saved graph, every quantum ready to execute")
+        if o.output_run is not None:
+            with s.block("if quantum_graph.header.output_run != OUTPUT_RUN:",
+                         f"{o.text('output_run')}: must be the saved graph's run"):
+                s('raise SystemExit(f"--output-run: the graph\'s run is {quantum_graph.header.output_run!r}")')
+    else:
+        _pipeline_actions(s, o)
+        if o.save_pipeline:
+            s(f"pipeline.write_to_uri({o.save_pipeline!r})", o.text("save_pipeline"))
     with s.block("with Butler.from_config(REPO) as read_butler:", f"{o.text('butler_config')}: read only"):
         s("inputs = read_butler.collections.query(INPUTS, flatten_chains=True)",
           "-i: CHAINED inputs flattened, as pipetask does")
         with s.block('if OUTPUT in read_butler.collections.query("*"):',
                      "-o must be new: prep_butler would redefine an existing chain"):
             s('raise SystemExit(f"-o/--output: {OUTPUT!r} exists; see --explain=full")')
-    run = ", output_run=OUTPUT_RUN" if o.output_run is not None else ""
-    s(f"butler = SimplePipelineExecutor.prep_butler(REPO, inputs=inputs, output=OUTPUT{run})",
-      ("-o, --output-run: " if run else "-o: ") + "the first write, the run"
-      + ("" if run else " OUTPUT/TIMESTAMP") + " and the chain [run, *inputs]")
-    keywords = ["where=DATA_QUERY", "butler=butler"]
-    why = [o.text("data_query") if o.data_query else "no -d: every data ID the inputs allow"]
+        if graph:
+            with s.block('if quantum_graph.header.output_run in read_butler.collections.query("*"):',
+                         "-g: the graph's run must be new (the command resumes one only with --extend-run)"):
+                s('raise SystemExit(f"-g: the run {quantum_graph.header.output_run!r} exists; see --explain=full")')
+    if graph:
+        s("butler = SimplePipelineExecutor.prep_butler(REPO, inputs=inputs, output=OUTPUT, "
+          "output_run=quantum_graph.header.output_run)",
+          "-o, -g: the first write, the graph's run and the chain [run, *inputs]")
+    else:
+        run = ", output_run=OUTPUT_RUN" if o.output_run is not None else ""
+        s(f"butler = SimplePipelineExecutor.prep_butler(REPO, inputs=inputs, output=OUTPUT{run})",
+          ("-o, --output-run: " if run else "-o: ") + "the first write, the run"
+          + ("" if run else " OUTPUT/TIMESTAMP") + " and the chain [run, *inputs]")
+    keywords = ["butler=butler"] if graph else ["where=DATA_QUERY", "butler=butler"]
+    why = [] if graph else [o.text("data_query") if o.data_query else "no -d: every data ID the inputs allow"]
     if o.given("cores_per_quantum") or o.memory_per_quantum:
         s.use("lsst.pipe.base", "ExecutionResources")
         if o.memory_per_quantum:
@@ -1363,7 +1389,11 @@ def _explain_recipe(s: _Script, o: _Options) -> None:
     if o.given("raise_on_partial_outputs"):
         keywords.append(f"raise_on_partial_outputs={o.raise_on_partial_outputs!r}")
         why.append(o.text("raise_on_partial_outputs"))
-    if o.select_tasks:
+    if graph:
+        keywords = keywords[1:]  # the constructor takes the butler second, by position
+        s(f"executor = SimplePipelineExecutor(quantum_graph, butler{''.join(', ' + k for k in keywords)})",
+          ", ".join(why) or "-g: the saved graph, on the butler prep_butler made")
+    elif o.select_tasks:
         s(f"pipeline_graph = pipeline.to_graph().select({o.select_tasks!r})", o.text("select_tasks"))
         s(f"executor = SimplePipelineExecutor.from_pipeline_graph(pipeline_graph, {', '.join(keywords)})",
           ", ".join(why))

@@ -29,6 +29,7 @@ from ._rules import (
     skip_existing_collections,
     skips_existing,
 )
+from ._suggest import single_quotes_note
 from ._util import blame, check_writable, file_errors, first_line, make_show, open_butler, open_for_writing, query_errors, warn_unhandled_show
 from .actions import PipelineAction
 from .errors import PipetaskLiteError, UsageError
@@ -548,7 +549,8 @@ def make_quantum_graph(
                 # one dataset type, an input the repo has never heard of.
                 blame("-p/--pipeline", PipelineGraphError, QuantumGraphBuilderError),
                 # daf_butler asserts that a parsed expression is a predicate ("-d 1").
-                blame("-d/--data-query", *query_errors(), *((AssertionError,) if options.data_query else ())),
+                blame("-d/--data-query", *query_errors(), *((AssertionError,) if options.data_query else ()),
+                      note=single_quotes_note(options.data_query)),
                 blame("--clobber-outputs", OutputExistsError,
                       hint="outputs of an earlier attempt are in the way: add --clobber-outputs to replace them"),
                 # A connection's adjustQuantum fails the graph this way when

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 __all__ = (
-    "ACTION_OPTIONS", "as_actions", "blame", "check_writable", "file_errors", "first_line", "make_parents",
-    "given_butler", "lend_butler", "make_show", "open_butler", "open_for_writing", "query_errors", "repo_errors", "warn_unhandled_show",
+    "ACTION_OPTIONS", "as_actions", "blame", "butler_from_config", "check_writable", "file_errors", "first_line",
+    "given_butler", "lend_butler", "make_parents", "make_show", "open_butler", "open_for_writing", "query_errors",
+    "repo_errors", "warn_unhandled_show",
 )
 
 import contextlib
@@ -60,19 +61,21 @@ def as_actions(items: Sequence[PipelineAction | tuple[str, str]]) -> list[Pipeli
 
 @contextlib.contextmanager
 def blame(
-    option: str, *exceptions: type[BaseException], message: str | None = None, hint: str | None = None
+    option: str, *exceptions: type[BaseException], message: str | None = None, hint: str | None = None,
+    note: str = "",
 ) -> Iterator[None]:
     """Turn the given exceptions raised in the body into a one-line error naming ``option``.
 
     The library's own message is kept (first line only) unless ``message``
-    replaces it; the original exception stays chained for ``--traceback``.
+    replaces it, and ``note`` is appended to it; the original exception stays
+    chained for ``--traceback``.
     """
     try:
         yield
     except PipetaskLiteError:
         raise
     except exceptions as exc:
-        raise PipetaskLiteError(message or first_line(exc), option=option, hint=hint) from exc
+        raise PipetaskLiteError((message or first_line(exc)) + note, option=option, hint=hint) from exc
 
 
 def first_line(exc: BaseException) -> str:

@@ -5,8 +5,8 @@ so a task that ends the process (``os._exit``, a crash in compiled code) or
 that gets killed (the out-of-memory killer, SIGKILL) takes the command with
 it, and nothing is left to say what happened.  With ``-j N`` the main process
 survives its workers and reports such a quantum as failed; at ``-j 1`` this
-module starts a small watcher process instead (``python -m
-pipetask_lite._watch``, no LSST import).  The command tells it, through a
+module starts a small watcher process instead (this file run as a
+script, standard library only).  The command tells it, through a
 pipe, which quantum starts and ends; if the pipe closes before the command
 says it is done, the watcher prints which quantum was running, how many had
 finished, and the command that resumes the run.  Their outputs are in the
@@ -58,7 +58,11 @@ class Watcher:
         read_end, write_end = os.pipe()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "pipetask_lite._watch", str(read_end)],
+                # This file as a script, not ``-m pipetask_lite._watch``: the
+                # package imports this module, so ``-m`` would run a second copy
+                # of it (runpy warns so).  It needs only the standard library;
+                # -P keeps this file's directory off sys.path.
+                [sys.executable, "-P", __file__, str(read_end)],
                 pass_fds=(read_end,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             )
         except OSError:

@@ -564,7 +564,8 @@ def build_parser() -> argparse.ArgumentParser:
         "command line does (pipetask-lite only). 'short' (the default): the SimplePipelineExecutor recipe "
         "when it can express the command line; 'full': every call pipetask-lite makes, checks included "
         "(neither opens the repo); 'quantum' (run, qgraph): opens the repo read-only, builds the graph and "
-        "prints, for one quantum of each task, the task's own call on in-memory inputs.",
+        "prints, for one quantum of each task and the quanta upstream of it, the task's own call on "
+        "in-memory inputs.",
     )
     subcommands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
     build = subcommands.add_parser(

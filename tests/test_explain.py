@@ -29,6 +29,7 @@ failing task (exit 1, same repo), -j 2;         test_failure_then_resume
 --retained-dataset-types,                       test_retained_dataset_types_and_prune_unanchored_quanta
 --prune-unanchored-quanta (newer release)
 qgraph -q, then run -g                          test_saved_graph_then_run_it
+qgraph -q, then run -g (the short recipe)       test_saved_graph_recipe
 --mock, --mock-failure, --unmocked-...          test_mock_failure
 ==============================================  ===========================================
 
@@ -474,6 +475,34 @@ def test_saved_graph_then_run_it(twins: Twins, pipeline: str) -> None:
     assert "PredictedQuantumGraph.open('g.qg'" in script and "Pipeline.from_uri" not in script
     assert collection(snaps["script"], "out")["children"] == ["out/run1", "test/in"]
     assert sorted(datasets(snaps["script"], "add_dataset3")) == [0, 1]
+
+
+def test_saved_graph_recipe(twins: Twins, pipeline: str) -> None:
+    """run -g in the short depth: SimplePipelineExecutor(quantum_graph, butler) after prep_butler(output_run=
+    the graph's run), leaving the repo as the command does; run again, both refuse the graph's existing run."""
+    round_trip(
+        twins,
+        ["qgraph", "-b", REPO, "-i", "test/chain", "-o", "out", "--output-run", "out/run1", "-p", pipeline,
+         "-d", "detector IN (0, 2)", "-q", "g.qg"],
+    )
+    argv = ["run", "-b", REPO, "-i", "test/chain", "-o", "out", "-g", "g.qg", "--register-dataset-types"]
+    script, snaps = round_trip(twins, argv, depth=None)
+    assert "The full script" not in script and "Pipeline.from_uri" not in script
+    assert "quantum_graph = PredictedQuantumGraph.read_execution_quanta('g.qg')" in script
+    assert ("butler = SimplePipelineExecutor.prep_butler(REPO, inputs=inputs, output=OUTPUT, "
+            "output_run=quantum_graph.header.output_run)") in script
+    assert "executor = SimplePipelineExecutor(quantum_graph, butler)" in script
+    assert collection(snaps["script"], "out")["children"] == ["out/run1", "test/in"]
+    assert sorted(datasets(snaps["script"], "add_dataset3", "out/run1")) == [0, 2]
+    # The graph's run now exists: the command refuses it, the recipe too, before writing.
+    path = twins.dir("script") / SCRIPT
+    path.write_text(explain([*argv[:6], "elsewhere", *argv[7:]], depth=None))
+    result = run_script(path, cwd=twins.dir("script"))
+    assert result.returncode != 0 and "-g: the run 'out/run1' exists; see --explain=full" in result.stderr
+    assert not diff_snapshots(snaps["script"], twins.snapshots()["script"])
+    # A legacy '.qgraph' file gets the full script, saying why.
+    assert "# The full script: -g 'g.qgraph': a legacy graph file" in explain(
+        [*argv[:8], "g.qgraph"], depth=None)
 
 
 def test_mock_failure(twins: Twins, pipeline: str) -> None:

@@ -44,3 +44,8 @@ def test_notebook_cells_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert "application/vnd.jupyter.widget-view+json" in kinds, run_cell.outputs  # the progress bar
     assert any("quanta succeeded" in output.get("text", "") for output in run_cell.outputs), run_cell.outputs
     assert (tmp_path / "isr_quantum.py").is_file()
+    # The task called with the pipeline's config, and the pitfall of a config built by hand
+    # (without the instrument's overscanColumns), as the page says.
+    printed = "".join(output.get("text", "") for c in notebook.cells if c.cell_type == "code" for output in c.outputs)
+    assert "with the pipeline's config: (20, 20)" in printed, printed[-3000:]
+    assert "with a config built by hand: (20, 22)" in printed, printed[-3000:]

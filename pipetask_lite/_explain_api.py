@@ -1,0 +1,355 @@
+"""`pipetask_lite.explain`: the script of ``--explain``, from Python keywords.
+
+`explain` takes the keywords of `pipetask_lite.run`, `pipetask_lite.qgraph`
+or `pipetask_lite.build` and returns the text that ``pipetask-lite
+--explain=DEPTH SUBCOMMAND ...`` prints for the equivalent command line.  It
+gets there through the command line itself: the keywords become the words of
+that command line (each keyword is an argparse ``dest``; its option is found
+in the parser, not in a table kept here), `pipetask_lite.cli.parse_args`
+parses them with every check the command makes, and
+`pipetask_lite._explain.explain` writes the script.  So the two can never
+disagree, and nothing here knows what a script looks like.
+
+A keyword the command line has no option for (``progress=`` and
+``resume_command=`` of `run`) goes through a hook in `PYTHON_ONLY`, a value
+that is a Python object rather than text through one in `OBJECT_WORDS`: the
+hook says which command-line word stands for the object, if any, and what
+comment the script carries about what the caller passed.
+"""
+
+from __future__ import annotations
+
+__all__ = ("explain",)
+
+import argparse
+import contextlib
+import difflib
+import inspect
+import io
+import os
+import re
+import sys
+import textwrap
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ._redact import redact
+from .actions import PipelineAction
+from .errors import PipetaskLiteError, UsageError
+
+def _progress_note(value: Any) -> str | None:
+    if not isinstance(value, bool):
+        raise UsageError(f"expected True or False, not {value!r}", option="progress=")
+    # The script draws no progress bar either way; say so only when asked for none.
+    return None if value else "progress=False: no progress bar (the script draws none anyway)"
+
+
+def _resume_command_note(value: Any) -> str | None:
+    if not callable(value):
+        raise UsageError(f"expected a callable or None, not {value!r}", option="resume_command=")
+    name = getattr(value, "__qualname__", type(value).__name__)
+    return (f"resume_command={name}: pipetask_lite.run prints what it returns when a quantum ends the "
+            "process; the script has no such watcher")
+
+
+def _not_in_script(what: str) -> Callable[[Any], str | None]:
+    """A hook for an object keyword of the Python API only (issue 27): the script says it was passed."""
+    def note(value: Any) -> str | None:
+        shown = repr(value) if isinstance(value, Mapping | str) else f"<{type(value).__name__}>"
+        return f"{what}={shown[:60]}: passed from Python; the script does not carry it"
+
+    return note
+
+
+PYTHON_ONLY: dict[str, Callable[[Any], str | None]] = {
+    "progress": _progress_note,
+    "resume_command": _resume_command_note,
+    # Objects only the Python API takes (pipetask_lite._api): a comment says what the caller passed.
+    "config": _not_in_script("config"),
+    "label": _not_in_script("label"),
+    "bind": _not_in_script("bind"),
+    "data_ids": _not_in_script("data_ids"),
+}
+"""Keywords with no command-line option: each hook checks the value and returns
+the comment the script gets about it (or `None` for none)."""
+
+
+def _resource_path(value: Any) -> tuple[str, str | None] | None:
+    # A ResourcePath exists only if lsst.resources was imported: no import here.
+    resources = sys.modules.get("lsst.resources")
+    if resources is not None and isinstance(value, resources.ResourcePath):
+        return str(value), None
+    return None
+
+
+OBJECT_WORDS: dict[str, Callable[[Any], tuple[str, str | None] | None]] = {
+    name: _resource_path
+    for name in ("butler_config", "pipeline", "qgraph", "save_pipeline", "save_qgraph", "pipeline_dot",
+                 "pipeline_mermaid", "qgraph_dot", "qgraph_mermaid", "data_id_table", "summary", "profile",
+                 "retained_dataset_types")
+}
+"""Keywords whose value may be an object standing for an option's value (one
+value of a list option): each hook returns `None` for an object it does not
+take, else the command-line word for it and the comment the script gets about
+what the caller passed (``"butler_config=Butler(...): ..."``, or `None` for none).  A Butler for ``butler_config``,
+a Pipeline for ``pipeline``, an astropy Table in ``data_id_table`` get one here."""
+
+
+def explain(subcommand: str, depth: str = "short", **keywords: Any) -> str:
+    """Return the Python script that ``pipetask-lite --explain`` prints for these keywords.
+
+    Parameters
+    ----------
+    subcommand : `str`
+        ``"run"``, ``"qgraph"`` or ``"build"``: the function whose keywords
+        follow (`pipetask_lite.run`, `pipetask_lite.qgraph`,
+        `pipetask_lite.build`).
+    depth : `str`, optional
+        As ``--explain=DEPTH``: ``"short"`` (LSST's SimplePipelineExecutor
+        recipe, when it can say the call), ``"full"`` (every call, checks
+        included) or ``"quantum"`` (``run``/``qgraph``: one quantum's task
+        call; this one opens the repo read-only and builds the graph).
+    **keywords
+        Exactly the keywords of the subcommand's function, with the values it
+        takes.  Each becomes the option it mirrors: text and paths (`str`,
+        `os.PathLike`, `lsst.resources.ResourcePath`) as the option's
+        value; `int` for ``processes``, ``timeout``,
+        ``cores_per_quantum``; `bool` for flags; a sequence for a
+        list option (a bare `str` means what the option means on the command
+        line: ``input="a,b"`` is ``-i a,b``); ``pipeline_actions`` as
+        `PipelineAction` values or ``(option, value)`` pairs, a class (or an
+        instrument instance) standing for its fully qualified name.  `None`
+        (or the function's default) leaves the option out.  Keywords with no
+        option (``progress``, ``resume_command``) change nothing in the
+        script; one that is not the default gets a comment at its top.
+
+    Returns
+    -------
+    script : `str`
+        The text ``--explain`` prints (without its final newline).  Its
+        header shows the equivalent command line; credentials in URIs are
+        hidden, as on the command line.
+
+    Raises
+    ------
+    pipetask_lite.UsageError
+        Raised for an unknown subcommand, depth or keyword (with a "did you
+        mean"), a value of the wrong type, and every usage error the command
+        line finds; the message names the keyword as typed (``input=``) and
+        the option it mirrors.
+    pipetask_lite.PipetaskLiteError
+        Raised as ``--explain`` raises it (for ``depth="quantum"``: a repo
+        that cannot be read, an empty graph).
+
+    Notes
+    -----
+    A keyword added to ``run``/``qgraph``/``build`` whose name is the
+    ``dest`` of an option needs nothing here.  One with no option needs a hook
+    in `PYTHON_ONLY` (until it has one, `explain` refuses it, naming it: a
+    script that silently leaves out what the keyword does would be wrong); a
+    value that is an object standing for an option's value needs a hook in
+    `OBJECT_WORDS` (the word, and a comment saying what the caller passed).
+    """
+    from . import cli
+
+    if subcommand not in cli.EXPLAINED:
+        raise UsageError(f"{subcommand!r} has no --explain; expected one of {', '.join(cli.EXPLAINED)}",
+                         option="subcommand")
+    if depth not in cli.EXPLAIN_DEPTHS:
+        raise UsageError(f"{depth!r} is not one of {', '.join(cli.EXPLAIN_DEPTHS)}", option="depth= (--explain)")
+    parser = cli.build_parser()
+    subparser = cli.subcommand_parser(parser, subcommand)
+    actions = {action.dest: action for action in subparser._actions if action.option_strings}
+    parameters = inspect.signature(_function(subcommand)).parameters
+    notes: list[str] = []
+    words: list[str] = []
+    for name, value in keywords.items():
+        if name not in parameters:
+            close = difflib.get_close_matches(name, list(parameters), n=3, cutoff=0.6)
+            hint = f" (did you mean {' or '.join(f'{c}=' for c in close)}?)" if close else ""
+            raise UsageError(f"pipetask_lite.{subcommand}() has no such keyword{hint}", option=f"{name}=")
+        if value is None or _is_default(value, parameters[name]):
+            continue
+        if name in PYTHON_ONLY:
+            if (note := PYTHON_ONLY[name](value)) is not None:
+                notes.append(note)
+        elif name == "pipeline_actions":
+            words += _action_words(value, notes)
+        elif name in actions:
+            words += _option_words(name, actions[name], value, notes)
+        else:
+            raise UsageError("the script of --explain cannot show what this keyword does yet; "
+                             "leave it out to see the rest", option=f"{name}=")
+    args = _parse(cli, parser, subparser, [f"--explain={depth}", subcommand, *words])
+    from ._explain import explain as explain_args
+
+    try:
+        text = explain_args(args)
+    except PipetaskLiteError as exc:
+        raise _in_python_terms(exc, subparser) from exc
+    return redact(_with_notes(text, notes))
+
+
+def _function(subcommand: str) -> Callable[..., Any]:
+    """The Python function of a subcommand, whose signature lists the keywords."""
+    from ._build import build
+    from ._qgraph import qgraph
+    from ._run import run
+
+    return {"build": build, "qgraph": qgraph, "run": run}[subcommand]
+
+
+def _is_default(value: Any, parameter: inspect.Parameter) -> bool:
+    default = parameter.default
+    if default is inspect.Parameter.empty or type(value) is not type(default):
+        return False  # 1 == True: a type that differs is checked as a value
+    with contextlib.suppress(Exception):  # an object whose == fails is not the default
+        return bool(value == default)
+    return False
+
+
+# ---------------------------------------------------------------------------
+# Keyword values as command-line words.
+# ---------------------------------------------------------------------------
+
+
+def _option_words(name: str, action: argparse.Action, value: Any, notes: list[str]) -> list[str]:
+    """The words of one option (``--long=VALUE``, so that a value starting with ``-`` stays one)."""
+    option = f"{name}= ({'/'.join(action.option_strings)})"
+    if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
+        if not isinstance(value, bool):
+            raise UsageError(f"expected True or False, not {value!r}", option=option)
+        if isinstance(action, argparse.BooleanOptionalAction):
+            return [action.option_strings[0] if value else action.option_strings[-1]]
+        return [action.option_strings[0]] if value else []
+    long = action.option_strings[-1]
+    if isinstance(action, (argparse._AppendAction, argparse._ExtendAction)):
+        items = [value] if isinstance(value, (str, os.PathLike)) else value
+        if isinstance(items, Mapping) or not isinstance(items, Iterable):
+            raise UsageError(f"expected a sequence of values, not {value!r}", option=option)
+        return [f"{long}={_object_word(name, item, option, notes)}" for item in items]
+    if getattr(action.type, "__name__", "").startswith("integer"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(f"expected an integer, not {value!r}", option=option)
+        return [f"{long}={value}"]
+    return [f"{long}={_object_word(name, value, option, notes)}"]
+
+
+def _object_word(name: str, value: Any, option: str, notes: list[str]) -> str:
+    """One value as a command-line word: text, a path, or an object with a hook in `OBJECT_WORDS`."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str):
+        return value
+    if name in OBJECT_WORDS and (found := OBJECT_WORDS[name](value)) is not None:
+        word, note = found
+        if note is not None:
+            notes.append(note)
+        return word
+    raise UsageError(f"the script cannot name {type(value).__name__} {_short(value)}; expected text or a path",
+                     option=option)
+
+
+def _action_words(value: Any, notes: list[str]) -> list[str]:
+    """``pipeline_actions`` as ``-t``/``--delete``/``-c``/``-C``/``--instrument`` words, in order."""
+    from . import cli
+    from ._util import as_actions
+
+    if isinstance(value, (str, PipelineAction)) or not isinstance(value, Iterable):
+        raise UsageError(f"expected a list of PipelineAction values or (option, value) pairs, not {_short(value)}",
+                         option="pipeline_actions=")
+    items = []
+    for item in value:
+        if isinstance(item, (tuple, list)) and len(item) == 2 and not isinstance(item[1], str):
+            item = (item[0], _qualified_name(item[1], item[0]))
+        items.append(item)
+    try:
+        actions = as_actions(items)
+    except PipetaskLiteError as exc:
+        raise type(exc)(exc.message, option=f"pipeline_actions= ({exc.option})" if exc.option
+                        else "pipeline_actions=", hint=exc.hint) from None
+    return [f"{cli.PIPELINE_ACTION_OPTIONS[a.option][-1]}={cli.action_text(a)}" for a in actions]
+
+
+def _qualified_name(value: Any, option: Any) -> str:
+    """A class (or an instance: an instrument) as the name ``-t``/``--instrument`` take."""
+    cls = value if isinstance(value, type) else type(value)
+    if option not in ("task", "instrument") or cls.__module__ == "builtins":
+        raise UsageError(f"({option!r}, {_short(value)}): the value is text, or (for 'task' and 'instrument') "
+                         "a class", option="pipeline_actions=")
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = repr(value).splitlines()[0] if repr(value) else ""
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+# ---------------------------------------------------------------------------
+# Parsing, and errors in the caller's words.
+# ---------------------------------------------------------------------------
+
+
+def _parse(cli: Any, parser: argparse.ArgumentParser, subparser: argparse.ArgumentParser,
+           argv: list[str]) -> argparse.Namespace:
+    """`pipetask_lite.cli.parse_args`, its usage errors (printed, exit 2) raised as `UsageError`."""
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            return cli.parse_args(argv)
+    except SystemExit:
+        pass
+    text = stderr.getvalue()
+    message = next((line.partition(": error: ")[2] for line in text.splitlines() if ": error: " in line), text)
+    raise UsageError(_rename(message, subparser)) from None
+
+
+def _spellings(subparser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each way an option is named in a message (``-i/--input``, ``--input``) -> its keyword."""
+    from . import cli
+
+    names = {}
+    for action in subparser._actions:
+        if not action.option_strings or action.dest in ("help", "options_file"):
+            continue
+        if action.dest == "pipeline_actions":
+            for option in cli.PIPELINE_ACTION_OPTIONS.values():
+                for spelling in ("/".join(option), *option):
+                    names[spelling] = "pipeline_actions"
+            continue
+        names["/".join(action.option_strings)] = action.dest
+        for spelling in action.option_strings:
+            names.setdefault(spelling, action.dest)
+    return names
+
+
+def _rename(message: str, subparser: argparse.ArgumentParser) -> str:
+    """A command-line message in Python terms: ``-i/--input`` becomes ``input= (-i/--input)``."""
+    names = _spellings(subparser)
+    pattern = re.compile(
+        r"(?:argument )?(?<![\w-])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")(?![\w-])"
+    )
+    return pattern.sub(lambda m: f"{names[m.group(1)]}= ({m.group(1)})", message)
+
+
+def _in_python_terms(exc: PipetaskLiteError, subparser: argparse.ArgumentParser) -> PipetaskLiteError:
+    """The same error, its option named as the keyword (``--explain`` is ``depth=``)."""
+    if exc.option is None:
+        return exc
+    option = f"depth= ({exc.option})" if exc.option.startswith("--explain") else _rename(exc.option, subparser)
+    try:
+        return type(exc)(_rename(exc.message, subparser), option=option, hint=exc.hint)
+    except TypeError:  # a subclass with other arguments: as it is
+        return exc
+
+
+def _with_notes(text: str, notes: list[str]) -> str:
+    """The script with a comment on what the caller passed that no option says, after its header."""
+    if not notes:
+        return text
+    lines = text.split("\n")
+    end = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    added = ["#", "# Given from Python, with no command-line option:"]
+    for note in notes:
+        added += textwrap.wrap(note, width=100, initial_indent="#   ", subsequent_indent="#       ")
+    return "\n".join(lines[:end] + added + lines[end:])
