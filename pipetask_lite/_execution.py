@@ -41,7 +41,8 @@ from ._redact import redact
 from ._registration import BatchRegistration, QuantumBackedButlers
 from ._rules import worker_start_method
 from ._util import blame, make_parents, open_for_writing
-from .errors import Interrupted, PipetaskLiteError, QuantaFailedError, UsageError
+from . import errors
+from .errors import Interrupted, PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
@@ -136,7 +137,8 @@ def execute_to_the_end(
         ) from None
     _sort_quanta(result)
     if failure is not None or result.failed:
-        raise QuantaFailedError(_failure_message(result, failure), result=result)
+        # errors.QuantaFailedError is made on first use (it imports pipe_base's MPGraphExecutorError).
+        raise errors.QuantaFailedError(_failure_message(result, failure), result=result)
     return result
 
 

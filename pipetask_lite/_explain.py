@@ -39,7 +39,7 @@ from ._qgraph import GraphOptions
 from ._rules import execution_timeout, executor_clobbers, parse_prune_unanchored_quanta, worker_start_method
 from ._util import as_actions, check_writable
 from .actions import PipelineAction
-from .errors import PipetaskLiteError, UsageError
+from .errors import OptionValueError, PipetaskLiteError, UsageError
 
 PROG = "pipetask-lite"
 
@@ -262,7 +262,7 @@ def _check_usage(args: argparse.Namespace) -> None:
         commands = {item.partition("=")[0] for item in args.show}
         known = SHOW_PIPELINE_ITEMS | SHOW_GRAPH_ITEMS
         if unknown := commands - known:
-            raise UsageError(
+            raise OptionValueError(
                 f"Unknown value(s) for show: {unknown} (choose from '{', '.join(sorted(known))}')", option="--show"
             )
     if args.subcommand == "build":
@@ -682,8 +682,13 @@ class PipetaskLiteError(SystemExit):
     def __init__(self, message, *, option=None, hint=None):
         text = f"{option}: {message}" if option else message
         super().__init__(f"{text}\\nhint: {hint}" if hint else text)
+
+
+class CollectionOptionError(PipetaskLiteError):
+    """The rules pipetask checks with a ValueError (pipetask_lite.errors.CollectionOptionError)."""
 '''
-"""A stand-in for `pipetask_lite.PipetaskLiteError`, so that the rules' source runs unchanged in the script."""
+"""Stand-ins for `pipetask_lite.PipetaskLiteError` (and its `CollectionOptionError`), so that the rules' source
+runs unchanged in the script."""
 
 
 def collection_rules_source() -> list[str]:

@@ -31,7 +31,7 @@ import os
 import re
 from collections.abc import Sequence
 
-from .errors import UsageError
+from .errors import OptionValueError, UsageError
 
 PRUNE_CHOICES = ("unstore", "purge")
 """``--prune-replaced`` values."""
@@ -176,10 +176,11 @@ def check_graph_options(
         raise UsageError("not allowed with argument --extend-run", option="--replace-run")
     if prune_replaced is not None and prune_replaced not in PRUNE_CHOICES:
         raise UsageError(f"{prune_replaced!r} is not one of {', '.join(PRUNE_CHOICES)}", option="--prune-replaced")
+    # ctrl_mpexec checks these two in OutputCollectionsInfo.check, with ValueError: so do we (also).
     if prune_replaced and not replace_run:
-        raise UsageError("--prune-replaced requires --replace-run")
+        raise OptionValueError("--prune-replaced requires --replace-run")
     if replace_run and not output:
-        raise UsageError("--replace-run requires -o/--output")
+        raise OptionValueError("--replace-run requires -o/--output")
     if qgraph:
         building = [
             name for name, given in [

@@ -13,15 +13,20 @@ __all__ = (
     "EXIT_OK",
     "EXIT_TERMINATED",
     "EXIT_USAGE",
+    "CollectionOptionError",
+    "EmptyGraphError",
     "Interrupted",
+    "OptionValueError",
     "PipetaskLiteError",
     "QuantaFailedError",
     "UsageError",
 )
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError
+
     from ._run import RunResult
 
 EXIT_OK = 0
@@ -75,21 +80,35 @@ class UsageError(PipetaskLiteError):
     exit_code = EXIT_USAGE
 
 
-class QuantaFailedError(PipetaskLiteError):
-    """Execution finished, but some quanta failed or were blocked by failures.
+class OptionValueError(UsageError, ValueError):
+    """Options that contradict each other, where pipetask's own check raises `ValueError` (exit 2).
 
-    Parameters
-    ----------
-    message : `str`
-        Summary of the failure.
-    result : `pipetask_lite.RunResult`
-        What was run and how each quantum ended; ``result.failed`` lists the
-        failures with their exceptions.
+    ctrl_mpexec's ``OutputCollectionsInfo.check`` raises `ValueError` for the
+    ``--replace-run`` and ``--prune-replaced`` rules, and ``ShowInfo`` for an
+    unknown ``--show`` item; code written against those calls catches
+    `ValueError`, and still can.
     """
 
-    def __init__(self, message: str, *, result: RunResult):
-        super().__init__(message)
-        self.result = result
+
+class CollectionOptionError(PipetaskLiteError, ValueError):
+    """The collection options do not fit the repo (exit 1): also a `ValueError`.
+
+    These are the checks ctrl_mpexec's ``OutputCollectionsInfo`` makes, each a
+    `ValueError` there (``-i`` that disagrees with an existing ``-o`` chain,
+    an output run that exists without ``--extend-run``, ``--extend-run`` with
+    nothing to extend, ``--rebase`` with a run outside the output).
+    """
+
+
+class EmptyGraphError(PipetaskLiteError):
+    """The quantum graph has no quanta: nothing was written (exit 1).
+
+    ctrl_mpexec's ``script.qgraph`` returns `None` here (and ``pipetask``
+    turns that into an error); `pipetask_lite.qgraph` and `pipetask_lite.run`
+    raise this instead, saying which query and collections came up empty,
+    so that `None` from `pipetask_lite.qgraph` keeps meaning only
+    "``--show`` was all there was to do".
+    """
 
 
 class Interrupted(PipetaskLiteError):
@@ -112,3 +131,57 @@ class Interrupted(PipetaskLiteError):
         self.output_run = output_run
         self.cut = cut
         self.exit_code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+
+
+def _make_quanta_failed_error() -> type[PipetaskLiteError]:
+    """Define `QuantaFailedError`, importing the LSST class it also is.
+
+    It subclasses pipe_base's `~lsst.pipe.base.mp_graph_executor.MPGraphExecutorError`
+    (``lsst.ctrl.mpexec.MPGraphExecutorError`` is the same class on both
+    release lines), which is what ctrl_mpexec's ``script.run`` raises when
+    quanta fail, so ``except MPGraphExecutorError`` keeps working.  That
+    import takes most of a second, and ``--help`` imports this module: so the
+    class is made on first use (`__getattr__` below), never at import.
+    """
+    from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError
+
+    class QuantaFailedError(PipetaskLiteError, MPGraphExecutorError):
+        """Execution finished, but some quanta failed or were blocked by failures.
+
+        Also an `lsst.pipe.base.mp_graph_executor.MPGraphExecutorError`, what
+        pipetask raises then.
+
+        Parameters
+        ----------
+        message : `str`
+            Summary of the failure.
+        result : `pipetask_lite.RunResult`
+            What was run and how each quantum ended; ``result.failed`` lists the
+            failures with their exceptions.
+        """
+
+        def __init__(self, message: str, *, result: RunResult):
+            super().__init__(message)
+            self.result = result
+
+    # Named as if defined here, so that pickle and tracebacks find it as
+    # pipetask_lite.errors.QuantaFailedError (through __getattr__).
+    QuantaFailedError.__module__ = __name__
+    QuantaFailedError.__qualname__ = "QuantaFailedError"
+    return QuantaFailedError
+
+
+if TYPE_CHECKING:
+
+    class QuantaFailedError(PipetaskLiteError, MPGraphExecutorError):  # what _make_quanta_failed_error makes
+        result: RunResult
+
+        def __init__(self, message: str, *, result: RunResult): ...
+
+
+def __getattr__(name: str) -> Any:
+    """PEP 562: make `QuantaFailedError` on first access (see `_make_quanta_failed_error`)."""
+    if name == "QuantaFailedError":
+        globals()[name] = made = _make_quanta_failed_error()
+        return made
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
