@@ -104,7 +104,8 @@ def read_retained_dataset_types(path: str) -> list[str]:
     ------
     pipetask_lite.UsageError
         Raised, naming the option, for a missing or unreadable file or any
-        other content.
+        other content (a `ValueError` too for content that is no list of
+        names, as pipetask's).
     """
     import yaml
 
@@ -120,7 +121,8 @@ def read_retained_dataset_types(path: str) -> list[str]:
     except yaml.YAMLError as exc:
         raise UsageError(f"{str(path)!r} is not YAML: {str(exc).splitlines()[0]}", option=option) from None
     if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) and p for p in patterns):
-        raise UsageError(
+        # script.qgraph raises ValueError for this content.
+        raise OptionValueError(
             f"{str(path)!r} must hold a non-empty YAML list of dataset type names or patterns, not {patterns!r}",
             option=option,
         )

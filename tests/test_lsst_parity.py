@@ -151,48 +151,12 @@ def test_an_empty_graph_raises_and_saves_nothing(tmp_path, add_repo):
 # --- implicit threading, by release line -------------------------------------
 
 
-def _threading_calls(monkeypatch, add_repo, **keywords):
-    """The order of `disable_implicit_threading` calls and pipeline building during one `run`."""
-    import lsst.utils.threads
-
-    from pipetask_lite import _run
-
-    calls = []
-    monkeypatch.setattr(lsst.utils.threads, "disable_implicit_threading", lambda: calls.append("disable"))
-    build_pipeline = _run.build_pipeline
-
-    def recording_build(**kwargs):
-        calls.append("build")
-        return build_pipeline(**kwargs)
-
-    monkeypatch.setattr(_run, "build_pipeline", recording_build)
-    pipetask_lite.run(butler_config=str(add_repo.root), input=[add_repo.input_run], output="out",
-                      pipeline=str(add_repo.pipeline), register_dataset_types=True, init_only=True, **keywords)
-    return calls
-
-
-def test_implicit_threading_is_disabled_when_this_release_does(monkeypatch, add_repo):
-    """ctrl_mpexec tests/test_cliCmdRun.py::test_disable_before_graph_building (lsst-ctrl-mpexec >= 30.2026.3000).
-
-    Older releases disable it only in script.run, before execution (and after building).
-    """
-    calls = _threading_calls(monkeypatch, add_repo)
-    if _compat.disables_threading_before_build():
-        assert calls == ["disable", "build", "disable"]
-    else:
-        assert calls == ["build", "disable"]
-
-
 def test_the_release_lines_differ_in_when_threading_is_disabled():
+    """What run() does on each line is tested in test_ctrl_mpexec_scenarios.py (test_cliCmdRun.py's scenarios)."""
     found = _compat.release_of("lsst-ctrl-mpexec")
     expected = {"30.2026.500": False, "30.2026.4300": True}
     assert found in expected, found
     assert _compat.disables_threading_before_build() is expected[found]
-
-
-def test_enable_implicit_threading_never_disables(monkeypatch, add_repo):
-    """ctrl_mpexec tests/test_cliCmdRun.py::test_enable_implicit_threading."""
-    assert _threading_calls(monkeypatch, add_repo, enable_implicit_threading=True) == ["build"]
 
 
 # --- the graph summary -------------------------------------------------------
