@@ -34,7 +34,7 @@ import shlex
 import uuid
 from collections.abc import Iterator
 
-from ._compat import check_builder_options, records_retained_dataset_types
+from ._compat import check_builder_options, disables_threading_before_build, records_retained_dataset_types
 from ._qgraph import GraphOptions
 from ._rules import execution_timeout, executor_clobbers, parse_prune_unanchored_quanta, worker_start_method
 from ._util import as_actions, check_writable
@@ -1043,6 +1043,10 @@ def _no_effect(s: _Script, o: _Options) -> None:
 
 def _explain_run(s: _Script, o: _Options) -> None:
     _constants(s, o)
+    if not o.enable_implicit_threading and disables_threading_before_build():
+        s.use("lsst.utils.threads", "disable_implicit_threading")
+        s("disable_implicit_threading()",
+          "pipetask's default, before task imports and graph building make thread pools (this release)")
     items = _show_items(o)
     from_graph = o.qgraph is not None
     if not from_graph:

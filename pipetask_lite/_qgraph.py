@@ -668,7 +668,7 @@ def read_data_id_tables(uris: Sequence[str]) -> list:
 
 
 def _log_summary(quantum_graph: PredictedQuantumGraph) -> None:
-    """Log the number of quanta per task in pipetask's words and table (``cli/utils.py::summarize_quantum_graph``)."""
+    """Log the number of quanta per task, in the words and table of pipetask's ``summarize_quantum_graph``."""
     from astropy.table import Table
 
     counts = {label: len(q) for label, q in quantum_graph.quanta_by_task.items() if q}

@@ -3,6 +3,9 @@
 Every error a user can cause is raised as a `PipetaskLiteError` that names the
 option and the value at fault.  The command line turns it into one line on
 stderr (see `pipetask_lite.cli.main`); Python callers get the exception.
+Where ctrl_mpexec's calls raise `ValueError` or ``MPGraphExecutorError`` for
+the same failure, pipetask-lite's exception is one of those too, so code
+written against the LSST API keeps catching what it catches.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 Each test is one scenario of lsst/ctrl_mpexec's ``tests/`` (its docstring names
 ``file::test``), at the version of each installed release line: tag
-``w.2026.05`` for lsst-ctrl-mpexec 30.2026.500 (Python 3.11), ``w.2026.30``
-(the newest tag; 30.2026.4300's tests are the same for these files) for the
-Python 3.12 line.  The repo setups are theirs
+``w.2026.05`` for lsst-ctrl-mpexec 30.2026.500 (Python 3.11), and for the
+Python 3.12 line (30.2026.4300) ``w.2026.30``, the newest tag that could be
+read here: it adds the ``--retained-dataset-types`` and
+``--prune-unanchored-quanta`` scenarios and ``test_cliCmdRun.py`` (skipped on
+the older line, whose pipe_base lacks them).  The repo setups are theirs
 (`lsst.pipe.base.tests.mocks.DirectButlerRepo` with its mock tasks, or
 `lsst.pipe.base.tests.simpleQGraph`'s ``AddTask`` for ``test_preExecInit.py``),
 and so are the assertions on the resulting repo (collections, datasets,

@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 import pytest
-from harness import make_failing_pipeline
+from harness import make_failing_pipeline, run_cli, run_pipetask
 
 import pipetask_lite
 from pipetask_lite import _compat
@@ -171,3 +171,16 @@ def test_graph_summary_in_pipetasks_words(add_repo, caplog):
     assert summaries[0].splitlines()[0] == "QuantumGraph contains 1 quantum for 1 task"
     assert summaries[0].splitlines()[1:] == ["Quanta Tasks", "------ -----", "     1 task0"]
     assert summaries[1].splitlines()[0] == f"QuantumGraph contains {2 * len(add_repo.detectors)} quanta for 2 tasks"
+
+
+def test_graph_summary_side_by_side_with_pipetask(add_repo):
+    """The real ``pipetask qgraph`` logs the same summary, table included."""
+    argv = ["qgraph", "-b", add_repo.root, "-i", add_repo.input_run, "-o", "out",
+            "-p", f"{add_repo.pipeline}#task0", "-d", "detector = 0"]
+    summaries = {}
+    for tool, call in (("pipetask", run_pipetask), ("lite", run_cli)):
+        proc = call(argv)
+        assert proc.returncode == 0, (tool, proc.stderr[-2000:])
+        summaries[tool] = "QuantumGraph contains" + proc.stderr.split("QuantumGraph contains", 1)[1]
+    assert summaries["lite"] == summaries["pipetask"]
+    assert summaries["lite"].startswith("QuantumGraph contains 1 quantum for 1 task\n")
