@@ -108,7 +108,7 @@ def execute_to_the_end(
     pipetask_lite.QuantaFailedError
         Raised after execution if any quantum failed.
     """
-    from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError
+    from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError, MPTimeoutError
 
     from .progress import quantum_progress
 
@@ -137,8 +137,10 @@ def execute_to_the_end(
         ) from None
     _sort_quanta(result)
     if failure is not None or result.failed:
-        # errors.QuantaFailedError is made on first use (it imports pipe_base's MPGraphExecutorError).
-        raise errors.QuantaFailedError(_failure_message(result, failure), result=result)
+        # These classes are made on first use (they subclass pipe_base's
+        # MPGraphExecutorError and MPTimeoutError, which the executor raised).
+        error = errors.QuantaTimedOutError if isinstance(failure, MPTimeoutError) else errors.QuantaFailedError
+        raise error(_failure_message(result, failure), result=result)
     return result
 
 

@@ -22,6 +22,7 @@ __all__ = (
     "OptionValueError",
     "PipetaskLiteError",
     "QuantaFailedError",
+    "QuantaTimedOutError",
     "UsageError",
 )
 
@@ -136,17 +137,19 @@ class Interrupted(PipetaskLiteError):
         self.exit_code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
 
 
-def _make_quanta_failed_error() -> type[PipetaskLiteError]:
-    """Define `QuantaFailedError`, importing the LSST class it also is.
+def _make_quanta_failed_errors() -> dict[str, type[PipetaskLiteError]]:
+    """Define `QuantaFailedError` and `QuantaTimedOutError`, importing the LSST classes they also are.
 
-    It subclasses pipe_base's `~lsst.pipe.base.mp_graph_executor.MPGraphExecutorError`
+    They subclass pipe_base's `~lsst.pipe.base.mp_graph_executor.MPGraphExecutorError`
+    and its `~lsst.pipe.base.mp_graph_executor.MPTimeoutError`
     (``lsst.ctrl.mpexec.MPGraphExecutorError`` is the same class on both
-    release lines), which is what ctrl_mpexec's ``script.run`` raises when
-    quanta fail, so ``except MPGraphExecutorError`` keeps working.  That
-    import takes most of a second, and ``--help`` imports this module: so the
-    class is made on first use (`__getattr__` below), never at import.
+    release lines), which are what ctrl_mpexec's ``script.run`` raises when
+    quanta fail or time out, so ``except MPGraphExecutorError`` keeps
+    working.  That import takes most of a second, and ``--help`` imports
+    this module: so the classes are made on first use (`__getattr__` below),
+    never at import.
     """
-    from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError
+    from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError, MPTimeoutError
 
     class QuantaFailedError(PipetaskLiteError, MPGraphExecutorError):
         """Execution finished, but some quanta failed or were blocked by failures.
@@ -167,24 +170,31 @@ def _make_quanta_failed_error() -> type[PipetaskLiteError]:
             super().__init__(message)
             self.result = result
 
-    # Named as if defined here, so that pickle and tracebacks find it as
-    # pipetask_lite.errors.QuantaFailedError (through __getattr__).
-    QuantaFailedError.__module__ = __name__
-    QuantaFailedError.__qualname__ = "QuantaFailedError"
-    return QuantaFailedError
+    class QuantaTimedOutError(QuantaFailedError, MPTimeoutError):
+        """``--timeout`` stopped quanta that were still running: also an `~lsst.pipe.base.mp_graph_executor.MPTimeoutError`."""
+
+    made = {"QuantaFailedError": QuantaFailedError, "QuantaTimedOutError": QuantaTimedOutError}
+    for name, cls in made.items():
+        # Named as if defined here, so that pickle and tracebacks find them
+        # as pipetask_lite.errors.NAME (through __getattr__).
+        cls.__module__, cls.__qualname__ = __name__, name
+    return made
 
 
 if TYPE_CHECKING:
+    from lsst.pipe.base.mp_graph_executor import MPTimeoutError
 
-    class QuantaFailedError(PipetaskLiteError, MPGraphExecutorError):  # what _make_quanta_failed_error makes
+    class QuantaFailedError(PipetaskLiteError, MPGraphExecutorError):  # what _make_quanta_failed_errors makes
         result: RunResult
 
         def __init__(self, message: str, *, result: RunResult): ...
 
+    class QuantaTimedOutError(QuantaFailedError, MPTimeoutError): ...
+
 
 def __getattr__(name: str) -> Any:
-    """PEP 562: make `QuantaFailedError` on first access (see `_make_quanta_failed_error`)."""
-    if name == "QuantaFailedError":
-        globals()[name] = made = _make_quanta_failed_error()
-        return made
+    """PEP 562: make `QuantaFailedError` and `QuantaTimedOutError` on first access (`_make_quanta_failed_errors`)."""
+    if name in ("QuantaFailedError", "QuantaTimedOutError"):
+        globals().update(_make_quanta_failed_errors())
+        return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

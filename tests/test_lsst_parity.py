@@ -120,6 +120,24 @@ def test_failed_quanta_raise_an_mp_graph_executor_error(tmp_path, add_repo):
     assert pickle.loads(pickle.dumps(type(error))) is type(error)
 
 
+def test_a_timeout_raises_an_mp_timeout_error(tmp_path, add_repo):
+    """MPGraphExecutor raises MPTimeoutError when --timeout stops quanta; QuantaTimedOutError is one."""
+    from lsst.pipe.base.mp_graph_executor import MPTimeoutError
+
+    pipeline = tmp_path / "sleep.yaml"
+    pipeline.write_text(
+        "description: a task that outlasts the timeout\ntasks:\n  task0:\n    class: failing_tasks.SleepTask\n"
+        "    config:\n      connections.in_tmpl: '0'\n      connections.out_tmpl: '1'\n      seconds: 60\n"
+    )
+    with pytest.raises(MPTimeoutError) as info:
+        pipetask_lite.run(butler_config=str(add_repo.root), input=[add_repo.input_run], output_run="run",
+                          pipeline=str(pipeline), register_dataset_types=True, data_query="detector = 0",
+                          processes=2, timeout=1)
+    assert isinstance(info.value, pipetask_lite.errors.QuantaTimedOutError)
+    assert isinstance(info.value, pipetask_lite.QuantaFailedError) and info.value.exit_code == EXIT_FAILURE
+    assert "did not finish" in str(info.value)
+
+
 def test_errors_module_imports_no_lsst():
     """`--help` imports errors.py: the LSST base class is imported only when QuantaFailedError is used."""
     code = (
@@ -129,6 +147,7 @@ def test_errors_module_imports_no_lsst():
         "from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError\n"
         "assert issubclass(cls, MPGraphExecutorError) and issubclass(cls, e.PipetaskLiteError)\n"
         "assert cls.__module__ == 'pipetask_lite.errors' and e.QuantaFailedError is cls\n"
+        "assert issubclass(e.QuantaTimedOutError, cls)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
