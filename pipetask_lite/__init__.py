@@ -26,7 +26,7 @@ from ._qbb import pre_exec_init_qbb, run_qbb, update_graph_run
 from ._report import aggregate_reports, report
 from ._run import RunResult
 from .actions import PipelineAction
-from .errors import PipetaskLiteError, QuantaFailedError, UsageError
+from .errors import PipetaskLiteError, UsageError
 
 # What Python callers get: the functions the command line calls, taking the
 # objects a Python user holds and naming keywords in errors (see _api).
@@ -54,3 +54,12 @@ __all__ = (
     "update_graph_run",
 )
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`QuantaFailedError` is made on first use: it subclasses an LSST class (see `pipetask_lite.errors`)."""
+    if name == "QuantaFailedError":
+        from . import errors
+
+        return errors.QuantaFailedError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

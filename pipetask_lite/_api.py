@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from .actions import PipelineAction
-from .errors import PipetaskLiteError, QuantaFailedError, UsageError
+from .errors import PipetaskLiteError, UsageError
 
 KINDS: dict[str, str] = {
     # What each keyword of build, qgraph and run accepts (the checks are in _CHECKS).
@@ -406,7 +406,9 @@ def _rename(exc: PipetaskLiteError) -> None:
     """Make an error raised behind the API name keywords: ``input= (-i/--input): ...``."""
     if exc.option and not exc.option.endswith((")", "=")) and (found := keyword_of(exc.option)):
         exc.option = f"{found}= ({exc.option})"
-    if not isinstance(exc, QuantaFailedError):  # its message quotes the tasks' exceptions
+    # QuantaFailedError's message quotes the tasks' exceptions; the class is
+    # made on first use (it is also an LSST class), so it is known by name here.
+    if "QuantaFailedError" not in {cls.__name__ for cls in type(exc).__mro__}:
         exc.message = _speak_python(exc.message)
         exc.args = (exc.message, *exc.args[1:])
     if exc.hint:

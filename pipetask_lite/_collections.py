@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ._suggest import did_you_mean
 from ._util import butler_from_config
-from .errors import PipetaskLiteError
+from .errors import CollectionOptionError, PipetaskLiteError
 
 if TYPE_CHECKING:
     from lsst.daf.butler import Butler
@@ -114,6 +114,8 @@ def plan_collections(
         Raised, naming the option, if a collection is missing or has the wrong
         type, if the output run exists without ``--extend-run`` (or is missing
         with it), or if ``-i`` disagrees with an existing ``-o`` chain.
+        The rules pipetask checks with a `ValueError` raise a
+        `~pipetask_lite.errors.CollectionOptionError`, which is one too.
     """
     from lsst.daf.butler import CollectionType, MissingCollectionError
     from lsst.pipe.base import Instrument
@@ -151,12 +153,12 @@ def plan_collections(
     run_option = "--output-run" if output_run else "-o/--output"
     if output_run is not None:
         if rebase and output and not output_run.startswith(output):
-            raise PipetaskLiteError(
+            raise CollectionOptionError(
                 f"cannot rebase: output run {output_run!r} does not start with {output!r}", option="--rebase"
             )
     elif output is not None and extend_run:
         if not chain:
-            raise PipetaskLiteError(
+            raise CollectionOptionError(
                 f"cannot extend a run: output collection {output!r} does not exist or is empty"
                 + (closest(output, CollectionType.CHAINED) if output_info is None else ""),
                 option="--extend-run",
@@ -166,7 +168,7 @@ def plan_collections(
         # pipetask's naming: the same timestamp format as Instrument collections.
         output_run = f"{output}/{Instrument.makeCollectionTimestamp()}"
     elif writeable:
-        raise PipetaskLiteError("at least one of -o/--output and --output-run is required", option=run_option)
+        raise CollectionOptionError("at least one of -o/--output and --output-run is required", option=run_option)
     run_info = info(output_run) if output_run else None
     if run_info is not None and run_info.type is not CollectionType.RUN:
         raise PipetaskLiteError(
@@ -184,7 +186,7 @@ def plan_collections(
         chain = tuple(own + [n for n in inputs if n not in own] + [n for n in chain if n not in own + list(inputs)])
         consistent = True
     if not consistent:
-        raise PipetaskLiteError(
+        raise CollectionOptionError(
             f"output collection {output!r} exists and does not contain the input collections "
             f"{list(inputs)} as a contiguous sequence (it has {list(chain)})",
             option="-i/--input",
@@ -192,21 +194,21 @@ def plan_collections(
         )
 
     if extend_run and output_run is None:
-        raise PipetaskLiteError("cannot extend a run when no output collection is given", option="--extend-run")
+        raise CollectionOptionError("cannot extend a run when no output collection is given", option="--extend-run")
     if extend_run and run_info is None:
-        raise PipetaskLiteError(
+        raise CollectionOptionError(
             f"cannot extend output run {output_run!r}: it does not exist in repo {repo!r}"
             + closest(output_run, CollectionType.RUN),
             option="--extend-run",
         )
     if not extend_run and run_info is not None:
-        raise PipetaskLiteError(
+        raise CollectionOptionError(
             f"output run {output_run!r} already exists in repo {repo!r}",
             option=run_option,
             hint="resume it with --extend-run, or choose another --output-run",
         )
     if replace_run and output_info is None:
-        raise PipetaskLiteError(
+        raise CollectionOptionError(
             f"-o/--output must name an existing CHAINED collection, and {output!r} does not exist",
             option="--replace-run",
         )

@@ -19,6 +19,7 @@ __all__ = (
     "builder_takes",
     "check_builder_options",
     "check_release",
+    "disables_threading_before_build",
     "graph_metadata",
     "records_retained_dataset_types",
     "release_of",
@@ -207,3 +208,20 @@ def graph_metadata(
         metadata["retained_dataset_types"] = retained_dataset_types
     metadata["data_query"] = data_query
     return metadata
+
+
+def disables_threading_before_build() -> bool:
+    """Whether ``pipetask run`` of the installed release turns implicit threading off before building.
+
+    lsst-ctrl-mpexec 30.2026.3000 (w.2026.30, ctrl_mpexec commit dff2869,
+    ``tests/test_cliCmdRun.py::test_disable_before_graph_building``) calls
+    `lsst.utils.threads.disable_implicit_threading` in the ``run`` command,
+    before the pipeline and the graph are built, so that thread pools made
+    by task imports and graph generation are limited too; older releases
+    do it only in ``script.run``, just before execution.  Decided by release
+    number (the change is in the Click command, which pipetask-lite does not
+    import); a version that is no release number counts as the newest.
+    """
+    found = release_of("lsst-ctrl-mpexec")
+    parsed = _parse(found) if found is not None else None
+    return parsed is None or parsed >= (30, 2026, 3000)

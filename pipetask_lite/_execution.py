@@ -42,7 +42,8 @@ from ._redact import redact
 from ._registration import BatchRegistration, QuantumBackedButlers
 from ._rules import worker_start_method
 from ._util import blame, make_parents, open_for_writing
-from .errors import Interrupted, PipetaskLiteError, QuantaFailedError, UsageError
+from . import errors
+from .errors import Interrupted, PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
@@ -138,7 +139,7 @@ def execute_to_the_end(
     pipetask_lite.QuantaFailedError
         Raised after execution if any quantum failed.
     """
-    from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError
+    from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError, MPTimeoutError
 
     from .progress import quantum_progress
 
@@ -167,7 +168,10 @@ def execute_to_the_end(
         ) from None
     _sort_quanta(result)
     if failure is not None or result.failed:
-        raise QuantaFailedError(_failure_message(result, failure), result=result)
+        # These classes are made on first use (they subclass pipe_base's
+        # MPGraphExecutorError and MPTimeoutError, which the executor raised).
+        error = errors.QuantaTimedOutError if isinstance(failure, MPTimeoutError) else errors.QuantaFailedError
+        raise error(_failure_message(result, failure), result=result)
     return result
 
 

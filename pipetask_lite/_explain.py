@@ -34,12 +34,12 @@ import shlex
 import uuid
 from collections.abc import Iterator
 
-from ._compat import check_builder_options, records_retained_dataset_types
+from ._compat import check_builder_options, disables_threading_before_build, records_retained_dataset_types
 from ._qgraph import GraphOptions
 from ._rules import execution_timeout, executor_clobbers, parse_prune_unanchored_quanta, worker_start_method
 from ._util import as_actions, check_writable
 from .actions import PipelineAction
-from .errors import PipetaskLiteError, UsageError
+from .errors import OptionValueError, PipetaskLiteError, UsageError
 
 PROG = "pipetask-lite"
 
@@ -262,7 +262,7 @@ def _check_usage(args: argparse.Namespace) -> None:
         commands = {item.partition("=")[0] for item in args.show}
         known = SHOW_PIPELINE_ITEMS | SHOW_GRAPH_ITEMS
         if unknown := commands - known:
-            raise UsageError(
+            raise OptionValueError(
                 f"Unknown value(s) for show: {unknown} (choose from '{', '.join(sorted(known))}')", option="--show"
             )
     if args.subcommand == "build":
@@ -682,8 +682,13 @@ class PipetaskLiteError(SystemExit):
     def __init__(self, message, *, option=None, hint=None):
         text = f"{option}: {message}" if option else message
         super().__init__(f"{text}\\nhint: {hint}" if hint else text)
+
+
+class CollectionOptionError(PipetaskLiteError):
+    """The rules pipetask checks with a ValueError (pipetask_lite.errors.CollectionOptionError)."""
 '''
-"""A stand-in for `pipetask_lite.PipetaskLiteError`, so that the rules' source runs unchanged in the script."""
+"""Stand-ins for `pipetask_lite.PipetaskLiteError` (and its `CollectionOptionError`), so that the rules' source
+runs unchanged in the script."""
 
 
 def collection_rules_source() -> list[str]:
@@ -1039,6 +1044,10 @@ def _no_effect(s: _Script, o: _Options) -> None:
 
 def _explain_run(s: _Script, o: _Options) -> None:
     _constants(s, o)
+    if not o.enable_implicit_threading and disables_threading_before_build():
+        s.use("lsst.utils.threads", "disable_implicit_threading")
+        s("disable_implicit_threading()",
+          "pipetask's default, before task imports and graph building make thread pools (this release)")
     items = _show_items(o)
     from_graph = o.qgraph is not None
     if not from_graph:

@@ -32,7 +32,7 @@ from ._rules import (
 from ._suggest import single_quotes_note
 from ._util import blame, check_writable, file_errors, first_line, make_show, open_butler, open_for_writing, query_errors, warn_unhandled_show
 from .actions import PipelineAction
-from .errors import PipetaskLiteError, UsageError
+from .errors import EmptyGraphError, PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
     from lsst.ctrl.mpexec import PipelineGraphFactory
@@ -408,6 +408,15 @@ pipeline_mermaid : optional
     -------
     quantum_graph : `lsst.pipe.base.quantum_graph.PredictedQuantumGraph` or `None`
         The graph; `None` if ``show`` had only pipeline items.
+
+    Raises
+    ------
+    pipetask_lite.errors.EmptyGraphError
+        Raised if the graph has no quanta, where ctrl_mpexec's
+        ``script.qgraph`` returns `None`; nothing is saved then.
+    pipetask_lite.PipetaskLiteError
+        Raised, naming the option, for bad input; the collection rules that
+        pipetask checks with a `ValueError` raise one too.
     """
     # The options checked once (the command line's too, after -@ is merged),
     # with what follows from them.
@@ -595,7 +604,8 @@ def make_quantum_graph(
             quantum_graph = components.assemble()
 
     if len(quantum_graph) == 0 and not allow_empty:
-        raise PipetaskLiteError(
+        # Where ctrl_mpexec's script.qgraph returns None (docs/run-api.md, "Differences").
+        raise EmptyGraphError(
             f"no quanta: query {options.data_query!r}"
             + (" with the data IDs of data_ids=" if options.data_ids is not None else "")
             + f" selected no data in collections {list(plan.search_path)} "
@@ -849,9 +859,16 @@ def check_graph_repo(quantum_graph, butler) -> None:
 
 
 def _log_summary(quantum_graph: PredictedQuantumGraph) -> None:
-    """Log the number of quanta per task, as pipetask does."""
+    """Log the number of quanta per task, in the words and table of pipetask's ``summarize_quantum_graph``."""
+    from astropy.table import Table
+
     counts = {label: len(q) for label, q in quantum_graph.quanta_by_task.items() if q}
-    _LOG.info(
-        "QuantumGraph contains %d quanta for %d tasks: %s",
-        sum(counts.values()), len(counts), ", ".join(f"{label} {n}" for label, n in counts.items()),
-    )
+    n_quanta = sum(counts.values())
+    if n_quanta == 0:
+        _LOG.info("QuantumGraph contains no quanta.")
+    elif _LOG.isEnabledFor(logging.INFO):
+        table = "\n".join(Table({"Quanta": list(counts.values()), "Tasks": list(counts)}).pformat())
+        _LOG.info(
+            "QuantumGraph contains %d %s for %d task%s\n%s",
+            n_quanta, "quantum" if n_quanta == 1 else "quanta", len(counts), "" if len(counts) == 1 else "s", table,
+        )

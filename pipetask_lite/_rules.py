@@ -31,7 +31,7 @@ import os
 import re
 from collections.abc import Sequence
 
-from .errors import UsageError
+from .errors import OptionValueError, UsageError
 
 PRUNE_CHOICES = ("unstore", "purge")
 """``--prune-replaced`` values."""
@@ -104,7 +104,8 @@ def read_retained_dataset_types(path: str) -> list[str]:
     ------
     pipetask_lite.UsageError
         Raised, naming the option, for a missing or unreadable file or any
-        other content.
+        other content (a `ValueError` too for content that is no list of
+        names, as pipetask's).
     """
     import yaml
 
@@ -120,7 +121,8 @@ def read_retained_dataset_types(path: str) -> list[str]:
     except yaml.YAMLError as exc:
         raise UsageError(f"{str(path)!r} is not YAML: {str(exc).splitlines()[0]}", option=option) from None
     if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) and p for p in patterns):
-        raise UsageError(
+        # script.qgraph raises ValueError for this content.
+        raise OptionValueError(
             f"{str(path)!r} must hold a non-empty YAML list of dataset type names or patterns, not {patterns!r}",
             option=option,
         )
@@ -176,10 +178,11 @@ def check_graph_options(
         raise UsageError("not allowed with argument --extend-run", option="--replace-run")
     if prune_replaced is not None and prune_replaced not in PRUNE_CHOICES:
         raise UsageError(f"{prune_replaced!r} is not one of {', '.join(PRUNE_CHOICES)}", option="--prune-replaced")
+    # ctrl_mpexec checks these two in OutputCollectionsInfo.check, with ValueError: so do we (also).
     if prune_replaced and not replace_run:
-        raise UsageError("--prune-replaced requires --replace-run")
+        raise OptionValueError("--prune-replaced requires --replace-run")
     if replace_run and not output:
-        raise UsageError("--replace-run requires -o/--output")
+        raise OptionValueError("--replace-run requires -o/--output")
     if qgraph:
         building = [
             name for name, given in [

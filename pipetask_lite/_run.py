@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._build import build_pipeline
 from ._collections import make_output_collections
+from ._compat import disables_threading_before_build
 from ._execution import (
     RunResult,
     StoppableExecutor,
@@ -389,6 +390,13 @@ unmocked_dataset_types : optional
     for path, option in ((summary, "--summary"), (profile, "--profile")):
         # Written after execution: a bad path must not be found only then.
         check_writable(path, option)
+    if not options.enable_implicit_threading and disables_threading_before_build():
+        # As pipetask of this release: before the pipeline's task imports and
+        # the graph builder make their thread pools (_execute does it again,
+        # as script.run does, which is all older releases do).
+        from lsst.utils.threads import disable_implicit_threading
+
+        disable_implicit_threading()
     with (
         coverage_enabled(coverage, cov_report=cov_report, cov_packages=cov_packages),
         worker_pool(processes, start_method=start_method_used(start_method), progress=progress) as pool,

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING
 
 from .actions import PipelineAction, parse_pipeline_action
-from .errors import PipetaskLiteError, UsageError
+from .errors import OptionValueError, PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
     from lsst.ctrl.mpexec.showInfo import ShowInfo
@@ -270,7 +270,7 @@ def make_show(show: Sequence[str]) -> ShowInfo:
     try:
         return ShowInfo(list(show))
     except ValueError as exc:
-        raise UsageError(str(exc), option="--show") from None
+        raise OptionValueError(str(exc), option="--show") from None
 
 
 def warn_unhandled_show(show_info: ShowInfo, subcommand: str) -> None:
