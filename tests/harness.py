@@ -1136,3 +1136,16 @@ def read_saved_pipeline(path: Path | str) -> dict[str, Any]:
         if isinstance(subset, dict) and isinstance(subset.get("subset"), list):
             subset["subset"] = sorted(subset["subset"])
     return data
+
+
+def next_second() -> None:
+    """Wait for the wall clock's next second.
+
+    A default output run is ``OUTPUT/<timestamp>`` to the second, as pipetask
+    names it; a second command on the same ``-o`` within the same second
+    would be refused ("output run already exists"), as pipetask refuses it.
+    Tests that run twice on one ``-o`` call this in between.
+    """
+    import time
+
+    time.sleep(1.01 - time.time() % 1)
