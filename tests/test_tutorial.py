@@ -39,7 +39,8 @@ def test_notebook_cells_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )
     client.execute()  # raises CellExecutionError, with the cell and its traceback, if one fails
-    (run_cell,) = [c for c in notebook.cells if c.cell_type == "code" and "pipetask_lite.run(" in c.source]
+    run_cells = [c for c in notebook.cells if c.cell_type == "code" and "pipetask_lite.run(" in c.source]
+    run_cell = run_cells[0]  # section 3's; section 6 has the three paths from Python objects
     kinds = {kind for output in run_cell.outputs for kind in output.get("data", {})}
     assert "application/vnd.jupyter.widget-view+json" in kinds, run_cell.outputs  # the progress bar
     assert any("quanta succeeded" in output.get("text", "") for output in run_cell.outputs), run_cell.outputs
@@ -49,3 +50,11 @@ def test_notebook_cells_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     printed = "".join(output.get("text", "") for c in notebook.cells if c.cell_type == "code" for output in c.outputs)
     assert "with the pipeline's config: (20, 20)" in printed, printed[-3000:]
     assert "with a config built by hand: (20, 22)" in printed, printed[-3000:]
+    # Section 6, the three paths from objects: refs in hand (two isr outputs, fetched by ref), a task
+    # class and its config (the instrument's overrides still apply), a graph inspected then run.
+    assert "quanta: 2 in the graph, 2 succeeded, 0 failed, 0 blocked" in printed, printed[-3000:]
+    assert "[(20, 20), (20, 20)]" in printed, printed[-3000:]
+    assert "6 quanta, to run in u/notebook/bias/" in printed, printed[-3000:]
+    assert "isr 5 quanta\ncpBiasCombine 1 quanta" in printed, printed[-3000:]
+    assert "True (20, 20)" in printed, printed[-3000:]
+    assert len(run_cells) == 4
