@@ -61,11 +61,24 @@ def _not_in_script(what: str) -> Callable[[Any], str | None]:
     return note
 
 
+def _config_note(value: Any) -> str | None:
+    """config= with a task class: the assignments it changes, which the script does not apply."""
+    if not _instance_of(value, "lsst.pex.config", "Config"):
+        return _not_in_script("config")(value)
+    from ._build import _config_changes
+
+    changes = [line for line in _config_changes(value, type(value)()).splitlines()
+               if not line.startswith(("import ", "from "))]
+    shown = "; ".join(changes[:5]) + ("; ..." if len(changes) > 5 else "")
+    return (f"config=<{type(value).__name__}>: passed from Python; the script does not apply its changes from "
+            f"the defaults ({shown or 'none'}): add them with -c or pipeline.addConfigOverride")
+
+
 PYTHON_ONLY: dict[str, Callable[[Any], str | None]] = {
     "progress": _progress_note,
     "resume_command": _resume_command_note,
     # Objects only the Python API takes (pipetask_lite._api): a comment says what the caller passed.
-    "config": _not_in_script("config"),
+    "config": _config_note,
     "label": _not_in_script("label"),
     "bind": _not_in_script("bind"),
     "data_ids": _not_in_script("data_ids"),
@@ -82,17 +95,72 @@ def _resource_path(value: Any) -> tuple[str, str | None] | None:
     return None
 
 
+def _instance_of(value: Any, module: str, *names: str) -> bool:
+    """Whether ``value`` is one of the named classes of an LSST module, without importing it.
+
+    An object of that module exists only if the module was imported, so a
+    module not in `sys.modules` answers no, and ``explain`` stays free of lsst
+    imports for text keywords.
+    """
+    loaded = sys.modules.get(module)
+    classes = tuple(getattr(loaded, name) for name in names if hasattr(loaded, name))
+    return bool(classes) and isinstance(value, classes)
+
+
+def _butler_word(value: Any) -> tuple[str, str | None] | None:
+    """A Butler stands for its repo: the script opens the same repo by its location."""
+    if not _instance_of(value, "lsst.daf.butler", "Butler"):
+        return _resource_path(value)
+    from ._api import _repo_of
+
+    repo = _repo_of(value)
+    return repo, f"butler_config=<{type(value).__name__}>: the Butler passed; the script opens its repo, {repo}"
+
+
+PIPELINE_FILE = "pipeline.yaml"
+"""The file a script reads a pipeline passed as an object from (a script cannot hold the object)."""
+
+QGRAPH_FILE = "graph.qg"
+"""The file a script reads a quantum graph passed as an object from."""
+
+
+def _pipeline_word(value: Any) -> tuple[str, str | None] | None:
+    """A Pipeline or PipelineGraph: the script reads it from `PIPELINE_FILE`, and says how to write that."""
+    if _instance_of(value, "lsst.pipe.base", "Pipeline"):
+        return PIPELINE_FILE, (f"pipeline=<Pipeline>: the Pipeline passed; the script reads it from "
+                               f"{PIPELINE_FILE!r}: write it there first, pipeline.write_to_uri({PIPELINE_FILE!r})")
+    if _instance_of(value, "lsst.pipe.base.pipeline_graph", "PipelineGraph"):
+        return PIPELINE_FILE, (f"pipeline=<PipelineGraph>: the graph passed; the script reads a pipeline with "
+                               f"the same tasks and configs from {PIPELINE_FILE!r} (a PipelineGraph is not "
+                               "written as a pipeline file: keep the Pipeline it was made from)")
+    return _resource_path(value)
+
+
+def _qgraph_word(value: Any) -> tuple[str, str | None] | None:
+    """A quantum graph object: the script reads it from `QGRAPH_FILE`, as ``-g`` does."""
+    if _instance_of(value, "lsst.pipe.base.quantum_graph", "PredictedQuantumGraph") or _instance_of(
+            value, "lsst.pipe.base", "QuantumGraph"):
+        return QGRAPH_FILE, (f"qgraph=<{type(value).__name__}>: the graph passed; the script reads it from "
+                             f"{QGRAPH_FILE!r}: save it there when making it, "
+                             f"pipetask_lite.qgraph(..., save_qgraph={QGRAPH_FILE!r})")
+    return _resource_path(value)
+
+
 OBJECT_WORDS: dict[str, Callable[[Any], tuple[str, str | None] | None]] = {
-    name: _resource_path
-    for name in ("butler_config", "pipeline", "qgraph", "save_pipeline", "save_qgraph", "pipeline_dot",
-                 "pipeline_mermaid", "qgraph_dot", "qgraph_mermaid", "data_id_table", "summary", "profile",
-                 "retained_dataset_types")
+    **{name: _resource_path
+       for name in ("save_pipeline", "save_qgraph", "pipeline_dot", "pipeline_mermaid", "qgraph_dot",
+                    "qgraph_mermaid", "data_id_table", "summary", "profile", "retained_dataset_types")},
+    "butler_config": _butler_word,
+    "pipeline": _pipeline_word,
+    "qgraph": _qgraph_word,
 }
 """Keywords whose value may be an object standing for an option's value (one
 value of a list option): each hook returns `None` for an object it does not
 take, else the command-line word for it and the comment the script gets about
-what the caller passed (``"butler_config=Butler(...): ..."``, or `None` for none).  A Butler for ``butler_config``,
-a Pipeline for ``pipeline``, an astropy Table in ``data_id_table`` get one here."""
+what the caller passed (``"butler_config=<DirectButler>: ..."``, or `None` for none).  A Butler is
+named by its repo; a Pipeline, a PipelineGraph or a quantum graph by a file the
+script reads, with a comment saying how to write it.  (A task class for
+``pipeline`` is a ``-t`` word, handled in `explain` itself.)"""
 
 
 def explain(subcommand: str, depth: str = "short", **keywords: Any) -> str:
@@ -163,6 +231,7 @@ def explain(subcommand: str, depth: str = "short", **keywords: Any) -> str:
     parameters = inspect.signature(_function(subcommand)).parameters
     notes: list[str] = []
     words: list[str] = []
+    first_words: list[str] = []
     for name, value in keywords.items():
         if name not in parameters:
             close = difflib.get_close_matches(name, list(parameters), n=3, cutoff=0.6)
@@ -170,7 +239,13 @@ def explain(subcommand: str, depth: str = "short", **keywords: Any) -> str:
             raise UsageError(f"pipetask_lite.{subcommand}() has no such keyword{hint}", option=f"{name}=")
         if value is None or _is_default(value, parameters[name]):
             continue
-        if name in PYTHON_ONLY:
+        if name == "pipeline" and _is_task_class(value):
+            # A task class is the command line's -t CLASS:LABEL with no -p, ahead of the other actions.
+            label = keywords.get("label") or value._DefaultName
+            first_words.append(f"--task={value.__module__}.{value.__qualname__}:{label}")
+        elif name == "label" and _is_task_class(keywords.get("pipeline")):
+            continue  # in the -t word above
+        elif name in PYTHON_ONLY:
             if (note := PYTHON_ONLY[name](value)) is not None:
                 notes.append(note)
         elif name == "pipeline_actions":
@@ -180,7 +255,7 @@ def explain(subcommand: str, depth: str = "short", **keywords: Any) -> str:
         else:
             raise UsageError("the script of --explain cannot show what this keyword does yet; "
                              "leave it out to see the rest", option=f"{name}=")
-    args = _parse(cli, parser, subparser, [f"--explain={depth}", subcommand, *words])
+    args = _parse(cli, parser, subparser, [f"--explain={depth}", subcommand, *first_words, *words])
     from ._explain import explain as explain_args
 
     try:
@@ -188,6 +263,11 @@ def explain(subcommand: str, depth: str = "short", **keywords: Any) -> str:
     except PipetaskLiteError as exc:
         raise _in_python_terms(exc, subparser) from exc
     return redact(_with_notes(text, notes))
+
+
+def _is_task_class(value: Any) -> bool:
+    return isinstance(value, type) and any(
+        cls.__name__ == "PipelineTask" and cls.__module__.startswith("lsst.pipe.base") for cls in value.__mro__)
 
 
 def _function(subcommand: str) -> Callable[..., Any]:

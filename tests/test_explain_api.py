@@ -281,3 +281,38 @@ def test_bad_input(subcommand: str, depth: str, keywords: dict, message: str, tm
     with pytest.raises(UsageError, match=message):
         pipetask_lite.explain(subcommand, depth=depth, **keywords)
     assert not any(tmp_path.iterdir())
+
+
+def test_objects_are_named_or_noted(add_repo: AddRepo) -> None:
+    """Objects the Python API takes (issue 27): a Butler is named by its repo and a task class by its -t
+    word; a Pipeline, a graph and a config get a comment saying what was passed and how to carry it."""
+    from lsst.daf.butler import Butler
+    from lsst.pipe.base import Pipeline
+    from lsst.pipe.base.tests.simpleQGraph import AddTask
+
+    base = dict(input="test/chain", output="out")
+    with Butler.from_config(str(add_repo.root)) as butler:
+        lent = pipetask_lite.explain("run", butler_config=butler, pipeline=add_repo.pipeline, **base)
+        repo = str(add_repo.root)
+        plain = pipetask_lite.explain("run", butler_config=repo, pipeline=add_repo.pipeline, **base)
+        # The script of the repo's path, and a comment saying a Butler was passed.
+        note = lent.splitlines().index("# Given from Python, with no command-line option:")
+        assert lent.splitlines()[:note - 1] == plain.splitlines()[:note - 1]
+        assert lent.splitlines()[note + 3:] == plain.splitlines()[note - 1:]
+        assert f"#   butler_config=<{type(butler).__name__}>: the Butler passed; the script opens its repo" in lent
+        graph = pipetask_lite.qgraph(butler_config=butler, pipeline=add_repo.pipeline, **base)
+    by_class = pipetask_lite.explain("run", butler_config=repo, pipeline=AddTask, label="add", **base)
+    assert by_class == pipetask_lite.explain(
+        "run", butler_config=repo, pipeline_actions=[("task", f"{AddTask.__module__}.AddTask:add")], **base)
+    config = AddTask.ConfigClass()
+    config.addend = 7
+    noted = pipetask_lite.explain("run", butler_config=repo, pipeline=AddTask, config=config, **base)
+    assert "-t lsst.pipe.base.tests.simpleQGraph.AddTask:add_task" in noted  # label: the class's _DefaultName
+    assert "config=<AddTaskConfig>: passed from Python" in noted and "(config.addend=7)" in noted
+    from_object = pipetask_lite.explain("run", butler_config=repo, pipeline=Pipeline.from_uri(add_repo.pipeline),
+                                        **base)
+    assert "pipetask-lite run -p pipeline.yaml" in from_object
+    assert "pipeline.write_to_uri('pipeline.yaml')" in from_object
+    saved = pipetask_lite.explain("run", butler_config=repo, qgraph=graph, **base)
+    assert "pipetask-lite run -g graph.qg" in saved and "save_qgraph='graph.qg'" in saved
+    assert "SimplePipelineExecutor(quantum_graph, butler" in saved  # the -g recipe
