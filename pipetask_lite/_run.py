@@ -323,22 +323,10 @@ unmocked_dataset_types : optional
     progress : `bool`, optional
         Draw a progress bar while quanta run, if stderr is a terminal or
         this is a Jupyter notebook.
-    config : `lsst.pex.config.Config`, optional
-        Python only: with a task class as ``pipeline``, its config (as
-        `SimplePipelineExecutor.from_task_class`); what it changes from the
-        defaults is added to the pipeline as a Python config override (after
-        an instrument's overrides, before ``pipeline_actions``).
-    label : `str`, optional
-        Python only: with a task class as ``pipeline``, its label (default
-        the class's ``_DefaultName``).
-    bind : `~collections.abc.Mapping` [`str`, `object`], optional
-        Python only: values for identifiers in ``data_query``, as
-        ``Butler.query_datasets(where=..., bind=...)`` takes them.
-    data_ids : `~collections.abc.Iterable`, optional
-        Python only: data IDs (mappings or `lsst.daf.butler.DataCoordinate`)
-        or `lsst.daf.butler.DatasetRef` values (their data IDs); they mean
-        what a ``data_id_table`` with those rows means.  Their dimensions
-        must be dimensions of the pipeline's tasks.
+    config, label : optional
+        Python only: as for `pipetask_lite.build`.
+    bind, data_ids : optional
+        Python only: as for `pipetask_lite.qgraph`.
     resume_command : `~collections.abc.Callable` [[`str`], `str`], optional
         Given the output run, the command that resumes it.  With it (the
         command line gives it) a ``-j 1`` run starts a watcher process that
