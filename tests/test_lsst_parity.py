@@ -60,13 +60,13 @@ def test_collection_rules_raise_value_errors(add_repo):
     _register(add_repo.root, runs=["other", "taken"], chains={"out": [add_repo.input_run]})
     cases = [
         # -i disagreeing with an existing -o chain, without --rebase.
-        (dict(input=["other"], output="out"), "-i/--input", "contiguous sequence"),
+        (dict(input=["other"], output="out"), "input= (-i/--input)", "contiguous sequence"),
         # An output run that exists, without --extend-run.
-        (dict(output_run="taken"), "--output-run", "already exists"),
+        (dict(output_run="taken"), "output_run= (--output-run)", "already exists"),
         # --extend-run of a run that does not exist.
-        (dict(output_run="missing", extend_run=True), "--extend-run", "does not exist"),
+        (dict(output_run="missing", extend_run=True), "extend_run= (--extend-run)", "does not exist"),
         # --rebase with an output run outside the output collection.
-        (dict(input=["other"], output="out", output_run="elsewhere", rebase=True), "--rebase", "cannot rebase"),
+        (dict(input=["other"], output="out", output_run="elsewhere", rebase=True), "rebase= (--rebase)", "cannot rebase"),
     ]
     for keywords, option, message in cases:
         with pytest.raises(ValueError, match=message) as info:
@@ -79,8 +79,9 @@ def test_collection_rules_raise_value_errors(add_repo):
 def test_replace_run_and_show_rules_raise_value_errors(add_repo):
     """ctrl_mpexec raises ValueError for these (butler_factory.py's check, showInfo.py's ShowInfo)."""
     cases = [
-        (dict(output="out", prune_replaced="purge"), "--prune-replaced requires --replace-run"),
-        (dict(output_run="run", replace_run=True), "--replace-run requires -o/--output"),
+        (dict(output="out", prune_replaced="purge"),
+         r"prune_replaced= \(--prune-replaced\) requires replace_run= \(--replace-run\)"),
+        (dict(output_run="run", replace_run=True), r"requires output= \(-o/--output\)"),
         (dict(output="out", show=["nonsense"]), "Unknown value"),
     ]
     for keywords, message in cases:
@@ -98,7 +99,7 @@ def test_replace_run_of_a_missing_output_is_a_value_error(add_repo):
     """butler_factory.py: "--output must point to an existing CHAINED collection for --replace-run"."""
     with pytest.raises(ValueError, match="existing CHAINED") as info:
         _qgraph(add_repo, output="new", replace_run=True)
-    assert info.value.option == "--replace-run"
+    assert info.value.option == "replace_run= (--replace-run)"  # from Python: the keyword, and its option
 
 
 def test_failed_quanta_raise_an_mp_graph_executor_error(tmp_path, add_repo):
@@ -161,7 +162,7 @@ def test_an_empty_graph_raises_and_saves_nothing(tmp_path, add_repo):
     saved = tmp_path / "empty.qg"
     with pytest.raises(EmptyGraphError, match="no quanta") as info:
         _qgraph(add_repo, output="out", data_query="detector = 99", save_qgraph=str(saved))
-    assert info.value.option == "-d/--data-query" and info.value.exit_code == EXIT_FAILURE
+    assert info.value.option == "data_query= (-d/--data-query)" and info.value.exit_code == EXIT_FAILURE
     assert not saved.exists()
     # None still means "show had only pipeline items".
     assert _qgraph(add_repo, output="out", show=["pipeline"]) is None
