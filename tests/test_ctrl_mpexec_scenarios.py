@@ -15,12 +15,9 @@ failures).  Where ctrl_mpexec calls ``script.qgraph(**kwargs)`` and
 `pipetask_lite.run`; where pipetask-lite deliberately differs (docs/run-api.md,
 "Differences"), the test asserts pipetask-lite's documented behaviour and says so.
 
-Today pipetask-lite takes what the command line takes, so a scenario hands it
-the repo root, the helper's pipeline graph written as a pipeline YAML
-(`_pipeline_file`) and a saved graph file (``-g``) where ctrl_mpexec passes the
-graph object.  Those are the only places to change when `run`/`qgraph` take the
-objects themselves (issue 27, item 1): `_pipeline_file`, `_qgraph`,
-`_run_graph`.
+As ctrl_mpexec does, the scenarios hand over objects: the helper's
+`PipelineGraph` as ``pipeline=`` and the graph `pipetask_lite.qgraph` returned
+as ``qgraph=`` (`_qgraph`, `_run_graph`); the repo by its root, as theirs do.
 
 Not ported, being about Click and not about what the calls do:
 ``test_run.py::test_missing_options``, ``::test_retained_dataset_types_option``
@@ -62,46 +59,31 @@ def base_repo():
         yield helper, root
 
 
-# --- the three places that hand pipetask-lite what it takes today -------------
-
-
-def _pipeline_file(helper, directory: Path) -> str:
-    """The helper's pipeline graph as a pipeline YAML (each task's whole config as a ``python`` block).
-
-    With objects (issue 27, item 1) this becomes ``helper.pipeline_graph``.
-    """
-    from lsst.pipe.base import Pipeline
-
-    pipeline = Pipeline("ctrl_mpexec scenario")
-    for node in helper.pipeline_graph.tasks.values():
-        pipeline.addTask(node.task_class, node.label)
-        pipeline.addConfigPython(node.label, node.config.saveToString())
-    path = directory / f"pipeline{len(list(directory.glob('pipeline*.yaml')))}.yaml"
-    pipeline.write_to_uri(str(path))
-    return str(path)
+# --- where ctrl_mpexec passes objects, so do these ---------------------------
 
 
 def _qgraph(helper, root, directory: Path, **keywords):
-    """``script.qgraph(**kwargs)`` of ``-b root -i input_chain -o output`` (``qgraph`` registers nothing).
+    """``script.qgraph(**kwargs)`` of ``-b root -i input_chain -o output`` on the helper's pipeline graph.
 
-    The graph is also saved (``-q``), for `_run_graph`.
+    The graph is also saved (``-q``) as ``graph.saved_as``, for the scenarios that read a file
+    (``run_qbb``, ``transfer_from_graph``).
     """
     keywords.setdefault("input", [helper.input_chain])
     keywords.setdefault("output", OUTPUT)
     saved = directory / f"graph{len(list(directory.glob('graph*.qg')))}.qg"
     graph = pipetask_lite.qgraph(
-        butler_config=root, pipeline=_pipeline_file(helper, directory), save_qgraph=str(saved), **keywords
+        butler_config=root, pipeline=helper.pipeline_graph, save_qgraph=str(saved), **keywords
     )
     if graph is not None:
-        graph.saved_as = str(saved)  # for _run_graph, until run() takes the object
+        graph.saved_as = str(saved)
     return graph
 
 
 def _run_graph(graph, root, **keywords):
-    """``script.run(qg, **kwargs)``: execute the graph `_qgraph` returned (today: the file it saved, ``-g``)."""
+    """``script.run(qg, **kwargs)``: execute the graph object `_qgraph` returned."""
     keywords.setdefault("output", OUTPUT)
     keywords.setdefault("register_dataset_types", True)
-    return pipetask_lite.run(butler_config=root, qgraph=graph.saved_as, **keywords)
+    return pipetask_lite.run(butler_config=root, qgraph=graph, **keywords)
 
 
 def _count(helper, dataset_type: str, collections) -> int:
