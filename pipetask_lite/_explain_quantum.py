@@ -628,9 +628,10 @@ class _Writer:
                 out.append(f"outputs.append(({edge.dataset_type_name!r}, {data_id!r}, {value}))")
 
     def render(self) -> str:
-        from ._explain import _Options, _wrap_command
+        from ._argv import wrap_command as _wrap_command
+        from ._explain import Options
 
-        words = _Options(self.args).command_line()
+        words = Options(self.args).command_line()
         plan = self.plan
         which = ("each quantum of the selected tasks" if self.args.select_tasks
                  else "one quantum of each task, with every quantum upstream of it,")
