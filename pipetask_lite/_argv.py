@@ -19,7 +19,7 @@ from __future__ import annotations
 
 __all__ = (
     "command_line", "flag", "given", "keyword_options", "merge_options_file", "options_of", "quote",
-    "resume_command", "shown_words", "takes_many", "typed_options", "wrap_command",
+    "resume_command", "shown_command_line", "shown_options", "shown_values", "shown_words", "takes_many", "typed_options", "wrap_command",
 )
 
 import argparse
@@ -274,6 +274,37 @@ def flag(action: argparse.Action, value) -> str:
     if isinstance(action, argparse.BooleanOptionalAction) and not value:
         return next(s for s in action.option_strings if s.startswith("--no-"))
     return action.option_strings[0]
+
+
+def shown_options(parser: argparse.ArgumentParser,
+                  subparser: argparse.ArgumentParser) -> tuple[dict[str, argparse.Action], list[str], list[str]]:
+    """The options ``--explain`` shows: each by its dest, and the dests before and after the subcommand.
+
+    ``--explain`` itself is not one of them: the script is what it prints.
+    """
+    actions: dict[str, argparse.Action] = {}
+    global_dests: list[str] = []
+    sub_dests: list[str] = []
+    for target, dests in ((parser, global_dests), (subparser, sub_dests)):
+        for action in options_of(target):
+            if not action.option_strings or action.dest in ("help", "explain") or action.dest in actions:
+                continue
+            actions[action.dest] = action
+            dests.append(action.dest)
+    return actions, global_dests, sub_dests
+
+
+def shown_command_line(parser: argparse.ArgumentParser, subparser: argparse.ArgumentParser,
+                       args: argparse.Namespace) -> list[str]:
+    """The whole command line as ``--explain`` shows it: one shell word per option given (`shown_words`)."""
+    actions, global_dests, sub_dests = shown_options(parser, subparser)
+    words = [parser.prog]
+    for dest in global_dests:
+        words += shown_words(actions[dest], getattr(args, dest))
+    words.append(args.subcommand)
+    for dest in sub_dests:
+        words += shown_words(actions[dest], getattr(args, dest))
+    return words
 
 
 def shown_values(action: argparse.Action, value) -> list[str]:

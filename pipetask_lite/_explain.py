@@ -127,22 +127,14 @@ class Options:
     """The parsed options, with their spelling on the command line (`pipetask_lite._argv` says how)."""
 
     def __init__(self, args: argparse.Namespace):
-        parser = build_parser()
+        self.parser = build_parser()
+        self.subparser = subcommand_parser(self.parser, args.subcommand)
         self.args = args
         # The command's own checked options, with what follows from them
         # (skip-existing, the graph builder or the plain recipe): what the
         # script does is decided by the same rules as what the command does.
         self.graph = GraphOptions.from_namespace(args) if args.subcommand in ("qgraph", "run") else None
-        self.actions: dict[str, argparse.Action] = {}
-        self.global_dests: list[str] = []
-        self.sub_dests: list[str] = []
-        subparser = subcommand_parser(parser, args.subcommand)
-        for target, dests in ((parser, self.global_dests), (subparser, self.sub_dests)):
-            for action in _argv.options_of(target):
-                if not action.option_strings or action.dest in ("help", "explain") or action.dest in self.actions:
-                    continue
-                self.actions[action.dest] = action
-                dests.append(action.dest)
+        self.actions, self.global_dests, self.sub_dests = _argv.shown_options(self.parser, self.subparser)
 
     def __getattr__(self, dest: str):
         return getattr(self.args, dest)
@@ -171,13 +163,7 @@ class Options:
 
     def command_line(self) -> list[str]:
         """The whole command line, rebuilt from the parsed options: one shell word per option."""
-        words = [PROG]
-        for dest in self.global_dests:
-            words += self.words(dest)
-        words.append(self.args.subcommand)
-        for dest in self.sub_dests:
-            words += self.words(dest)
-        return words
+        return _argv.shown_command_line(self.parser, self.subparser, self.args)
 
     def words(self, dest: str) -> list[str]:
         """The option (if given) as shell words, each flag with its value, quoted."""

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._redact import redact
-from ._argv import keyword_options, options_of
+from ._argv import keyword_options, options_of, takes_many
 from .actions import ACTIONS, PipelineAction, action_text
 from .errors import PipetaskLiteError, UsageError
 
@@ -304,7 +304,7 @@ def _option_words(name: str, action: argparse.Action, value: Any, notes: list[st
             return [action.option_strings[0] if value else action.option_strings[-1]]
         return [action.option_strings[0]] if value else []
     long = action.option_strings[-1]
-    if isinstance(action, (argparse._AppendAction, argparse._ExtendAction)):
+    if takes_many(action):
         items = [value] if isinstance(value, (str, os.PathLike)) else value
         if isinstance(items, Mapping) or not isinstance(items, Iterable):
             raise UsageError(f"expected a sequence of values, not {value!r}", option=option)
