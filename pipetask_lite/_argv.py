@@ -1,30 +1,33 @@
-"""The command line as words: ``-@`` merged in, what was given, and the words back.
+"""The command line as words: parsed, ``-@`` merged in, what was given, and the words back.
 
-Everything that reads a parsed command line as a command line lives here:
-merging ``-@/--options-file`` (`merge_options_file`), the one test of whether
-an option was given (`given`, and `typed_options` for what was typed rather
+Everything that reads a command line as words lives here: parsing it
+(`parse`: unknown options named, ``--explain``'s optional value), merging
+``-@/--options-file`` (`merge_options_file`), the one test of whether an
+option was given (`given`, and `typed_options` for what was typed rather
 than taken from ``-@``), rebuilding a command line from the parsed options
-(`command_line` and `resume_command` for the process, `shown_words` for
-``--explain``'s header), and the map between options and keywords
+(`command_line` and `resume_command` for the process, `shown_command_line`
+for ``--explain``'s header), and the map between options and keywords
 (`keyword_options`).  The parser itself comes from the caller
 (`pipetask_lite.cli.build_parser`), so this module imports neither ``cli``
 nor the explain modules, which both use it.
 
 argparse has no public way to list a parser's actions or to tell an
-``append``/``extend`` option from the action's class; `options_of` and
-`takes_many` are the only places that read argparse's private names.
+``append``/``extend`` option but by the action's class; `options_of` and
+`takes_many` (and `shown_values`, for ``extend``) are the only places that
+read argparse's private names.
 """
 
 from __future__ import annotations
 
 __all__ = (
-    "command_line", "flag", "given", "keyword_options", "merge_options_file", "options_of", "quote",
-    "resume_command", "shown_command_line", "shown_options", "shown_values", "shown_words", "takes_many", "typed_options", "wrap_command",
+    "command_line", "flag", "given", "keyword_options", "merge_options_file", "options_of", "parse", "quote",
+    "resume_command", "shown_command_line", "shown_options", "shown_values", "shown_words", "subcommand_parser",
+    "takes_many", "typed_options", "wrap_command",
 )
 
 import argparse
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .actions import ACTIONS, action_text
 
@@ -88,6 +91,93 @@ def typed_options(parser: argparse.ArgumentParser, subparser: argparse.ArgumentP
     for action in options_of(subparser):
         action.default = argparse.SUPPRESS
     return set(vars(parser.parse_args(argv)))
+
+
+# ---------------------------------------------------------------------------
+# Parsing: the words in order, unknown options named, -@ merged.
+# ---------------------------------------------------------------------------
+
+
+def parse(parser: argparse.ArgumentParser, words: list[str], *,
+          fresh: Callable[[], argparse.ArgumentParser]) -> argparse.Namespace:
+    """Parse a command line with ``parser`` and merge its ``-@`` file (`pipetask_lite.cli.parse_args` checks the rest).
+
+    Parameters
+    ----------
+    parser : `argparse.ArgumentParser`
+        A parser from `pipetask_lite.cli.build_parser`.
+    words : `list` [`str`]
+        The command line, without the program name.
+    fresh : `~collections.abc.Callable`
+        Makes another such parser (`typed_options` uses one up).
+
+    Raises
+    ------
+    SystemExit
+        With code 2 and a one-line message, for a usage error.
+    """
+    commands = _subcommands(parser)
+    words = _bare_explain(parser, words, commands)
+    known = {opt for action in options_of(parser) for opt in action.option_strings}
+    for word in words[:next((i for i, w in enumerate(words) if w in commands), len(words))]:
+        # Before the subcommand, an unknown option would be taken for one
+        # that takes the next word as its value.
+        if word.startswith("--") and word.partition("=")[0] not in known:
+            parser.error(f"unrecognized arguments: {word}{_did_you_mean(word, parser)}")
+    args, unknown = parser.parse_known_args(words)
+    subparser = subcommand_parser(parser, args.subcommand)
+    if unknown:
+        if unknown[0].partition("=")[0] in known:
+            # A global option (--explain, --long-log, ...) after the subcommand, as
+            # Click also refuses it; say where it goes.
+            subparser.error(f"{unknown[0].partition('=')[0]} is an option of {parser.prog} itself: "
+                            f"give it before '{args.subcommand}'")
+        subparser.error(f"unrecognized arguments: {' '.join(unknown)}{_did_you_mean(unknown[0], parser, subparser)}")
+    if getattr(args, "options_file", None):  # build, qgraph and run have -@
+        other = fresh()  # for typed_options alone: it suppresses this parser's defaults
+        typed = typed_options(other, subcommand_parser(other, args.subcommand), words)
+        merge_options_file(subparser, args, args.subcommand, typed=typed)
+    if hasattr(args, "pipeline_actions"):
+        args.pipeline_actions = args.pipeline_actions or []
+    return args
+
+
+def _bare_explain(parser: argparse.ArgumentParser, words: list[str], subcommands: Sequence[str]) -> list[str]:
+    """``--explain`` without a value, spelled ``--explain=short``.
+
+    argparse would take the word after a bare ``--explain`` (the subcommand,
+    usually) for its optional value; only a depth is one.
+    """
+    (depths,) = [action.choices for action in options_of(parser) if action.dest == "explain"]
+    end = next((i for i, w in enumerate(words) if w in subcommands), len(words))
+    return [
+        "--explain=short" if word == "--explain" and (i + 1 >= len(words) or words[i + 1] not in depths)
+        else word
+        for i, word in enumerate(words[:end])
+    ] + words[end:]
+
+
+def _did_you_mean(word: str, *parsers: argparse.ArgumentParser) -> str:
+    """`` (did you mean --x?)`` for an unknown option close to known ones, as Click says it."""
+    import difflib
+
+    if not word.startswith("--"):
+        return ""
+    known = [opt for parser in parsers for action in options_of(parser) for opt in action.option_strings
+             if opt.startswith("--")]
+    close = difflib.get_close_matches(word.partition("=")[0], known, n=3, cutoff=0.6)
+    close += [opt for opt in known if opt.startswith(word.partition("=")[0]) and opt not in close]
+    return f" (did you mean {' or '.join(close[:3])}?)" if close else ""
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The parser of each subcommand (the ``choices`` of the parser's subcommand action)."""
+    return next(action.choices for action in options_of(parser) if action.dest == "subcommand")
+
+
+def subcommand_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """Return the parser of subcommand ``name`` of a parser from `pipetask_lite.cli.build_parser`."""
+    return _subcommands(parser)[name]
 
 
 # ---------------------------------------------------------------------------

@@ -69,12 +69,12 @@ def setup_logging(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``pipetask-lite`` with ``argv`` (default: ``sys.argv[1:]``).
+    """Run ``pipetask-lite`` with ``argv``: parse it, call the subcommand, return the exit code.
 
     Parameters
     ----------
     argv : `~collections.abc.Sequence` [`str`], optional
-        Command-line arguments without the program name.
+        The words after the program name; ``sys.argv[1:]`` if not given.
 
     Returns
     -------

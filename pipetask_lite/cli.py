@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from . import _argv
+from ._argv import subcommand_parser
 from ._compat import NEW_BUILDER_OPTIONS
 from ._parallel import START_METHODS
 from ._redact import redact
@@ -771,69 +772,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         With code 2 and a one-line message, for a usage error.
     """
     parser = build_parser()
-    words = list(sys.argv[1:] if argv is None else argv)
-    commands = _subcommands(parser)
-    words = _bare_explain(words, commands)
-    known = {opt for action in _argv.options_of(parser) for opt in action.option_strings}
-    for word in words[:next((i for i, w in enumerate(words) if w in commands), len(words))]:
-        # Before the subcommand, an unknown option would be taken for one
-        # that takes the next word as its value.
-        if word.startswith("--") and word.partition("=")[0] not in known:
-            parser.error(f"unrecognized arguments: {word}{_did_you_mean(word, parser)}")
-    args, unknown = parser.parse_known_args(words)
-    subparser = subcommand_parser(parser, args.subcommand)
-    if unknown:
-        if unknown[0].partition("=")[0] in known:
-            # A global option (--explain, --long-log, ...) after the subcommand, as
-            # Click also refuses it; say where it goes.
-            subparser.error(f"{unknown[0].partition('=')[0]} is an option of {PROG} itself: "
-                            f"give it before '{args.subcommand}'")
-        subparser.error(f"unrecognized arguments: {' '.join(unknown)}{_did_you_mean(unknown[0], parser, subparser)}")
-    if getattr(args, "options_file", None):  # build, qgraph and run have -@
-        fresh = build_parser()  # for typed_options alone: it suppresses this parser's defaults
-        typed = _argv.typed_options(fresh, subcommand_parser(fresh, args.subcommand), words)
-        _argv.merge_options_file(subparser, args, args.subcommand, typed=typed)
-    if hasattr(args, "pipeline_actions"):
-        args.pipeline_actions = args.pipeline_actions or []
-    check_options(subparser, args)
+    args = _argv.parse(parser, list(sys.argv[1:] if argv is None else argv), fresh=build_parser)
+    check_options(subcommand_parser(parser, args.subcommand), args)
     return args
-
-
-def _bare_explain(words: list[str], subcommands: Sequence[str]) -> list[str]:
-    """``--explain`` without a value, spelled ``--explain=short``.
-
-    argparse would take the word after a bare ``--explain`` (the subcommand,
-    usually) for its optional value; only a depth is one.
-    """
-    end = next((i for i, w in enumerate(words) if w in subcommands), len(words))
-    return [
-        "--explain=short" if word == "--explain" and (i + 1 >= len(words) or words[i + 1] not in EXPLAIN_DEPTHS)
-        else word
-        for i, word in enumerate(words[:end])
-    ] + words[end:]
-
-
-def _did_you_mean(word: str, *parsers: argparse.ArgumentParser) -> str:
-    """`` (did you mean --x?)`` for an unknown option close to known ones, as Click says it."""
-    import difflib
-
-    if not word.startswith("--"):
-        return ""
-    known = [opt for parser in parsers for action in _argv.options_of(parser) for opt in action.option_strings
-             if opt.startswith("--")]
-    close = difflib.get_close_matches(word.partition("=")[0], known, n=3, cutoff=0.6)
-    close += [opt for opt in known if opt.startswith(word.partition("=")[0]) and opt not in close]
-    return f" (did you mean {' or '.join(close[:3])}?)" if close else ""
-
-
-def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    """The parser of each subcommand of a parser from `build_parser` (the ``choices`` of its subcommand action)."""
-    return next(action.choices for action in _argv.options_of(parser) if action.dest == "subcommand")
-
-
-def subcommand_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
-    """Return the parser of subcommand ``name`` of a parser from `build_parser`."""
-    return _subcommands(parser)[name]
 
 
 # ---------------------------------------------------------------------------
