@@ -124,7 +124,7 @@ DECLARED: dict[str, tuple[tuple[str, ...], dict]] = {}
 
 
 def declare(*flags: str, **kwargs) -> None:
-    """Declare an option: its spellings (or a positional's name) and `argparse.ArgumentParser.add_argument`'s keywords."""
+    """Declare an option: its spellings (or a positional's name) and the keywords of ``add_argument``."""
     for flag in flags:
         DECLARED[flag] = (flags, kwargs)
 
@@ -137,6 +137,7 @@ def add(container, *names: str) -> None:
         container.add_argument(*flags, **{k: list(v) if isinstance(v, list) else v for k, v in kwargs.items()})
 
 
+# Outside any section of pipetask's help: --debug, --show, -@.
 declare(
     "--debug", action="store_true", help="Enable debugging output using lsstDebug facility (imports debug.py)."
 )
@@ -148,6 +149,7 @@ declare(
     "pipeline-graph, task-graph, inputs.",
 )
 
+# Pipeline build options
 declare(
     "-p", "--pipeline", metavar="FILE",
     help="Location of a pipeline definition file in YAML format (FILE#label,... selects tasks or subsets).",
@@ -175,12 +177,15 @@ declare(
 declare(
     "--pipeline-mermaid", metavar="FILE", help="Location for storing Mermaid representation of a pipeline."
 )
+
+
 def _needs(option: str) -> str:
     """Help text naming the release an option needs (pipetask_lite._compat says which)."""
     _, package, first = NEW_BUILDER_OPTIONS[option]
     return f"Needs {package} {first} or newer."
 
 
+# Quantum graph building options
 declare(
     "-g", "--qgraph", metavar="TEXT",
     help="Location for a serialized quantum graph definition. If given, no input data or "
@@ -250,6 +255,7 @@ declare(
     help="Names of input dataset types that should not be mocked.",
 )
 
+# Data repository and selection options
 declare(
     "-b", "--butler-config", metavar="TEXT",
     help="Location of the gen3 butler/registry config file. [required]",
@@ -288,8 +294,7 @@ declare(
     "--rebase", action="store_true", help="Reset output collection chain if it is inconsistent with --input."
 )
 
-
-
+# Execution options
 declare(
     "--clobber-outputs", action="store_true",
     help="Remove outputs of failed quanta from the output run when they would block new quanta with the "
@@ -340,6 +345,7 @@ declare(
     "are the same. Default is no limit.",
 )
 
+# Meta-information output options
 declare(
     "--skip-init-writes", action="store_true",
     help="Do not write collection-wide 'init output' datasets (e.g. schemas).",
@@ -354,6 +360,7 @@ declare(
 )
 declare("--no-versions", action="store_true", help="Do not save or check package versions.")
 
+# Coverage options
 declare("--coverage", action="store_true", help="Enable coverage output (requires coverage package).")
 declare(
     "--cov-report", action=argparse.BooleanOptionalAction, default=True,
@@ -391,6 +398,7 @@ declare(
     "checks before each quantum.",
 )
 
+# Report options
 declare(
     "--full-output-filename", metavar="TEXT", default="",
     help="Write the full report to this file: YAML for the default report on one graph, JSON with "
@@ -438,6 +446,7 @@ declare(
     help="Show the processing status as a pipeline graph instead of a plain-text summary.",
 )
 
+# Collection options
 declare("collection", metavar="COLLECTION", help="Name of the CHAINED collection.")
 declare(
     "--confirm", action=argparse.BooleanOptionalAction, default=True,
@@ -507,7 +516,7 @@ def add_coverage_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_qbb_options(parser: argparse.ArgumentParser, *names: str) -> None:
-    """Add ``REPO QGRAPH`` and the "Quantum-backed butler options" section (``names``) of run-qbb and pre-exec-init-qbb."""
+    """Add ``REPO QGRAPH`` and the "Quantum-backed butler options" section (``names``) of the qbb subcommands."""
     add(parser, "repo", "qgraph")
     add(parser.add_argument_group("Quantum-backed butler options"), *names)
 
