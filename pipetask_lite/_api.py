@@ -80,8 +80,6 @@ KINDS: dict[str, str] = {
 }
 """The kind of every keyword of `build`, `qgraph` and `run` (see `_CHECKS`)."""
 
-
-
 _ACTION_OPTIONS = "/".join(sorted((kind.flags[0] for kind in ACTIONS.values()), key=lambda flag: flag.startswith("--")))
 """The options of ``pipeline_actions``, short ones first: ``-t/-c/-C/--delete/--instrument``."""
 

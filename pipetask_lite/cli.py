@@ -1066,8 +1066,14 @@ def resume_command(args: argparse.Namespace, *, output_run: str, cut: bool) -> s
                                 cut=cut)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``pipetask-lite`` with ``argv``: `pipetask_lite._main.main`, where the process is run."""
-    from ._main import main as process_main  # _main imports this module
+def __getattr__(name: str):
+    """``main`` and ``console_main``, which live in `pipetask_lite._main` (the process), imported from here.
 
-    return process_main(argv)
+    Callers and installed ``pipetask-lite`` scripts that predate that module
+    import them from here; loaded on first use, as ``--help`` needs neither.
+    """
+    if name in ("main", "console_main"):
+        from . import _main  # which imports this module: only for this old spelling
+
+        return getattr(_main, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
