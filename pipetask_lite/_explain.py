@@ -36,7 +36,8 @@ from collections.abc import Iterator
 
 from ._compat import check_builder_options, disables_threading_before_build, records_retained_dataset_types
 from ._qgraph import GraphOptions
-from ._rules import execution_timeout, executor_clobbers, parse_prune_unanchored_quanta, worker_start_method
+from ._rules import parse_prune_unanchored_quanta
+from ._run import RunOptions
 from ._util import as_actions, check_writable
 from .actions import PipelineAction
 from .errors import OptionValueError, PipetaskLiteError, UsageError
@@ -1084,6 +1085,8 @@ def _explain_run(s: _Script, o: _Options) -> None:
 
 
 def _execute(s: _Script, o: _Options) -> None:
+    # What the command derives from the options, derived by the same object.
+    run_options = RunOptions.from_namespace(o)
     include_packages = not o.no_versions
     s.note("3. What needs no writing: resources, the graph fixup, threads.")
     _no_effect(s, o)
@@ -1204,7 +1207,7 @@ def _execute(s: _Script, o: _Options) -> None:
             if skip_expr:
                 s("skip_existing_in=skip_existing_in,", skip_why)
             if o.clobber_outputs:
-                clobbers = executor_clobbers(clobber_outputs=o.clobber_outputs, extend_run=o.extend_run)
+                clobbers = run_options.clobbers
                 s(f"clobber_outputs={clobbers!r},",
                   "--clobber-outputs" + ("" if clobbers else ": does nothing without --extend-run"))
             if o.debug:
@@ -1224,12 +1227,12 @@ def _execute(s: _Script, o: _Options) -> None:
                 s(f"num_proc={o.processes!r},", o.text("processes"))
             else:
                 s("num_proc=1,", o.text("processes") if o.given("processes") else "-j 1 (default)")
-            s(f"timeout={execution_timeout(o.timeout)!r},",
+            s(f"timeout={run_options.effective_timeout!r},",
               "no --timeout: pipetask's 30 days" if o.timeout is None else o.text("timeout"))
             s("quantum_executor=quantum_executor,")
             if o.start_method:
-                if worker_start_method(o.start_method) != o.start_method:
-                    s(f"start_method={worker_start_method(o.start_method)!r},",
+                if run_options.worker_start_method != o.start_method:
+                    s(f"start_method={run_options.worker_start_method!r},",
                       "--start-method fork: unsafe and no longer supported; pipetask uses spawn (and warns)")
                 else:
                     s(f"start_method={o.start_method!r},", o.text("start_method"))

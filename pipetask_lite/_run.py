@@ -14,38 +14,33 @@ from __future__ import annotations
 __all__ = ("RunOptions", "RunResult", "run")
 
 import contextlib
-import dataclasses
 import functools
 import logging
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._build import build_pipeline
 from ._collections import make_output_collections
 from ._compat import disables_threading_before_build
 from ._execution import (
+    ExecutionOptions,
     RunResult,
-    StoppableExecutor,
-    coverage_enabled,
     execute_to_the_end,
-    execution_resources,
     import_graph_fixup,
     import_lsst_debug,
-    start_method_used,
-    unwrap_registration_failure,
-    worker_pool,
+    make_executor,
+    run_option,
 )
 from ._interrupt import Terminated, stop_between_quanta
-from ._parallel import START_METHODS, WorkerPool, WorkerSetup
+from ._parallel import WorkerPool, WorkerSetup
 from ._qgraph import GraphOptions, make_quantum_graph
-from ._registration import BatchRegistration, QuantumBackedButlers
-from ._rules import check_execution_numbers, execution_timeout, executor_clobbers
-from ._util import blame, check_writable, given_butler, make_show, open_butler, warn_unhandled_show
+from ._registration import BatchRegistration
+from ._util import blame, given_butler, make_show, open_butler, warn_unhandled_show
 from ._watch import start as start_watcher
 from .actions import PipelineAction
-from .errors import Interrupted, PipetaskLiteError, UsageError
+from .errors import Interrupted, PipetaskLiteError
 
 if TYPE_CHECKING:
     from lsst.daf.butler import DataCoordinate, DatasetRef
@@ -58,19 +53,16 @@ if TYPE_CHECKING:
 _LOG = logging.getLogger("lsst.pipetask_lite")
 
 
-def run_option(default, /, *, lsst_call: str | None):
-    """A `RunOptions` field: its default and its LSST call (for the docs; `None` for API-only keywords)."""
-    return dataclasses.field(default=default, metadata={"lsst_call": lsst_call})
+@dataclass(frozen=True, kw_only=True)
+class RunOptions(ExecutionOptions):
+    """The checked options of ``run``: its graph options, the execution options, and its own.
 
-
-@dataclass(frozen=True)
-class RunOptions:
-    """The checked options of ``run``: its graph options and its execution options.
-
-    The execution fields are the keywords of `run`, described there, each
-    with what it becomes in the LSST API (``lsst_call``, for docs/options.md);
-    constructing the object checks them (``-j``, ``-n``,
-    ``--timeout``, ``--start-method``) and raises `pipetask_lite.UsageError`.
+    The fields are the keywords of `run`, described there, each with what it
+    becomes in the LSST API (``lsst_call``, for docs/options.md); the graph
+    ones are in `graph`.  Made once by `run` from its keywords (and by the
+    command line from its options merged with ``-@``); making it checks them
+    (`GraphOptions`, then `ExecutionOptions`) and raises
+    `pipetask_lite.UsageError`.
 
     Attributes
     ----------
@@ -82,9 +74,9 @@ class RunOptions:
         quantum takes the command down (`pipetask_lite._watch`).
     clobbers : `bool`
         Whether the executor removes earlier outputs of a quantum it runs:
-        ``--clobber-outputs`` only with ``--extend-run``, as pipetask.
-    effective_timeout : `int`
-        ``--timeout``, or pipetask's default.
+        ``--clobber-outputs`` only with ``--extend-run``, as pipetask's
+        ``script/run.py`` (its graph builder, ``script/qgraph.py``, gets
+        ``--clobber-outputs`` as given, and so does pipetask-lite's).
     """
 
     graph: GraphOptions
@@ -94,45 +86,23 @@ class RunOptions:
     )
     init_only: bool = run_option(False, lsst_call="stops after `qg.write_init_outputs(...)`")
     no_versions: bool = run_option(False, lsst_call="skips `qg.write_packages(...)`")
-    processes: int = run_option(
-        1, lsst_call="`MPGraphExecutor(num_proc=1)` for 1; N long-lived worker processes, each fed through its own pipe, otherwise",
-    )
-    timeout: int | None = run_option(None, lsst_call="`MPGraphExecutor(timeout=...)` / worker pool deadline")
-    start_method: str | None = run_option(None, lsst_call="`multiprocessing.get_context(...)` of the worker pool")
-    fail_fast: bool = run_option(False, lsst_call="`MPGraphExecutor(fail_fast=True)` / worker pool stops submitting")
-    raise_on_partial_outputs: bool = run_option(
-        True, lsst_call="`SingleQuantumExecutor(raise_on_partial_outputs=...)`",
-    )
-    cores_per_quantum: int = run_option(1, lsst_call="`ExecutionResources(num_cores=...)`")
-    memory_per_quantum: str = run_option("", lsst_call="`ExecutionResources(max_mem=..., default_mem_units=u.MB)`")
-    summary: str | None = run_option(None, lsst_call="`MPGraphExecutor.getReport().model_dump_json(...)`")
-    enable_implicit_threading: bool = run_option(
-        False, lsst_call="skips `lsst.utils.threads.disable_implicit_threading()`",
-    )
-    debug: bool = run_option(False, lsst_call="`SingleQuantumExecutor(enable_lsst_debug=True)`; `import debug`")
-    pdb: str | None = run_option(None, lsst_call="`MPGraphExecutor(pdb=...)`")
-    profile: str | None = run_option(
-        None, lsst_call="`cProfile.Profile()` around the execution; `profiler.dump_stats(...)`, also when quanta fail",
-    )
     graph_fixup: str | None = run_option(None, lsst_call="`MPGraphExecutor(execution_graph_fixup=...)`")
-    coverage: bool = run_option(False, lsst_call="`coverage.Coverage(...).start()`")
-    cov_report: bool = run_option(True, lsst_call="`coverage.Coverage.html_report(...)`")
-    cov_packages: Sequence[str] = run_option((), lsst_call="`coverage.Coverage` `source_pkgs`")
-    progress: bool = run_option(True, lsst_call=None)
-    resume_command: Callable[[str], str] | None = run_option(None, lsst_call=None)
-    # Derived, in __post_init__.
-    clobbers: bool = field(init=False)
-    effective_timeout: int = field(init=False)
+    resume_command: Callable[[str], str] | None = run_option(None, lsst_call=None, api_only=True)
 
-    def __post_init__(self) -> None:
-        check_execution_numbers(processes=self.processes, cores_per_quantum=self.cores_per_quantum,
-                                timeout=self.timeout)
-        if self.start_method is not None and self.start_method not in START_METHODS:
-            raise UsageError(f"{self.start_method!r} is not one of {', '.join(map(repr, START_METHODS))}",
-                             option="--start-method")
-        object.__setattr__(self, "clobbers", executor_clobbers(clobber_outputs=self.graph.clobber_outputs,
-                                                               extend_run=self.graph.extend_run))
-        object.__setattr__(self, "effective_timeout", execution_timeout(self.timeout))
+    @classmethod
+    def from_keywords(cls, keywords: Mapping[str, Any], **given: Any) -> RunOptions:
+        """`run`'s options from its keywords: the graph's first (`GraphOptions`), then the rest."""
+        return super().from_keywords(keywords, graph=GraphOptions.from_keywords(keywords), **given)
+
+    @classmethod
+    def from_namespace(cls, args, **given: Any) -> RunOptions:
+        """``run``'s options from its command line: the graph's first (`GraphOptions`), then the rest."""
+        return super().from_namespace(args, graph=GraphOptions.from_namespace(args), **given)
+
+    @property
+    def clobbers(self) -> bool:
+        """Whether the executor removes a quantum's earlier outputs: ``--clobber-outputs`` only with ``--extend-run``."""
+        return bool(self.graph.clobber_outputs and self.graph.extend_run)
 
     @property
     def with_datastore_records(self) -> bool:
@@ -350,34 +320,12 @@ unmocked_dataset_types : optional
     """
     # The options checked once (the command line's too, after -@ is merged),
     # with what follows from them; then the values that need no repo:
-    # nothing is opened yet.
-    graph = GraphOptions(
-        butler_config=butler_config, input=input, output=output, output_run=output_run, pipeline=pipeline,
-        pipeline_actions=pipeline_actions, save_pipeline=save_pipeline, select_tasks=select_tasks,
-        pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid, data_query=data_query, qgraph=qgraph,
-        qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id, qgraph_datastore_records=qgraph_datastore_records,
-        skip_existing_in=skip_existing_in, skip_existing=skip_existing,
-        retained_dataset_types=retained_dataset_types, prune_unanchored_quanta=prune_unanchored_quanta,
-        save_qgraph=save_qgraph, qgraph_dot=qgraph_dot, qgraph_mermaid=qgraph_mermaid,
-        dataset_query_constraint=dataset_query_constraint, data_id_table=data_id_table, mock=mock,
-        mock_failure=mock_failure, unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run,
-        replace_run=replace_run, prune_replaced=prune_replaced, rebase=rebase, clobber_outputs=clobber_outputs,
-        show=show, config=config, label=label, bind=bind, data_ids=data_ids,
-    )
-    options = RunOptions(
-        graph=graph, register_dataset_types=register_dataset_types, skip_init_writes=skip_init_writes,
-        init_only=init_only, no_versions=no_versions, processes=processes, timeout=timeout,
-        start_method=start_method, fail_fast=fail_fast, raise_on_partial_outputs=raise_on_partial_outputs,
-        cores_per_quantum=cores_per_quantum, memory_per_quantum=memory_per_quantum, summary=summary,
-        enable_implicit_threading=enable_implicit_threading, debug=debug, pdb=pdb, profile=profile,
-        graph_fixup=graph_fixup, coverage=coverage, cov_report=cov_report, cov_packages=cov_packages,
-        progress=progress, resume_command=resume_command,
-    )
-    show_info = make_show(show)
-    resources = execution_resources(cores_per_quantum, memory_per_quantum)
-    for path, option in ((summary, "--summary"), (profile, "--profile")):
-        # Written after execution: a bad path must not be found only then.
-        check_writable(path, option)
+    # nothing is opened yet.  From here on, only `options` is read.
+    options = RunOptions.from_keywords(locals())
+    graph = options.graph
+    show_info = make_show(graph.show)
+    resources = options.resources()
+    options.check_outputs()
     if not options.enable_implicit_threading and disables_threading_before_build():
         # As pipetask of this release: before the pipeline's task imports and
         # the graph builder make their thread pools (_execute does it again,
@@ -385,18 +333,16 @@ unmocked_dataset_types : optional
         from lsst.utils.threads import disable_implicit_threading
 
         disable_implicit_threading()
-    with (
-        coverage_enabled(coverage, cov_report=cov_report, cov_packages=cov_packages),
-        worker_pool(processes, start_method=start_method_used(start_method), progress=progress) as pool,
-    ):
+    with options.started() as pool:
         # 1. The pipeline (pipetask_lite.build): -p, then -t/--delete/-c/-C/
         #    --instrument in command-line order.  Nothing touches the repo yet.
         factory = None
-        if qgraph is None:
+        if graph.qgraph is None:
             factory = build_pipeline(
-                pipeline=pipeline, pipeline_actions=pipeline_actions, save_pipeline=save_pipeline,
-                select_tasks=select_tasks, pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid,
-                show_info=show_info, config=config, label=label,
+                pipeline=graph.pipeline, pipeline_actions=graph.pipeline_actions,
+                save_pipeline=graph.save_pipeline, select_tasks=graph.select_tasks,
+                pipeline_dot=graph.pipeline_dot, pipeline_mermaid=graph.pipeline_mermaid,
+                show_info=show_info, config=graph.config, label=graph.label,
             )
             if show_info.handled and not show_info.unhandled:
                 print("No quantum graph generated or pipeline executed. "
@@ -415,17 +361,18 @@ unmocked_dataset_types : optional
         # Quanta killed between their metadata and their log look finished
         # to the graph builder and the executor, and the log would be lost
         # for good (as with pipetask); they are run again instead.
-        cut = _cut_quanta(butler_config, factory(resolve=False), output=output, output_run=output_run,
-                          clobber_outputs=clobber_outputs) if extend_run and factory is not None else []
+        cut = _cut_quanta(graph.butler_config, factory(resolve=False), output=graph.output,
+                          output_run=graph.output_run, clobber_outputs=graph.clobber_outputs,
+                          ) if graph.extend_run and factory is not None else []
         # Every input is checked here (the graph may be empty only when the
         # cut quanta are all that is left to do).
         quantum_graph, plan = build_graph(allow_empty=bool(cut))
-        if extend_run and factory is None:
+        if graph.extend_run and factory is None:
             # A saved graph (-g): those of its quanta that were cut short.
             in_graph = {(node["task_label"], node["data_id"].required_values)
                         for node in quantum_graph.quantum_only_xgraph.nodes.values()}
-            cut = _cut_quanta(butler_config, quantum_graph.pipeline_graph, output=output,
-                              output_run=plan.output_run, clobber_outputs=clobber_outputs, only=in_graph)
+            cut = _cut_quanta(graph.butler_config, quantum_graph.pipeline_graph, output=graph.output,
+                              output_run=plan.output_run, clobber_outputs=graph.clobber_outputs, only=in_graph)
         warn_unhandled_show(show_info, "run")
         if show_info.handled:
             print("No pipeline executed. The --show option was given and all options were processed.",
@@ -435,7 +382,7 @@ unmocked_dataset_types : optional
             # The first write: without their metadata they are incomplete
             # quanta, which --clobber-outputs redoes.  A new graph includes
             # them; a saved one has them already.
-            with open_butler(butler_config, writeable=True) as butler:
+            with open_butler(graph.butler_config, writeable=True) as butler:
                 butler.pruneDatasets(cut, disassociate=True, unstore=True, purge=True)
             _LOG.warning("Running %d quanta again that were cut short after writing their metadata.", len(cut))
             if factory is not None:
@@ -459,12 +406,8 @@ def _execute(
     """
     from lsst.daf.butler import MissingDatasetTypeError
     from lsst.daf.butler.registry import ConflictingDefinitionError
-    from lsst.pipe.base import TaskFactory
-    from lsst.pipe.base.mp_graph_executor import MPGraphExecutor
     from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
-    from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
     from lsst.utils.threads import disable_implicit_threading
-
 
     graph = options.graph
     # The executor skips quanta whose outputs exist here (--skip-existing-in,
@@ -503,22 +446,21 @@ def _execute(
     # Why quantum-backed butlers, and where not: see step 6.
     quantum_backed = not plan.output_run_exists and _has_datastore_records(quantum_graph)
     dataset_types = {node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()}
-    if pool is not None:
-        # Each worker makes its own butler and SingleQuantumExecutor from
-        # these: quantum-backed for a new run whose graph carries the inputs'
-        # datastore records, full butlers otherwise (see _parallel).
-        setup = WorkerSetup(
-            butler_config=str(graph.butler_config), run=plan.output_run,
-            collections=tuple(butler.collections.defaults), resources=resources,
-            raise_on_partial_outputs=options.raise_on_partial_outputs, skip_existing_in=skip_existing_in,
-            clobber_outputs=options.clobbers, enable_lsst_debug=options.debug,
-            quantum_backed=quantum_backed, assume_no_existing_outputs=quantum_backed,
-            universe=pipeline_graph.universe, dataset_types=dataset_types,
-        )
-        if quantum_backed and not options.init_only:
-            # Quantum-backed butlers read nothing from the registry, so the
-            # workers can make theirs while step 5 writes.
-            pool.prepare(setup)
+    # Each -j N worker makes its own butler and SingleQuantumExecutor from
+    # this, and so does step 6 at -j 1: quantum-backed for a new run whose
+    # graph carries the inputs' datastore records, full butlers otherwise.
+    setup = WorkerSetup(
+        butler_config=str(graph.butler_config), run=plan.output_run,
+        collections=tuple(butler.collections.defaults), resources=resources,
+        raise_on_partial_outputs=options.raise_on_partial_outputs, skip_existing_in=skip_existing_in,
+        clobber_outputs=options.clobbers, enable_lsst_debug=options.debug,
+        quantum_backed=quantum_backed, assume_no_existing_outputs=quantum_backed,
+        universe=pipeline_graph.universe, dataset_types=dataset_types,
+    )
+    if pool is not None and quantum_backed and not options.init_only:
+        # Quantum-backed butlers read nothing from the registry, so the
+        # workers can make theirs while step 5 writes.
+        pool.prepare(setup)
     with butler, contextlib.ExitStack() as stack:
         if options.debug:
             import_lsst_debug()
@@ -568,56 +510,18 @@ def _execute(
         # Entered after the signal handlers: its exit registers what is left
         # once execution is over, when signals no longer interrupt anything.
         registration = stack.enter_context(BatchRegistration(butler))
-        if pool is None:
-            if (watcher := start_watcher(options.resume_command, plan.output_run)) is not None:
-                stack.callback(watcher.done)
-            if quantum_backed:
-                # As the -j N workers and run-qbb do.  A new run has no
-                # outputs yet, so nothing is looked for (as `run-qbb
-                # --no-existing-outputs`): the existence checks were a fifth
-                # of a small quantum's time.  A stray file an unregistered
-                # attempt left is overwritten, as pipetask's put does.
-                butlers = QuantumBackedButlers(
-                    str(graph.butler_config), universe=pipeline_graph.universe, dataset_types=dataset_types,
-                )
-                single_quantum_executor = SingleQuantumExecutor(
-                    butler=None, task_factory=TaskFactory(), limited_butler_factory=butlers,
-                    assume_no_existing_outputs=True, enable_lsst_debug=options.debug,
-                    resources=resources, raise_on_partial_outputs=options.raise_on_partial_outputs,
-                )
-            else:
-                butlers = None
-                single_quantum_executor = SingleQuantumExecutor(
-                    butler=butler,
-                    task_factory=TaskFactory(),
-                    skip_existing_in=skip_existing_in,
-                    clobber_outputs=options.clobbers,
-                    enable_lsst_debug=options.debug,
-                    resources=resources,
-                    raise_on_partial_outputs=options.raise_on_partial_outputs,
-                )
-            quantum_executor = StoppableExecutor(
-                stop, single_quantum_executor, watcher=watcher, butlers=butlers, registration=registration
-            )
-            graph_executor = MPGraphExecutor(
-                num_proc=1,
-                timeout=options.effective_timeout,
-                quantum_executor=quantum_executor,
-                fail_fast=options.fail_fast,
-                pdb=options.pdb,
-                execution_graph_fixup=fixup,
-            )
-            execute = functools.partial(
-                unwrap_registration_failure, functools.partial(graph_executor.execute, quantum_graph)
-            )
-            get_report = graph_executor.getReport
-        else:
-            execute = functools.partial(
-                pool.execute, quantum_graph, registration=registration, setup=setup, stop=stop,
-                timeout=options.effective_timeout, fail_fast=options.fail_fast,
-                execution_graph_fixup=fixup,
-            )
-            get_report = pool.get_report
+        watcher = None
+        if pool is None and (watcher := start_watcher(options.resume_command, plan.output_run)) is not None:
+            stack.callback(watcher.done)
+        # At -j 1, with a quantum-backed butler (as the -j N workers and
+        # run-qbb): a new run has no outputs yet, so nothing is looked for (as
+        # `run-qbb --no-existing-outputs`): the existence checks were a fifth
+        # of a small quantum's time.  A stray file an unregistered attempt
+        # left is overwritten, as pipetask's put does.
+        execute, get_report = make_executor(
+            quantum_graph, options, setup, pool=pool, stop=stop, registration=registration, butler=butler,
+            watcher=watcher, execution_graph_fixup=fixup,
+        )
         # Worker processes must not share the parent's database connections.
         butler.registry.resetConnectionPool()
         return execute_to_the_end(
