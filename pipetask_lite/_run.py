@@ -1,9 +1,13 @@
 """`run`: what ``pipetask run`` does, as one function of the public LSST API.
 
-Read `run` from top to bottom: build the pipeline (as `pipetask_lite.build`),
-check the collections and build the quantum graph (as `pipetask_lite.qgraph`),
-and only then write to the repo and execute.  The plain recipe (``-b -i -o -p
--d -c --register-dataset-types``) is the one from
+Read `run` from top to bottom: the options checked once (`RunOptions`), then
+the steps of LSST's `~lsst.pipe.base.separable_pipeline_executor.SeparablePipelineExecutor`
+in its order: the pipeline (`build_pipeline`, as `pipetask_lite.build`), the
+collections and the quantum graph (`make_quantum_graph`, as
+`pipetask_lite.qgraph`), and only then, every check done, the writes: the
+output collections (`make_output_butler`), the init-outputs
+(`pre_execute_qgraph`) and the execution (`run_pipeline`).  The plain recipe
+(``-b -i -o -p -d -c --register-dataset-types``) is the one from
 `lsst.pipe.base.simple_pipeline_executor.SimplePipelineExecutor`; where that
 class cannot express an option, the lower-level pipe_base classes it is made
 of take over, and the code says why.
@@ -11,7 +15,17 @@ of take over, and the code says why.
 
 from __future__ import annotations
 
-__all__ = ("RunOptions", "RunResult", "run")
+__all__ = (
+    "RunOptions",
+    "RunResult",
+    "check_before_writing",
+    "make_output_butler",
+    "pre_execute_qgraph",
+    "run",
+    "run_pipeline",
+    "worker_setup",
+    "write_init_outputs",
+)
 
 import contextlib
 import functools
@@ -43,7 +57,7 @@ from .actions import PipelineAction
 from .errors import Interrupted, PipetaskLiteError
 
 if TYPE_CHECKING:
-    from lsst.daf.butler import DataCoordinate, DatasetRef
+    from lsst.daf.butler import Butler, DataCoordinate, DatasetRef
     from lsst.pex.config import Config
     from lsst.pipe.base import ExecutionResources
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
@@ -328,7 +342,7 @@ unmocked_dataset_types : optional
     options.check_outputs()
     if not options.enable_implicit_threading and disables_threading_before_build():
         # As pipetask of this release: before the pipeline's task imports and
-        # the graph builder make their thread pools (_execute does it again,
+        # the graph builder make their thread pools (check_before_writing does it again,
         # as script.run does, which is all older releases do).
         from lsst.utils.threads import disable_implicit_threading
 
@@ -355,7 +369,7 @@ unmocked_dataset_types : optional
         #    collections first and check nothing.)
         build_graph = functools.partial(
             make_quantum_graph, factory, graph, show_info=show_info, for_execution=True,
-            # For quantum-backed butlers (see _execute).
+            # For quantum-backed butlers (see run_pipeline).
             with_datastore_records=options.with_datastore_records,
         )
         # Quanta killed between their metadata and their log look finished
@@ -387,131 +401,187 @@ unmocked_dataset_types : optional
             _LOG.warning("Running %d quanta again that were cut short after writing their metadata.", len(cut))
             if factory is not None:
                 quantum_graph, plan = build_graph()
-        return _execute(quantum_graph, plan, options, pool=pool, resources=resources)
+        # 3. What needs no writing, checked before the first write.
+        fixup = check_before_writing(quantum_graph, options)
+        # 4. The first write: the output RUN and CHAINED collections.
+        butler = make_output_butler(graph, plan, quantum_graph.pipeline_graph)
+        setup = worker_setup(quantum_graph, plan, options, butler=butler, resources=resources)
+        if pool is not None and setup.quantum_backed and not options.init_only:
+            # Quantum-backed butlers read nothing from the registry, so the
+            # workers can make theirs while step 5 writes.
+            pool.prepare(setup)
+        result = RunResult(output=graph.output, output_run=plan.output_run, quantum_graph=quantum_graph)
+        with butler:
+            # 5. Dataset types, init-outputs, configs and software versions.
+            pre_execute_qgraph(quantum_graph, butler, options, output_run=plan.output_run)
+            if options.init_only:
+                return result
+            # 6. Execution.
+            return run_pipeline(quantum_graph, butler, options, setup, result=result, pool=pool,
+                                execution_graph_fixup=fixup)
 
 
-def _execute(
-    quantum_graph: PredictedQuantumGraph,
-    plan: CollectionPlan,
-    options: RunOptions,
-    *,
-    pool: WorkerPool | None,
-    resources: ExecutionResources,
-) -> RunResult:
-    """Write the output collections and init-outputs, then execute the graph.
+def check_before_writing(quantum_graph: PredictedQuantumGraph, options: RunOptions):
+    """What needs no writing: dataset types registered, the ``--graph-fixup``, threads.
 
-    The second half of `run`: ``plan`` is where the graph reads and writes,
-    ``options`` are `run`'s, ``pool`` its ``-j N`` workers (`None` at
-    ``-j 1``), ``resources`` its ``-n`` and ``--memory-per-quantum``.
+    Returns
+    -------
+    fixup : `lsst.pipe.base.execution_graph_fixup.ExecutionGraphFixup` or `None`
+        The ``--graph-fixup`` object.
     """
     from lsst.daf.butler import MissingDatasetTypeError
     from lsst.daf.butler.registry import ConflictingDefinitionError
-    from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
     from lsst.utils.threads import disable_implicit_threading
 
-    graph = options.graph
-    # The executor skips quanta whose outputs exist here (--skip-existing-in,
-    # and the output run with --skip-existing or --extend-run).
-    skip_existing_in = graph.skip_existing_in_for(plan.output_run)
-    # 3. Checks that need no writing.
-    pipeline_graph = quantum_graph.pipeline_graph
     if not options.register_dataset_types:
         # pipetask finds unregistered dataset types only when it first
         # writes, after creating the output collections; check now.
-        with open_butler(graph.butler_config) as read_butler, blame(
+        with open_butler(options.graph.butler_config) as read_butler, blame(
             "--register-dataset-types", MissingDatasetTypeError, ConflictingDefinitionError
         ):
-            pipeline_graph.check_dataset_type_registrations(read_butler, include_packages=not options.no_versions)
+            quantum_graph.pipeline_graph.check_dataset_type_registrations(
+                read_butler, include_packages=not options.no_versions
+            )
     fixup = import_graph_fixup(options.graph_fixup)
     if not options.enable_implicit_threading:
         disable_implicit_threading()
+    return fixup
 
-    # 4. First write: the output RUN and CHAINED collections.  (prep_butler
-    #    opens the repo itself; a caller's own butler goes the other way.)
+
+def make_output_butler(graph: GraphOptions, plan: CollectionPlan, pipeline_graph) -> Butler:
+    """The first write: make the output RUN and CHAINED collections; return a writeable butler on them."""
+    from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
+
+    # (prep_butler opens the repo itself; a caller's own butler goes the other way.)
     if graph.output is not None and not graph.extend_run and not graph.replace_run and not given_butler(
         graph.butler_config
     ):
         # The SimplePipelineExecutor recipe, given pipetask's flattened chain.
-        butler = SimplePipelineExecutor.prep_butler(
+        return SimplePipelineExecutor.prep_butler(
             graph.butler_config, inputs=plan.chain, output=graph.output, output_run=plan.output_run
         )
-    else:
-        # An existing run, a replaced run, or --output-run alone: pipetask's
-        # rules, which prep_butler does not know.
-        butler = make_output_collections(
-            graph.butler_config, plan, pipeline_graph=pipeline_graph, extend_run=graph.extend_run,
-            prune_replaced=graph.prune_replaced,
-        )
-    result = RunResult(output=graph.output, output_run=plan.output_run, quantum_graph=quantum_graph)
-    # Why quantum-backed butlers, and where not: see step 6.
+    # An existing run, a replaced run, or --output-run alone: pipetask's
+    # rules, which prep_butler does not know.
+    return make_output_collections(
+        graph.butler_config, plan, pipeline_graph=pipeline_graph, extend_run=graph.extend_run,
+        prune_replaced=graph.prune_replaced,
+    )
+
+
+def worker_setup(
+    quantum_graph: PredictedQuantumGraph, plan: CollectionPlan, options: RunOptions, *, butler: Butler,
+    resources: ExecutionResources,
+) -> WorkerSetup:
+    """How the executor of each quantum is made: by each ``-j N`` worker, and by step 6 at ``-j 1``.
+
+    Quantum-backed butlers for a new run whose graph carries the inputs'
+    datastore records, full butlers otherwise (see `run_pipeline`).
+    """
+    # Why quantum-backed butlers, and where not: see run_pipeline.
     quantum_backed = not plan.output_run_exists and _has_datastore_records(quantum_graph)
-    dataset_types = {node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()}
-    # Each -j N worker makes its own butler and SingleQuantumExecutor from
-    # this, and so does step 6 at -j 1: quantum-backed for a new run whose
-    # graph carries the inputs' datastore records, full butlers otherwise.
-    setup = WorkerSetup(
-        butler_config=str(graph.butler_config), run=plan.output_run,
+    pipeline_graph = quantum_graph.pipeline_graph
+    return WorkerSetup(
+        butler_config=str(options.graph.butler_config), run=plan.output_run,
         collections=tuple(butler.collections.defaults), resources=resources,
-        raise_on_partial_outputs=options.raise_on_partial_outputs, skip_existing_in=skip_existing_in,
+        raise_on_partial_outputs=options.raise_on_partial_outputs,
+        # The executor skips quanta whose outputs exist here (--skip-existing-in,
+        # and the output run with --skip-existing or --extend-run).
+        skip_existing_in=options.graph.skip_existing_in_for(plan.output_run),
         clobber_outputs=options.clobbers, enable_lsst_debug=options.debug,
         quantum_backed=quantum_backed, assume_no_existing_outputs=quantum_backed,
-        universe=pipeline_graph.universe, dataset_types=dataset_types,
+        universe=pipeline_graph.universe,
+        dataset_types={node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()},
     )
-    if pool is not None and quantum_backed and not options.init_only:
-        # Quantum-backed butlers read nothing from the registry, so the
-        # workers can make theirs while step 5 writes.
-        pool.prepare(setup)
-    with butler, contextlib.ExitStack() as stack:
-        if options.debug:
-            import_lsst_debug()
-        # 5. Init-outputs, configs and software versions: what
-        #    SimplePipelineExecutor.run writes first, split up here because
-        #    --skip-init-writes, --no-versions and --extend-run change it.
-        try:
-            if options.register_dataset_types:
-                pipeline_graph.register_dataset_types(butler, include_packages=not options.no_versions)
-            if not options.skip_init_writes:
-                with blame("--extend-run", ConflictingDefinitionError, ValueError):
-                    quantum_graph.write_init_outputs(butler, skip_existing=graph.skips_existing)
-                    quantum_graph.write_configs(butler, compare_existing=graph.extend_run)
-                    if not options.no_versions:
-                        quantum_graph.write_packages(butler, compare_existing=graph.extend_run)
-        except KeyboardInterrupt as exc:
-            # The output run exists now: say how to finish it (the resume
-            # writes the missing init-outputs and checks those written).
-            raise Interrupted(
-                "interrupted while writing init-outputs; no quantum ran",
-                output_run=plan.output_run, cut=True, terminated=isinstance(exc, Terminated),
-            ) from None
-        if options.init_only:
-            return result
 
-        # 6. Execution.  SimplePipelineExecutor.run stops at the first failing
-        #    quantum and uses one process; pipetask runs every quantum not
-        #    blocked by a failure, honours -j, --fail-fast and --timeout, and
-        #    reports each quantum.  That is pipe_base's MPGraphExecutor driving
-        #    a SingleQuantumExecutor, which is what runs here with -j 1.  With
-        #    -j N, MPGraphExecutor would start (and import the stack in) one
-        #    process per quantum; pipetask-lite's pool keeps N workers instead.
-        #
-        #    A full butler's put registers each dataset in a transaction of its
-        #    own, which is most of the time small quanta take.  So quanta of a
-        #    new run are executed with quantum-backed butlers, which write
-        #    files only, and their outputs registered in batches, one
-        #    transaction each (pipetask_lite._registration), at any -j.  Full
-        #    butlers remain where a quantum-backed one cannot do the job:
-        #    - a run that exists (--extend-run) may hold registered outputs of
-        #      an earlier attempt, which --skip-existing must find and
-        #      --clobber-outputs remove from the registry; a quantum-backed
-        #      butler sees files only;
-        #    - a saved graph (-g) without its inputs' datastore records gives a
-        #      quantum-backed butler no way to find the input files.
+
+def pre_execute_qgraph(
+    quantum_graph: PredictedQuantumGraph, butler: Butler, options: RunOptions, *, output_run: str
+) -> None:
+    """Register dataset types, write init-outputs, configs and software versions.
+
+    What `SeparablePipelineExecutor.pre_execute_qgraph` does (and
+    SimplePipelineExecutor.run first), split up here because
+    ``--register-dataset-types``, ``--skip-init-writes``, ``--no-versions``
+    and ``--extend-run`` change it.
+    """
+    from lsst.daf.butler.registry import ConflictingDefinitionError
+
+    if options.debug:
+        import_lsst_debug()
+    graph = options.graph
+    try:
+        if options.register_dataset_types:
+            quantum_graph.pipeline_graph.register_dataset_types(butler, include_packages=not options.no_versions)
+        if not options.skip_init_writes:
+            with blame("--extend-run", ConflictingDefinitionError, ValueError):
+                write_init_outputs(quantum_graph, butler, skip_existing=graph.skips_existing,
+                                   extend_run=graph.extend_run, include_packages=not options.no_versions)
+    except KeyboardInterrupt as exc:
+        # The output run exists now: say how to finish it (the resume
+        # writes the missing init-outputs and checks those written).
+        raise Interrupted(
+            "interrupted while writing init-outputs; no quantum ran",
+            output_run=output_run, cut=True, terminated=isinstance(exc, Terminated),
+        ) from None
+
+
+def write_init_outputs(
+    quantum_graph: PredictedQuantumGraph, butler: Butler, *, skip_existing: bool, extend_run: bool,
+    include_packages: bool,
+) -> None:
+    """Write the graph's init-outputs, task configs and software versions (``packages``).
+
+    ``skip_existing`` (``--skip-existing`` or ``--extend-run``) keeps the
+    init-outputs already there; with ``extend_run`` the configs and versions
+    already written must match; without ``include_packages``
+    (``--no-versions``) no versions are written or compared.
+    """
+    quantum_graph.write_init_outputs(butler, skip_existing=skip_existing)
+    quantum_graph.write_configs(butler, compare_existing=extend_run)
+    if include_packages:
+        quantum_graph.write_packages(butler, compare_existing=extend_run)
+
+
+def run_pipeline(
+    quantum_graph: PredictedQuantumGraph,
+    butler: Butler,
+    options: RunOptions,
+    setup: WorkerSetup,
+    *,
+    result: RunResult,
+    pool: WorkerPool | None,
+    execution_graph_fixup=None,
+) -> RunResult:
+    """Execute the graph (`SeparablePipelineExecutor.run_pipeline`); return how each quantum ended.
+
+    SimplePipelineExecutor.run stops at the first failing quantum and uses
+    one process; pipetask runs every quantum not blocked by a failure,
+    honours -j, --fail-fast and --timeout, and reports each quantum.  That is
+    pipe_base's MPGraphExecutor driving a SingleQuantumExecutor, which is
+    what runs here with -j 1.  With -j N, MPGraphExecutor would start (and
+    import the stack in) one process per quantum; pipetask-lite's pool
+    keeps N workers instead.
+
+    A full butler's put registers each dataset in a transaction of its own,
+    which is most of the time small quanta take.  So quanta of a new run
+    are executed with quantum-backed butlers, which write files only, and
+    their outputs registered in batches, one transaction each
+    (pipetask_lite._registration), at any -j.  Full butlers remain where a
+    quantum-backed one cannot do the job:
+
+    - a run that exists (--extend-run) may hold registered outputs of an
+      earlier attempt, which --skip-existing must find and --clobber-outputs
+      remove from the registry; a quantum-backed butler sees files only;
+    - a saved graph (-g) without its inputs' datastore records gives a
+      quantum-backed butler no way to find the input files.
+    """
+    with contextlib.ExitStack() as stack:
         stop = stack.enter_context(stop_between_quanta())
         # Entered after the signal handlers: its exit registers what is left
         # once execution is over, when signals no longer interrupt anything.
         registration = stack.enter_context(BatchRegistration(butler))
         watcher = None
-        if pool is None and (watcher := start_watcher(options.resume_command, plan.output_run)) is not None:
+        if pool is None and (watcher := start_watcher(options.resume_command, setup.run)) is not None:
             stack.callback(watcher.done)
         # At -j 1, with a quantum-backed butler (as the -j N workers and
         # run-qbb): a new run has no outputs yet, so nothing is looked for (as
@@ -520,14 +590,14 @@ def _execute(
         # left is overwritten, as pipetask's put does.
         execute, get_report = make_executor(
             quantum_graph, options, setup, pool=pool, stop=stop, registration=registration, butler=butler,
-            watcher=watcher, execution_graph_fixup=fixup,
+            watcher=watcher, execution_graph_fixup=execution_graph_fixup,
         )
         # Worker processes must not share the parent's database connections.
         butler.registry.resetConnectionPool()
         return execute_to_the_end(
             result, execute, get_report, stop=stop, summary=options.summary, profile=options.profile,
             progress=options.progress,
-            kept=f"their outputs are in {plan.output_run!r}",
+            kept=f"their outputs are in {setup.run!r}",
         )
 
 
