@@ -124,3 +124,17 @@ def test_no_log_tty_prints_nothing_extra(add_repo):
     )
     assert code == 0
     assert "9/9" not in screen and "Executed" not in screen
+
+
+@pytest.mark.parametrize("keywords, option", [
+    ({"processes": 0}, "-j/--processes"),
+    ({"cores_per_quantum": 0}, "-n/--cores-per-quantum"),
+    ({"timeout": -1}, "--timeout"),
+    ({"start_method": "thread"}, "--start-method"),
+])
+def test_run_qbb_checks_execution_options_as_run_does(tmp_path, keywords, option):
+    """run_qbb(processes=0) is refused, as run(processes=0) is (one check: ExecutionOptions), before any file is read."""
+    with pytest.raises(pipetask_lite.UsageError, match=f"^{option}: "):
+        pipetask_lite.run_qbb(repo=str(tmp_path / "no-repo"), qgraph=str(tmp_path / "g.qg"), **keywords)
+    with pytest.raises(pipetask_lite.UsageError, match=rf"\({option}\): "):
+        pipetask_lite.run(butler_config=str(tmp_path / "no-repo"), output="out", pipeline="p.yaml", **keywords)
