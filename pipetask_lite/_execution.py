@@ -5,53 +5,162 @@ worker pool (``-j N``, `pipetask_lite._parallel`) runs the quanta under the
 progress bar, ``--profile`` and the signal handlers of
 `pipetask_lite._interrupt`; the executor's report becomes a `RunResult`,
 ``--summary`` and, if quanta failed, a `~pipetask_lite.QuantaFailedError`.
-The helpers for that, and for the execution options both take (``-n``,
-``--memory-per-quantum``, ``--debug``, ``--graph-fixup``, ``--coverage``),
-are here; `pipetask_lite._run` and `pipetask_lite._qbb` call them.
+The execution options both take (``-j``, ``-n``, ``--timeout``,
+``--memory-per-quantum``, ``--debug``, ``--coverage``, ...) are one checked
+object, `ExecutionOptions`; it and the steps both call (`make_executor`,
+`execute_to_the_end`) are here.
 """
 
 from __future__ import annotations
 
 __all__ = (
+    "ExecutionOptions",
     "RunResult",
     "StoppableExecutor",
     "coverage_enabled",
     "execute_to_the_end",
-    "execution_resources",
+    "make_executor",
     "import_graph_fixup",
     "import_lsst_debug",
     "profiled",
-    "start_method_used",
+    "run_option",
     "unwrap_registration_failure",
-    "worker_pool",
     "write_summary",
 )
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._interrupt import StoppedBetweenQuanta, StopRequest
-from ._parallel import WorkerPool
+from ._parallel import START_METHODS, WorkerPool, WorkerSetup, make_quantum_executor
 from ._redact import redact
 from ._registration import BatchRegistration, QuantumBackedButlers
-from ._rules import worker_start_method
-from ._util import blame, make_parents, open_for_writing
+from ._rules import MP_TIMEOUT, KeywordOptions, check_execution_numbers
+from ._util import blame, check_writable, make_parents, open_for_writing
 from . import errors
 from .errors import Interrupted, PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
+    from lsst.daf.butler import Butler
+    from lsst.pipe.base import ExecutionResources
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
     from lsst.pipe.base.quantum_reports import QuantumReport, Report
 
     from ._watch import Watcher
 
 _LOG = logging.getLogger("lsst.pipetask_lite")
+
+
+def run_option(default, /, *, lsst_call: str | None, api_only: bool = False):
+    """An `ExecutionOptions` field: its default and its LSST call (for the docs; `None` for API-only keywords).
+
+    ``api_only`` fields are keywords of the Python functions that no option
+    gives: the command line leaves them at their default.
+    """
+    return dataclasses.field(default=default, metadata={"lsst_call": lsst_call, "api_only": api_only})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionOptions(KeywordOptions):
+    """The checked options that execute quanta, shared by ``run`` and ``run-qbb``.
+
+    The fields are keywords of `pipetask_lite.run` and `pipetask_lite.run_qbb`,
+    described there, each with what it becomes in the LSST API (``lsst_call``,
+    for docs/options.md).  Constructing the object checks ``-j``, ``-n``,
+    ``--timeout`` and ``--start-method`` and raises
+    `pipetask_lite.UsageError`; nothing else checks them.
+
+    Attributes
+    ----------
+    effective_timeout : `int`
+        ``--timeout``, or pipetask's default (`~pipetask_lite._rules.MP_TIMEOUT`).
+    """
+
+    processes: int = run_option(
+        1, lsst_call="`MPGraphExecutor(num_proc=1)` for 1; N long-lived worker processes, each fed through its own pipe, otherwise",
+    )
+    timeout: int | None = run_option(None, lsst_call="`MPGraphExecutor(timeout=...)` / worker pool deadline")
+    start_method: str | None = run_option(None, lsst_call="`multiprocessing.get_context(...)` of the worker pool")
+    fail_fast: bool = run_option(False, lsst_call="`MPGraphExecutor(fail_fast=True)` / worker pool stops submitting")
+    raise_on_partial_outputs: bool = run_option(
+        True, lsst_call="`SingleQuantumExecutor(raise_on_partial_outputs=...)`",
+    )
+    cores_per_quantum: int = run_option(1, lsst_call="`ExecutionResources(num_cores=...)`")
+    memory_per_quantum: str = run_option("", lsst_call="`ExecutionResources(max_mem=..., default_mem_units=u.MB)`")
+    summary: str | None = run_option(None, lsst_call="`MPGraphExecutor.getReport().model_dump_json(...)`")
+    enable_implicit_threading: bool = run_option(
+        False, lsst_call="skips `lsst.utils.threads.disable_implicit_threading()`",
+    )
+    debug: bool = run_option(False, lsst_call="`SingleQuantumExecutor(enable_lsst_debug=True)`; `import debug`")
+    pdb: str | None = run_option(None, lsst_call="`MPGraphExecutor(pdb=...)`")
+    profile: str | None = run_option(
+        None, lsst_call="`cProfile.Profile()` around the execution; `profiler.dump_stats(...)`, also when quanta fail",
+    )
+    coverage: bool = run_option(False, lsst_call="`coverage.Coverage(...).start()`")
+    cov_report: bool = run_option(True, lsst_call="`coverage.Coverage.html_report(...)`")
+    cov_packages: Sequence[str] = run_option((), lsst_call="`coverage.Coverage` `source_pkgs`")
+    progress: bool = run_option(True, lsst_call=None, api_only=True)
+    # Derived, in __post_init__.
+    effective_timeout: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        check_execution_numbers(processes=self.processes, cores_per_quantum=self.cores_per_quantum,
+                                timeout=self.timeout)
+        if self.start_method is not None and self.start_method not in START_METHODS:
+            raise UsageError(f"{self.start_method!r} is not one of {', '.join(map(repr, START_METHODS))}",
+                             option="--start-method")
+        # A frozen dataclass sets its own derived fields this way.
+        object.__setattr__(self, "effective_timeout", MP_TIMEOUT if self.timeout is None else self.timeout)
+
+    @property
+    def worker_start_method(self) -> str | None:
+        """``--start-method`` as the workers get it: ``fork`` is unsafe and replaced by ``spawn``, as pipetask does."""
+        return "spawn" if self.start_method == "fork" else self.start_method
+
+    def check_outputs(self) -> None:
+        """Refuse a ``--summary`` or ``--profile`` path that cannot be written: they are written only after execution."""
+        for path, option in ((self.summary, "--summary"), (self.profile, "--profile")):
+            check_writable(path, option)
+
+    def resources(self) -> ExecutionResources:
+        """``-n`` and ``--memory-per-quantum`` as pipe_base's `~lsst.pipe.base.ExecutionResources`."""
+        import astropy.units as u
+        from lsst.pipe.base import ExecutionResources
+
+        with blame(
+            "--memory-per-quantum", ValueError, TypeError,
+            message=f"cannot read {self.memory_per_quantum!r} as a memory size (examples: 3GB, 3000MB, 3000)",
+        ):
+            return ExecutionResources(
+                num_cores=self.cores_per_quantum, max_mem=self.memory_per_quantum or None, default_mem_units=u.MB
+            )
+
+    @contextlib.contextmanager
+    def started(self) -> Iterator[WorkerPool | None]:
+        """Measure coverage (``--coverage``) and, with ``-j N`` (N > 1), start the workers.
+
+        They start now, so that they import the stack while the graph is
+        built or read; the pool is `None` at ``-j 1``.
+        """
+        if self.start_method == "fork":
+            _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
+        with coverage_enabled(self.coverage, cov_report=self.cov_report, cov_packages=self.cov_packages):
+            if self.processes <= 1:
+                yield None
+                return
+            from .progress import bar_wanted
+
+            with WorkerPool(self.processes, start_method=self.worker_start_method,
+                            quiet_workers=bar_wanted(self.progress)) as pool:
+                yield pool
+
 
 
 @dataclass
@@ -175,22 +284,6 @@ def execute_to_the_end(
     return result
 
 
-def execution_resources(cores_per_quantum: int, memory_per_quantum: str):
-    """``-n`` and ``--memory-per-quantum`` as pipe_base's `~lsst.pipe.base.ExecutionResources`."""
-    import astropy.units as u
-    from lsst.pipe.base import ExecutionResources
-
-    if cores_per_quantum < 1:
-        raise UsageError(f"{cores_per_quantum} is smaller than the minimum 1", option="-n/--cores-per-quantum")
-    with blame(
-        "--memory-per-quantum", ValueError, TypeError,
-        message=f"cannot read {memory_per_quantum!r} as a memory size (examples: 3GB, 3000MB, 3000)",
-    ):
-        return ExecutionResources(
-            num_cores=cores_per_quantum, max_mem=memory_per_quantum or None, default_mem_units=u.MB
-        )
-
-
 class StoppableExecutor:
     """A `SingleQuantumExecutor` that starts no quantum once a stop was requested.
 
@@ -261,17 +354,56 @@ def write_summary(summary: str | None, report: Report | None) -> None:
             stream.write(redact(report.model_dump_json(exclude_none=True, indent=2)))
 
 
-@contextlib.contextmanager
-def worker_pool(processes: int, *, start_method: str | None, progress: bool) -> Iterator[WorkerPool | None]:
-    """With ``-j N`` (N > 1), start the workers now, so they import the stack while the graph is built."""
-    if processes <= 1:
-        yield None
-        return
-    from .progress import bar_wanted
+def make_executor(
+    quantum_graph: PredictedQuantumGraph,
+    options: ExecutionOptions,
+    setup: WorkerSetup,
+    *,
+    pool: WorkerPool | None,
+    stop: StopRequest,
+    registration: BatchRegistration,
+    butler: Butler | None = None,
+    watcher: Watcher | None = None,
+    execution_graph_fixup: Any = None,
+):
+    """Make the executor of ``run`` and ``run-qbb``: pipe_base's `MPGraphExecutor` at ``-j 1``, else the pool.
 
-    with WorkerPool(processes, start_method=start_method, quiet_workers=bar_wanted(progress)) as pool:
-        yield pool
+    At ``-j 1`` it drives the `SingleQuantumExecutor` that each ``-j N``
+    worker makes from ``setup`` (`pipetask_lite._parallel.make_quantum_executor`),
+    here with the main process's ``butler`` (full butlers) and the signal
+    handlers' ``stop``; ``registration`` registers the outputs of
+    quantum-backed butlers (``BatchRegistration(None)``: not at all).
+    ``watcher`` says, at ``-j 1``, which quantum took the process down.
 
+    Returns
+    -------
+    execute : `~collections.abc.Callable` [[], `lsst.pipe.base.quantum_reports.Report`]
+        Executes the graph.
+    get_report : `~collections.abc.Callable` [[], `lsst.pipe.base.quantum_reports.Report`]
+        The report, also after a failure.
+    """
+    if pool is not None:
+        execute = functools.partial(
+            pool.execute, quantum_graph, registration=registration, setup=setup, stop=stop,
+            timeout=options.effective_timeout, fail_fast=options.fail_fast,
+            execution_graph_fixup=execution_graph_fixup,
+        )
+        return execute, pool.get_report
+    from lsst.pipe.base.mp_graph_executor import MPGraphExecutor
+
+    single_quantum_executor, butlers = make_quantum_executor(setup, butler=butler)
+    graph_executor = MPGraphExecutor(
+        num_proc=1,
+        timeout=options.effective_timeout,
+        quantum_executor=StoppableExecutor(
+            stop, single_quantum_executor, watcher=watcher, butlers=butlers, registration=registration
+        ),
+        fail_fast=options.fail_fast,
+        pdb=options.pdb,
+        execution_graph_fixup=execution_graph_fixup,
+    )
+    execute = functools.partial(unwrap_registration_failure, functools.partial(graph_executor.execute, quantum_graph))
+    return execute, graph_executor.getReport
 
 
 def import_graph_fixup(graph_fixup: str | None):
@@ -385,10 +517,3 @@ def _failure_message(result: RunResult, failure: Exception | None) -> str:
     if failure is not None and (not result.failed or "One or more tasks failed" not in str(failure)):
         lines.append(f"  {failure}")  # e.g. a timeout, which also says what did not finish
     return "\n".join(lines)
-
-
-def start_method_used(start_method: str | None) -> str | None:
-    """`worker_start_method`, saying so when ``fork`` is replaced (as pipetask warns)."""
-    if start_method == "fork":
-        _LOG.warning("Option --start-method=fork is unsafe and no longer supported, using spawn instead.")
-    return worker_start_method(start_method)

@@ -37,7 +37,8 @@ from . import _argv
 from ._argv import wrap_command as _wrap_command
 from ._compat import check_builder_options, disables_threading_before_build, records_retained_dataset_types
 from ._qgraph import GraphOptions
-from ._rules import execution_timeout, executor_clobbers, parse_prune_unanchored_quanta, worker_start_method
+from ._rules import parse_prune_unanchored_quanta
+from ._run import RunOptions
 from ._util import as_actions, check_writable
 from .actions import ACTIONS, PipelineAction, action_text
 from .cli import build_parser, subcommand_parser
@@ -625,6 +626,41 @@ def collection_rules_source() -> list[str]:
              _collections.check_graph_output_run, _suggest.did_you_mean)]
 
 
+BUTLER_STAND_IN = '''\
+def butler_from_config(butler_config, *, writeable=False, **defaults):
+    """Butler.from_config (pipetask_lite._util.butler_from_config also takes a butler lent from Python)."""
+    return Butler.from_config(butler_config, writeable=writeable, **defaults)
+'''
+"""Stand-in for `pipetask_lite._util.butler_from_config`, for the command's steps' source in the script."""
+
+
+def _output_collections_source(s: _Script) -> None:
+    """Write `pipetask_lite._collections.make_output_collections` into the helpers section, by its source."""
+    import inspect
+
+    from . import _collections
+
+    s.use("lsst.daf.butler", "Butler")
+    s.use("lsst.pipe.base", "PipelineGraph")  # of its signature
+    with s.into("helpers"):
+        s.raw("\n\n" + BUTLER_STAND_IN)
+        s.note("pipetask's output collections: the source of pipetask_lite._collections, which the command runs.")
+        s.raw(inspect.getsource(_collections.make_output_collections))
+
+
+def _step_source(s: _Script, name: str) -> None:
+    """Write the step ``name`` of `pipetask_lite._run` into the helpers section, by its source."""
+    import inspect
+
+    from . import _run
+
+    s.use("lsst.daf.butler", "Butler")
+    s.use("lsst.pipe.base.quantum_graph", "PredictedQuantumGraph")  # of the signatures
+    with s.into("helpers"):
+        s.raw(f"\n\n# A step of pipetask_lite.run: the source of pipetask_lite._run.{name}, which the command runs.\n"
+              + inspect.getsource(getattr(_run, name)))
+
+
 def _collection_rules(s: _Script) -> None:
     """Write the collection rules into the helpers section, by their source."""
     s.use("collections.abc", "Iterable")  # of did_you_mean's signature
@@ -1003,6 +1039,8 @@ def _explain_run(s: _Script, o: _Options) -> None:
 
 
 def _execute(s: _Script, o: _Options) -> None:
+    # What the command derives from the options, derived by the same object.
+    run_options = RunOptions.from_namespace(o)
     include_packages = not o.no_versions
     s.note("3. What needs no writing: resources, the graph fixup, threads.")
     _no_effect(s, o)
@@ -1034,44 +1072,33 @@ def _execute(s: _Script, o: _Options) -> None:
         s("butler = SimplePipelineExecutor.prep_butler(REPO, inputs=plan.chain, output=OUTPUT, "
           "output_run=plan.output_run)", "-o, --output-run, -i (flattened; or the existing -o's children)"
           if o.output_run else "-o, -i (flattened; or the existing -o's children)")
-    elif o.output is None:
-        s.use("lsst.daf.butler", "Butler")
-        s("butler = Butler.from_config(REPO, writeable=True, run=plan.output_run, "
-          "collections=[plan.output_run, *plan.inputs])", "--output-run without -o: no chain, inputs from -i")
-        s("butler.collections.register(plan.output_run)", "--output-run")
     else:
-        s.use("lsst.daf.butler", "Butler", "CollectionType")
-        s.use("lsst.daf.butler.registry", "RegistryDefaults")
-        why = o.flag("extend_run") if o.extend_run else o.flag("replace_run")
-        s.note(f"{why}: pipetask's rules, which SimplePipelineExecutor.prep_butler does not know.")
-        s("butler = Butler.from_config(REPO, writeable=True)")
-        if o.prune_replaced == "unstore":
-            s.use("lsst.pipe.base.pipeline_graph", "NodeType")
-            with s.block("with butler.transaction():",
-                         "--prune-replaced unstore: the replaced run's task outputs leave the datastore"):
-                with s.block("refs = ["):
-                    s("ref")
-                    s("for ref in butler.registry.queryDatasets(..., collections=plan.replaced)")
-                    s("if (producer := pipeline_graph.producer_of(ref.datasetType.name)) is not None")
-                    s("and producer.key.node_type is NodeType.TASK")
-                s("]")
-                s("butler.pruneDatasets(refs, unstore=True, disassociate=False)",
-                  "init-outputs, configs and versions stay, as in pipetask")
-        elif o.prune_replaced == "purge":
-            with s.block("with butler.transaction():", "--prune-replaced purge: the replaced run is removed"):
-                s("butler.collections.redefine_chain(OUTPUT, plan.chain)")
-                s("butler.removeRuns([plan.replaced])")
-        elif o.replace_run:
-            s(comment="--replace-run without --prune-replaced: the replaced run stays in the repo")
-        with s.block("if not plan.output_exists:"):
-            s("butler.collections.register(OUTPUT, CollectionType.CHAINED)", "-o")
-        if o.extend_run:
-            s(comment="--extend-run: the run and the chain exist already; nothing new to register")
+        # The command's own step, by its source (never re-told here).
+        _output_collections_source(s)
+        if o.output is None:
+            why = "--output-run without -o: no chain, inputs from -i"
         else:
-            s("butler.collections.register(plan.output_run, CollectionType.RUN)", "--replace-run: a new run")
-            s("butler.collections.redefine_chain(OUTPUT, [plan.output_run, *plan.chain])",
-              "--replace-run: ... in place of the replaced one")
-        s("butler.registry.defaults = RegistryDefaults(run=plan.output_run, collections=[OUTPUT])")
+            why = f"{o.flag('extend_run') if o.extend_run else o.flag('replace_run')}: pipetask's rules, " \
+                "which SimplePipelineExecutor.prep_butler does not know"
+        with s.block("butler = make_output_collections(", why):
+            s("REPO,")
+            s("plan,", _plan_comment(o))
+            s("pipeline_graph=pipeline_graph,", "the pipeline, for --prune-replaced unstore" if
+              o.prune_replaced == "unstore" else None)
+            s(f"extend_run={o.extend_run!r},",
+              "--extend-run: the run and the chain exist already; nothing new to register" if o.extend_run
+              else "no --extend-run" + (": a new run in place of the replaced one" if o.replace_run else ""))
+            if o.prune_replaced == "unstore":
+                prune_why = "--prune-replaced unstore: the replaced run's task outputs leave the datastore " \
+                    "(init-outputs, configs and versions stay, as in pipetask)"
+            elif o.prune_replaced == "purge":
+                prune_why = "--prune-replaced purge: the replaced run is removed"
+            elif o.replace_run:
+                prune_why = "--replace-run without --prune-replaced: the replaced run stays in the repo"
+            else:
+                prune_why = "no --prune-replaced"
+            s(f"prune_replaced={o.prune_replaced!r},", prune_why)
+        s(")")
     skip_expr, skip_why = _skip_existing_in(o)
     skip_existing = o.graph.skips_existing
     with s.block("with butler:"):
@@ -1090,16 +1117,21 @@ def _execute(s: _Script, o: _Options) -> None:
             s(comment="--skip-init-writes: no init-outputs, configs or software versions are written")
         else:
             ext = o.extend_run
-            s(f"quantum_graph.write_init_outputs(butler, skip_existing={skip_existing!r})",
-              ("--extend-run: " if ext else "--skip-existing: " if skip_existing else "") + "init-outputs"
-              + (" (those already there are kept)" if skip_existing else ""))
-            s(f"quantum_graph.write_configs(butler, compare_existing={ext!r})",
-              "--extend-run: must match those already written" if ext else "the task configs")
-            if o.no_versions:
-                s(comment="--no-versions: no 'packages' dataset is written or compared")
-            else:
-                s(f"quantum_graph.write_packages(butler, compare_existing={ext!r})",
-                  "software versions (--no-versions skips them)")
+            # The command's own step, by its source (never re-told here).
+            _step_source(s, "write_init_outputs")
+            with s.block("write_init_outputs(", "init-outputs, task configs and software versions"):
+                s("quantum_graph,")
+                s("butler,")
+                s(f"skip_existing={skip_existing!r},",
+                  ("--extend-run: " if ext else "--skip-existing: " if skip_existing else "no --skip-existing: ")
+                  + ("the init-outputs already there are kept" if skip_existing else "write every init-output"))
+                s(f"extend_run={ext!r},",
+                  "--extend-run: configs and versions must match those already written" if ext
+                  else "no --extend-run: nothing to compare with")
+                s(f"include_packages={include_packages!r},",
+                  "--no-versions: no 'packages' dataset is written or compared" if o.no_versions
+                  else "software versions (--no-versions skips them)")
+            s(")")
         if o.init_only:
             _not_reached(s, o, "--init-only stops before execution")
             s("return 0", "--init-only: stop before executing")
@@ -1123,7 +1155,7 @@ def _execute(s: _Script, o: _Options) -> None:
             if skip_expr:
                 s("skip_existing_in=skip_existing_in,", skip_why)
             if o.clobber_outputs:
-                clobbers = executor_clobbers(clobber_outputs=o.clobber_outputs, extend_run=o.extend_run)
+                clobbers = run_options.clobbers
                 s(f"clobber_outputs={clobbers!r},",
                   "--clobber-outputs" + ("" if clobbers else ": does nothing without --extend-run"))
             if o.debug:
@@ -1143,12 +1175,12 @@ def _execute(s: _Script, o: _Options) -> None:
                 s(f"num_proc={o.processes!r},", o.text("processes"))
             else:
                 s("num_proc=1,", o.text("processes") if o.given("processes") else "-j 1 (default)")
-            s(f"timeout={execution_timeout(o.timeout)!r},",
+            s(f"timeout={run_options.effective_timeout!r},",
               "no --timeout: pipetask's 30 days" if o.timeout is None else o.text("timeout"))
             s("quantum_executor=quantum_executor,")
             if o.start_method:
-                if worker_start_method(o.start_method) != o.start_method:
-                    s(f"start_method={worker_start_method(o.start_method)!r},",
+                if run_options.worker_start_method != o.start_method:
+                    s(f"start_method={run_options.worker_start_method!r},",
                       "--start-method fork: unsafe and no longer supported; pipetask uses spawn (and warns)")
                 else:
                     s(f"start_method={o.start_method!r},", o.text("start_method"))

@@ -25,7 +25,7 @@ earlier attempt, so there the workers keep full butlers.
 
 from __future__ import annotations
 
-__all__ = ("START_METHODS", "WorkerPool", "WorkerSetup", "start_forkserver")
+__all__ = ("START_METHODS", "WorkerPool", "WorkerSetup", "make_quantum_executor", "start_forkserver")
 
 import contextlib
 import logging
@@ -101,6 +101,59 @@ class WorkerSetup:
     job_metadata: Any = None
 
 
+def make_quantum_executor(setup: WorkerSetup, *, butler=None):
+    """The `SingleQuantumExecutor` of ``setup``: each worker's, and the main process's at ``-j 1``.
+
+    Parameters
+    ----------
+    setup : `WorkerSetup`
+        Butler and executor settings.
+    butler : `lsst.daf.butler.Butler`, optional
+        The full butler to use (the main process's at ``-j 1``); by default
+        one is made from ``setup``.  Not used with quantum-backed butlers.
+
+    Returns
+    -------
+    executor : `lsst.pipe.base.single_quantum_executor.SingleQuantumExecutor`
+        The executor.
+    butlers : `pipetask_lite._registration.QuantumBackedButlers` or `None`
+        Its quantum-backed butler factory, whose provenance is to be
+        registered; `None` with full butlers.
+    """
+    from lsst.daf.butler import Butler
+    from lsst.pipe.base import TaskFactory
+    from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
+
+    if setup.quantum_backed:
+        # As pipetask run-qbb: files only; skip and clobber are judged from
+        # what is on disk, unless nothing can be there (a new run of `run`,
+        # run-qbb --no-existing-outputs): then nothing is looked for and
+        # everything is written.
+        butlers = QuantumBackedButlers(
+            setup.butler_config, universe=setup.universe, dataset_types=setup.dataset_types,
+            search_paths=setup.search_paths,
+        )
+        return SingleQuantumExecutor(
+            butler=None, task_factory=TaskFactory(), limited_butler_factory=butlers,
+            skip_existing=True, clobber_outputs=True, enable_lsst_debug=setup.enable_lsst_debug,
+            resources=setup.resources, raise_on_partial_outputs=setup.raise_on_partial_outputs,
+            assume_no_existing_outputs=setup.assume_no_existing_outputs, job_metadata=setup.job_metadata,
+        ), butlers
+    if butler is None:
+        butler = Butler.from_config(
+            setup.butler_config, writeable=True, run=setup.run, collections=list(setup.collections)
+        )
+    return SingleQuantumExecutor(
+        butler=butler,
+        task_factory=TaskFactory(),
+        skip_existing_in=setup.skip_existing_in,
+        clobber_outputs=setup.clobber_outputs,
+        enable_lsst_debug=setup.enable_lsst_debug,
+        resources=setup.resources,
+        raise_on_partial_outputs=setup.raise_on_partial_outputs,
+    ), None
+
+
 # Worker-process state: the executor (and its butlers), made on the first
 # quantum and remade only if the setup changes; and the task nodes, unpickled
 # once per task (a node carries its task's config, whose unpickling was a
@@ -142,41 +195,10 @@ def _executor_for(setup_pickle: bytes):
     made_for, executor, butlers = _EXECUTOR
     if made_for == setup_pickle:
         return executor, butlers
-    from lsst.daf.butler import Butler
-    from lsst.pipe.base import TaskFactory
-    from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
-
     setup: WorkerSetup = pickle.loads(setup_pickle)
-    if setup.quantum_backed:
-        # As pipetask run-qbb: files only; skip and clobber are judged from
-        # what is on disk, unless nothing can be there (a new run of `run`,
-        # run-qbb --no-existing-outputs): then nothing is looked for and
-        # everything is written.
-        butlers = QuantumBackedButlers(
-            setup.butler_config, universe=setup.universe, dataset_types=setup.dataset_types,
-            search_paths=setup.search_paths,
-        )
+    executor, butlers = make_quantum_executor(setup)
+    if butlers is not None:
         butlers.prepare()
-        executor = SingleQuantumExecutor(
-            butler=None, task_factory=TaskFactory(), limited_butler_factory=butlers,
-            skip_existing=True, clobber_outputs=True, enable_lsst_debug=setup.enable_lsst_debug,
-            resources=setup.resources, raise_on_partial_outputs=setup.raise_on_partial_outputs,
-            assume_no_existing_outputs=setup.assume_no_existing_outputs, job_metadata=setup.job_metadata,
-        )
-    else:
-        butlers = None
-        butler = Butler.from_config(
-            setup.butler_config, writeable=True, run=setup.run, collections=list(setup.collections)
-        )
-        executor = SingleQuantumExecutor(
-            butler=butler,
-            task_factory=TaskFactory(),
-            skip_existing_in=setup.skip_existing_in,
-            clobber_outputs=setup.clobber_outputs,
-            enable_lsst_debug=setup.enable_lsst_debug,
-            resources=setup.resources,
-            raise_on_partial_outputs=setup.raise_on_partial_outputs,
-        )
     _EXECUTOR[:] = [setup_pickle, executor, butlers]
     _TASK_NODES.clear()
     return executor, butlers

@@ -24,33 +24,46 @@ from __future__ import annotations
 __all__ = ("pre_exec_init_qbb", "run_qbb", "update_graph_run")
 
 import contextlib
-import functools
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from ._execution import (
+    ExecutionOptions,
+    RunResult,
+    coverage_enabled,
+    execute_to_the_end,
+    import_lsst_debug,
+    make_executor,
+)
 from ._interrupt import stop_between_quanta
 from ._parallel import WorkerSetup
 from ._qgraph import _log_summary, load_quantum_graph
-from ._registration import BatchRegistration, QuantumBackedButlers
-from ._execution import (
-    RunResult,
-    StoppableExecutor,
-    coverage_enabled,
-    execute_to_the_end,
-    execution_resources,
-    import_lsst_debug,
-    start_method_used,
-    worker_pool,
-)
-from ._rules import execution_timeout
-from ._util import blame, check_writable, repo_errors
+from ._registration import BatchRegistration
+from ._util import blame, repo_errors
 from .errors import PipetaskLiteError
 
 if TYPE_CHECKING:
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph, PredictedQuantumGraphComponents
 
 _LOG = logging.getLogger("lsst.pipetask_lite")
+
+
+@dataclass(frozen=True, kw_only=True)
+class QbbOptions(ExecutionOptions):
+    """The checked options of ``run-qbb``: the execution options of ``run``, and its own.
+
+    The fields are the keywords of `run_qbb`, described there; making the
+    object checks them as `ExecutionOptions` checks ``run``'s.
+    """
+
+    repo: str
+    qgraph: str
+    config_search_path: Sequence[str] = ()
+    qgraph_id: str | None = None
+    qgraph_node_id: Sequence[str] = ()
+    no_existing_outputs: bool = False
 
 
 def run_qbb(
@@ -128,101 +141,69 @@ cores_per_quantum, memory_per_quantum : optional
 
     Raises
     ------
+    pipetask_lite.UsageError
+        Raised, naming the option, for ``-j``, ``-n``, ``--timeout`` or
+        ``--start-method`` values out of range, as by `pipetask_lite.run`.
     pipetask_lite.PipetaskLiteError
         Raised for a missing or unreadable graph or repo, or node IDs not in
         the graph; nothing has been written then.
     pipetask_lite.QuantaFailedError
         Raised after execution if any quantum failed.
     """
+    # The options checked once (the same checks as run's: ExecutionOptions);
+    # from here on, only `options` is read.
+    options = QbbOptions.from_keywords(locals())
     import lsst.utils.timer
-    from lsst.pipe.base import TaskFactory
-    from lsst.pipe.base.mp_graph_executor import MPGraphExecutor
-    from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
     from lsst.utils.logging import VERBOSE
     from lsst.utils.threads import disable_implicit_threading
 
-
-    start_method = start_method_used(start_method)
-    _check_repo(repo, config_search_path)
-    resources = execution_resources(cores_per_quantum, memory_per_quantum)
-    check_writable(summary, "--summary")
-    check_writable(profile, "--profile")
+    _check_repo(options.repo, options.config_search_path)
+    resources = options.resources()
+    options.check_outputs()
     # All jobs on a machine share one datastore cache, as with pipetask
     # (set before the workers start, so that they inherit it).
     _define_datastore_cache()
-    with (
-        coverage_enabled(coverage, cov_report=cov_report, cov_packages=cov_packages),
-        worker_pool(processes, start_method=start_method, progress=progress) as pool,
-        contextlib.ExitStack() as stack,
-    ):
+    with options.started() as pool, contextlib.ExitStack() as stack:
         # 1. The quanta to run, with their inputs' datastore records.
         with lsst.utils.timer.time_this(
-            _LOG, msg=f"Reading {len(qgraph_node_id) or 'all'} quanta.", level=VERBOSE
+            _LOG, msg=f"Reading {len(options.qgraph_node_id) or 'all'} quanta.", level=VERBOSE
         ) as read_time:
             quantum_graph = load_quantum_graph(
-                qgraph, butler=None, qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id, full=True,
-                option="QGRAPH",
+                options.qgraph, butler=None, qgraph_id=options.qgraph_id, qgraph_node_id=options.qgraph_node_id,
+                full=True, option="QGRAPH",
             ).assemble()
         _log_summary(quantum_graph)
         pipeline_graph = quantum_graph.pipeline_graph
-        dataset_types = {node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()}
-        job_metadata = {"qg_read_time": read_time.duration, "qg_size": len(quantum_graph)}
-        if debug:
+        if options.debug:
             import_lsst_debug()
-        if not enable_implicit_threading:
+        if not options.enable_implicit_threading:
             disable_implicit_threading()
 
-        # 2. Execution: pipe_base's executors, as in run, but each quantum
-        #    gets a new QuantumBackedButler instead of sharing a full one.
+        # 2. Execution: pipe_base's executors, made as run makes them
+        #    (make_executor), but each quantum gets a new QuantumBackedButler
+        #    and nothing is registered: files only, so existing outputs are
+        #    skipped and partial ones overwritten.
+        setup = WorkerSetup(
+            butler_config=str(options.repo), run=quantum_graph.header.output_run, collections=(),
+            resources=resources, raise_on_partial_outputs=options.raise_on_partial_outputs, skip_existing_in=(),
+            clobber_outputs=True, enable_lsst_debug=options.debug, quantum_backed=True,
+            universe=pipeline_graph.universe,
+            dataset_types={node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()},
+            search_paths=tuple(options.config_search_path),
+            assume_no_existing_outputs=options.no_existing_outputs,
+            job_metadata={"qg_read_time": read_time.duration, "qg_size": len(quantum_graph)},
+        )
         stop = stack.enter_context(stop_between_quanta())
-        if pool is None:
-            graph_executor = MPGraphExecutor(
-                num_proc=1,
-                timeout=execution_timeout(timeout),
-                quantum_executor=StoppableExecutor(stop, SingleQuantumExecutor(
-                    butler=None,
-                    task_factory=TaskFactory(),
-                    limited_butler_factory=QuantumBackedButlers(
-                        repo, universe=pipeline_graph.universe, dataset_types=dataset_types,
-                        search_paths=config_search_path,
-                    ),
-                    # Files only: skip what exists, overwrite partial outputs.
-                    skip_existing=True,
-                    clobber_outputs=True,
-                    assume_no_existing_outputs=no_existing_outputs,
-                    enable_lsst_debug=debug,
-                    resources=resources,
-                    raise_on_partial_outputs=raise_on_partial_outputs,
-                    job_metadata=job_metadata,
-                )),
-                fail_fast=fail_fast,
-                pdb=pdb,
-            )
-            execute = functools.partial(graph_executor.execute, quantum_graph)
-            get_report = graph_executor.getReport
-        else:
-            # The same executor in each worker; a registration without a
-            # butler registers nothing (run's registers outputs as they come).
-            setup = WorkerSetup(
-                butler_config=str(repo), run=quantum_graph.header.output_run, collections=(),
-                resources=resources, raise_on_partial_outputs=raise_on_partial_outputs, skip_existing_in=(),
-                clobber_outputs=True, enable_lsst_debug=debug, quantum_backed=True,
-                universe=pipeline_graph.universe, dataset_types=dataset_types,
-                search_paths=tuple(config_search_path), assume_no_existing_outputs=no_existing_outputs,
-                job_metadata=job_metadata,
-            )
-            execute = functools.partial(
-                pool.execute, quantum_graph, registration=BatchRegistration(None), setup=setup, stop=stop,
-                timeout=execution_timeout(timeout), fail_fast=fail_fast,
-            )
-            get_report = pool.get_report
+        execute, get_report = make_executor(
+            quantum_graph, options, setup, pool=pool, stop=stop, registration=BatchRegistration(None),
+        )
         result = RunResult(
             output=quantum_graph.header.output, output_run=quantum_graph.header.output_run,
             quantum_graph=quantum_graph,
         )
         return execute_to_the_end(
-            result, execute, get_report, stop=stop, summary=summary, profile=profile, progress=progress,
-            kept=f"their files are in run {result.output_run!r}, not registered",
+            result, execute, get_report, stop=stop, summary=options.summary, profile=options.profile,
+            progress=options.progress, kept=f"their files are in run {result.output_run!r}, not registered",
         )
 
 

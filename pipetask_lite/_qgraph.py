@@ -13,6 +13,7 @@ __all__ = ("GraphOptions", "graph_option", "qgraph")
 import contextlib
 import dataclasses
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,16 +24,16 @@ from ._build import build_pipeline
 from ._collections import CollectionPlan, check_graph_output_run, plan_collections
 from ._compat import builder_keywords, check_builder_options, graph_metadata
 from ._rules import (
-    check_graph_options,
+    PRUNE_CHOICES,
+    KeywordOptions,
+    check_collection_names,
     parse_prune_unanchored_quanta,
     read_retained_dataset_types,
-    skip_existing_collections,
-    skips_existing,
 )
 from ._suggest import single_quotes_note
 from ._util import blame, check_writable, file_errors, first_line, make_show, open_butler, open_for_writing, query_errors, warn_unhandled_show
 from .actions import PipelineAction
-from .errors import EmptyGraphError, PipetaskLiteError, UsageError
+from .errors import EmptyGraphError, OptionValueError, PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
     from lsst.ctrl.mpexec import PipelineGraphFactory
@@ -70,7 +71,7 @@ def _as_text(value):
 
 
 @dataclass(frozen=True)
-class GraphOptions:
+class GraphOptions(KeywordOptions):
     """The checked options that build (or load) a quantum graph: ``qgraph``, and ``run``'s first half.
 
     The fields are the keywords of `qgraph` (without ``summary``), described
@@ -78,8 +79,10 @@ class GraphOptions:
     docs table: docs/options.md) and whether the plain SimplePipelineExecutor
     recipe can express it (``needs_builder``: `None`, or when it needs the
     graph builder).  Constructing the object checks the rules between them
-    (`pipetask_lite._rules.check_graph_options`) and raises
-    `pipetask_lite.UsageError` for the first one broken.
+    (`check_rules`) and raises `pipetask_lite.UsageError` for the first one
+    broken.  `qgraph` and `pipetask_lite.run` make it from their keywords,
+    the command line from its options merged with ``-@``
+    (`~pipetask_lite._rules.KeywordOptions`).
 
     Attributes
     ----------
@@ -230,18 +233,7 @@ class GraphOptions:
     uses_simple_executor: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        check_graph_options(
-            qgraph=_as_text(self.qgraph), pipeline=_as_text(self.pipeline), pipeline_actions=self.pipeline_actions,
-            save_pipeline=self.save_pipeline, select_tasks=self.select_tasks, pipeline_dot=self.pipeline_dot,
-            pipeline_mermaid=self.pipeline_mermaid, qgraph_id=self.qgraph_id, qgraph_node_id=self.qgraph_node_id,
-            data_query=self.data_query, data_id_table=self.data_id_table,
-            dataset_query_constraint=self.dataset_query_constraint, mock=self.mock, mock_failure=self.mock_failure,
-            unmocked_dataset_types=self.unmocked_dataset_types, input=self.input, output=self.output,
-            output_run=self.output_run, extend_run=self.extend_run, replace_run=self.replace_run,
-            prune_replaced=self.prune_replaced, skip_existing_in=self.skip_existing_in,
-            skip_existing=self.skip_existing, retained_dataset_types=self.retained_dataset_types,
-            prune_unanchored_quanta=self.prune_unanchored_quanta,
-        )
+        self.check_rules()
         if self.qgraph is not None:
             # The API-only keywords that build a graph; a graph given has been built.
             for name in ("config", "label", "bind", "data_ids"):
@@ -260,24 +252,87 @@ class GraphOptions:
         reasons = tuple(f.name for f in dataclasses.fields(self) if f.init
                         and (needs := f.metadata["needs_builder"]) is not None and needs(getattr(self, f.name)))
         # A frozen dataclass sets its own derived fields this way.
-        object.__setattr__(self, "skips_existing",
-                           skips_existing(skip_existing=self.skip_existing, extend_run=self.extend_run))
+        # --extend-run implies --skip-existing (pipetask's script/qgraph.py
+        # and script/run.py both say so).
+        object.__setattr__(self, "skips_existing", bool(self.skip_existing or self.extend_run))
         object.__setattr__(self, "builder_reasons", reasons)
         object.__setattr__(self, "uses_simple_executor", not reasons)
 
-    @classmethod
-    def from_namespace(cls, args) -> GraphOptions:
-        """The options of a parsed ``qgraph`` or ``run`` command line (for the checks and ``--explain``).
-
-        The command itself passes each value to `pipetask_lite.qgraph` or
-        `pipetask_lite.run` by its keyword; this only reads the same names.
-        """
-        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
-                      if f.init and not f.metadata["api_only"]})
-
     def skip_existing_in_for(self, output_run: str | None) -> tuple[str, ...]:
-        """The collections searched for existing outputs, for the graph builder and the executor alike."""
-        return skip_existing_collections(self.skip_existing_in, output_run, skips_existing=self.skips_existing)
+        """The collections searched for existing outputs, for the graph builder and the executor alike.
+
+        ``--skip-existing-in``, then the output run if `skips_existing`.
+        """
+        extra = (output_run,) if output_run and self.skips_existing else ()
+        return (*self.skip_existing_in, *extra)
+
+    def check_rules(self) -> None:
+        """Check the rules between the options, before any repo is opened.
+
+        ``-b`` is not checked here: the functions require it, and the command
+        line checks that one of the command line and ``-@`` gave it.  A
+        Python caller's objects count as given.
+
+        Raises
+        ------
+        pipetask_lite.UsageError
+            Raised, naming the options, for the first rule broken.
+        """
+        if self.extend_run and self.replace_run:
+            # pipetask's mutually exclusive group: --replace-run (and with it
+            # --prune-replaced) would remove the very run --extend-run resumes.
+            raise UsageError("not allowed with argument --extend-run", option="--replace-run")
+        if self.prune_replaced is not None and self.prune_replaced not in PRUNE_CHOICES:
+            raise UsageError(f"{self.prune_replaced!r} is not one of {', '.join(PRUNE_CHOICES)}",
+                             option="--prune-replaced")
+        # ctrl_mpexec checks these two in OutputCollectionsInfo.check, with ValueError: so do we (also).
+        if self.prune_replaced and not self.replace_run:
+            raise OptionValueError("--prune-replaced requires --replace-run")
+        if self.replace_run and not self.output:
+            raise OptionValueError("--replace-run requires -o/--output")
+        pipeline = _as_text(self.pipeline)
+        if _as_text(self.qgraph):
+            building = [
+                name for name, given in [
+                    ("-p/--pipeline", pipeline),
+                    ("-t/-c/-C/--delete/--instrument", self.pipeline_actions),
+                    ("-s/--save-pipeline", self.save_pipeline), ("--select-tasks", self.select_tasks),
+                    ("--pipeline-dot", self.pipeline_dot), ("--pipeline-mermaid", self.pipeline_mermaid),
+                    ("-d/--data-query", self.data_query), ("--data-id-table", self.data_id_table),
+                    ("--dataset-query-constraint", self.dataset_query_constraint != "all"),
+                    ("--mock", self.mock), ("--retained-dataset-types", self.retained_dataset_types is not None),
+                    ("--prune-unanchored-quanta", self.prune_unanchored_quanta is not None),
+                ] if given
+            ]
+            if building:
+                raise UsageError(
+                    f"-g/--qgraph loads a saved graph; it cannot be combined with {', '.join(building)}"
+                )
+        else:
+            if self.output is None and self.output_run is None:
+                raise UsageError("at least one of -o/--output and --output-run is required")
+            if not (pipeline or self.pipeline_actions):
+                raise UsageError("a pipeline is required: give -p/--pipeline or -t/--task (or -g/--qgraph)")
+            if self.qgraph_id or self.qgraph_node_id:
+                raise UsageError("--qgraph-id and --qgraph-node-id apply only to a graph loaded with -g/--qgraph")
+        if self.prune_unanchored_quanta is not None:
+            parse_prune_unanchored_quanta(self.prune_unanchored_quanta)
+        if self.retained_dataset_types is not None:
+            if not (self.skip_existing_in or self.skip_existing or self.extend_run):
+                # pipe_base's QuantumGraphBuilder raises ValueError for this.
+                raise UsageError(
+                    "--retained-dataset-types has no effect without --skip-existing-in, --skip-existing "
+                    "or --extend-run"
+                )
+            if not isinstance(self.retained_dataset_types, str | os.PathLike):
+                raise UsageError(f"expected the path of a YAML file, got {self.retained_dataset_types!r}",
+                                 option="--retained-dataset-types")
+            # The file is read when the graph is built (read_retained_dataset_types),
+            # as -C files are when the pipeline is: --explain reads neither.
+        if (self.mock_failure or self.unmocked_dataset_types) and not self.mock:
+            raise UsageError("--mock-failure and --unmocked-dataset-types require --mock")
+        check_collection_names(input=self.input, output=self.output, output_run=self.output_run,
+                               skip_existing_in=self.skip_existing_in)
 
 
 def qgraph(
@@ -419,28 +474,17 @@ pipeline_mermaid : optional
         pipetask checks with a `ValueError` raise one too.
     """
     # The options checked once (the command line's too, after -@ is merged),
-    # with what follows from them.
-    options = GraphOptions(
-        butler_config=butler_config, input=input, output=output, output_run=output_run, pipeline=pipeline,
-        pipeline_actions=pipeline_actions, save_pipeline=save_pipeline, select_tasks=select_tasks,
-        pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid, data_query=data_query, qgraph=qgraph,
-        qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id, qgraph_datastore_records=qgraph_datastore_records,
-        skip_existing_in=skip_existing_in, skip_existing=skip_existing,
-        retained_dataset_types=retained_dataset_types, prune_unanchored_quanta=prune_unanchored_quanta,
-        save_qgraph=save_qgraph, qgraph_dot=qgraph_dot, qgraph_mermaid=qgraph_mermaid,
-        dataset_query_constraint=dataset_query_constraint, data_id_table=data_id_table, mock=mock,
-        mock_failure=mock_failure, unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run,
-        replace_run=replace_run, prune_replaced=prune_replaced, rebase=rebase, clobber_outputs=clobber_outputs,
-        show=show, config=config, label=label, bind=bind, data_ids=data_ids,
-    )
+    # with what follows from them; from here on, only `options` is read.
+    options = GraphOptions.from_keywords(locals())
     check_writable(summary, "--summary")
-    show_info = make_show(show)
+    show_info = make_show(options.show)
     factory = None
-    if qgraph is None:
+    if options.qgraph is None:
         factory = build_pipeline(
-            pipeline=pipeline, pipeline_actions=pipeline_actions, save_pipeline=save_pipeline,
-            select_tasks=select_tasks, pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid,
-            show_info=show_info, config=config, label=label,
+            pipeline=options.pipeline, pipeline_actions=options.pipeline_actions,
+            save_pipeline=options.save_pipeline, select_tasks=options.select_tasks,
+            pipeline_dot=options.pipeline_dot, pipeline_mermaid=options.pipeline_mermaid,
+            show_info=show_info, config=options.config, label=options.label,
         )
         if show_info.handled and not show_info.unhandled:
             print("No quantum graph generated. The --show option was given and all options were processed.",

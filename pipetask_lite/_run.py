@@ -1,9 +1,13 @@
 """`run`: what ``pipetask run`` does, as one function of the public LSST API.
 
-Read `run` from top to bottom: build the pipeline (as `pipetask_lite.build`),
-check the collections and build the quantum graph (as `pipetask_lite.qgraph`),
-and only then write to the repo and execute.  The plain recipe (``-b -i -o -p
--d -c --register-dataset-types``) is the one from
+Read `run` from top to bottom: the options checked once (`RunOptions`), then
+the steps of LSST's `~lsst.pipe.base.separable_pipeline_executor.SeparablePipelineExecutor`
+in its order: the pipeline (`build_pipeline`, as `pipetask_lite.build`), the
+collections and the quantum graph (`make_quantum_graph`, as
+`pipetask_lite.qgraph`), and only then, every check done, the writes: the
+output collections (`make_output_butler`), the init-outputs
+(`pre_execute_qgraph`) and the execution (`run_pipeline`).  The plain recipe
+(``-b -i -o -p -d -c --register-dataset-types``) is the one from
 `lsst.pipe.base.simple_pipeline_executor.SimplePipelineExecutor`; where that
 class cannot express an option, the lower-level pipe_base classes it is made
 of take over, and the code says why.
@@ -11,44 +15,49 @@ of take over, and the code says why.
 
 from __future__ import annotations
 
-__all__ = ("RunOptions", "RunResult", "run")
+__all__ = (
+    "RunOptions",
+    "RunResult",
+    "check_before_writing",
+    "make_output_butler",
+    "pre_execute_qgraph",
+    "run",
+    "run_pipeline",
+    "worker_setup",
+    "write_init_outputs",
+)
 
 import contextlib
-import dataclasses
 import functools
 import logging
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._build import build_pipeline
 from ._collections import make_output_collections
 from ._compat import disables_threading_before_build
 from ._execution import (
+    ExecutionOptions,
     RunResult,
-    StoppableExecutor,
-    coverage_enabled,
     execute_to_the_end,
-    execution_resources,
     import_graph_fixup,
     import_lsst_debug,
-    start_method_used,
-    unwrap_registration_failure,
-    worker_pool,
+    make_executor,
+    run_option,
 )
 from ._interrupt import Terminated, stop_between_quanta
-from ._parallel import START_METHODS, WorkerPool, WorkerSetup
+from ._parallel import WorkerPool, WorkerSetup
 from ._qgraph import GraphOptions, make_quantum_graph
-from ._registration import BatchRegistration, QuantumBackedButlers
-from ._rules import check_execution_numbers, execution_timeout, executor_clobbers
-from ._util import blame, check_writable, given_butler, make_show, open_butler, warn_unhandled_show
+from ._registration import BatchRegistration
+from ._util import blame, given_butler, make_show, open_butler, warn_unhandled_show
 from ._watch import start as start_watcher
 from .actions import PipelineAction
-from .errors import Interrupted, PipetaskLiteError, UsageError
+from .errors import Interrupted, PipetaskLiteError
 
 if TYPE_CHECKING:
-    from lsst.daf.butler import DataCoordinate, DatasetRef
+    from lsst.daf.butler import Butler, DataCoordinate, DatasetRef
     from lsst.pex.config import Config
     from lsst.pipe.base import ExecutionResources
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
@@ -58,19 +67,16 @@ if TYPE_CHECKING:
 _LOG = logging.getLogger("lsst.pipetask_lite")
 
 
-def run_option(default, /, *, lsst_call: str | None):
-    """A `RunOptions` field: its default and its LSST call (for the docs; `None` for API-only keywords)."""
-    return dataclasses.field(default=default, metadata={"lsst_call": lsst_call})
+@dataclass(frozen=True, kw_only=True)
+class RunOptions(ExecutionOptions):
+    """The checked options of ``run``: its graph options, the execution options, and its own.
 
-
-@dataclass(frozen=True)
-class RunOptions:
-    """The checked options of ``run``: its graph options and its execution options.
-
-    The execution fields are the keywords of `run`, described there, each
-    with what it becomes in the LSST API (``lsst_call``, for docs/options.md);
-    constructing the object checks them (``-j``, ``-n``,
-    ``--timeout``, ``--start-method``) and raises `pipetask_lite.UsageError`.
+    The fields are the keywords of `run`, described there, each with what it
+    becomes in the LSST API (``lsst_call``, for docs/options.md); the graph
+    ones are in `graph`.  Made once by `run` from its keywords (and by the
+    command line from its options merged with ``-@``); making it checks them
+    (`GraphOptions`, then `ExecutionOptions`) and raises
+    `pipetask_lite.UsageError`.
 
     Attributes
     ----------
@@ -82,9 +88,9 @@ class RunOptions:
         quantum takes the command down (`pipetask_lite._watch`).
     clobbers : `bool`
         Whether the executor removes earlier outputs of a quantum it runs:
-        ``--clobber-outputs`` only with ``--extend-run``, as pipetask.
-    effective_timeout : `int`
-        ``--timeout``, or pipetask's default.
+        ``--clobber-outputs`` only with ``--extend-run``, as pipetask's
+        ``script/run.py`` (its graph builder, ``script/qgraph.py``, gets
+        ``--clobber-outputs`` as given, and so does pipetask-lite's).
     """
 
     graph: GraphOptions
@@ -94,45 +100,23 @@ class RunOptions:
     )
     init_only: bool = run_option(False, lsst_call="stops after `qg.write_init_outputs(...)`")
     no_versions: bool = run_option(False, lsst_call="skips `qg.write_packages(...)`")
-    processes: int = run_option(
-        1, lsst_call="`MPGraphExecutor(num_proc=1)` for 1; N long-lived worker processes, each fed through its own pipe, otherwise",
-    )
-    timeout: int | None = run_option(None, lsst_call="`MPGraphExecutor(timeout=...)` / worker pool deadline")
-    start_method: str | None = run_option(None, lsst_call="`multiprocessing.get_context(...)` of the worker pool")
-    fail_fast: bool = run_option(False, lsst_call="`MPGraphExecutor(fail_fast=True)` / worker pool stops submitting")
-    raise_on_partial_outputs: bool = run_option(
-        True, lsst_call="`SingleQuantumExecutor(raise_on_partial_outputs=...)`",
-    )
-    cores_per_quantum: int = run_option(1, lsst_call="`ExecutionResources(num_cores=...)`")
-    memory_per_quantum: str = run_option("", lsst_call="`ExecutionResources(max_mem=..., default_mem_units=u.MB)`")
-    summary: str | None = run_option(None, lsst_call="`MPGraphExecutor.getReport().model_dump_json(...)`")
-    enable_implicit_threading: bool = run_option(
-        False, lsst_call="skips `lsst.utils.threads.disable_implicit_threading()`",
-    )
-    debug: bool = run_option(False, lsst_call="`SingleQuantumExecutor(enable_lsst_debug=True)`; `import debug`")
-    pdb: str | None = run_option(None, lsst_call="`MPGraphExecutor(pdb=...)`")
-    profile: str | None = run_option(
-        None, lsst_call="`cProfile.Profile()` around the execution; `profiler.dump_stats(...)`, also when quanta fail",
-    )
     graph_fixup: str | None = run_option(None, lsst_call="`MPGraphExecutor(execution_graph_fixup=...)`")
-    coverage: bool = run_option(False, lsst_call="`coverage.Coverage(...).start()`")
-    cov_report: bool = run_option(True, lsst_call="`coverage.Coverage.html_report(...)`")
-    cov_packages: Sequence[str] = run_option((), lsst_call="`coverage.Coverage` `source_pkgs`")
-    progress: bool = run_option(True, lsst_call=None)
-    resume_command: Callable[[str], str] | None = run_option(None, lsst_call=None)
-    # Derived, in __post_init__.
-    clobbers: bool = field(init=False)
-    effective_timeout: int = field(init=False)
+    resume_command: Callable[[str], str] | None = run_option(None, lsst_call=None, api_only=True)
 
-    def __post_init__(self) -> None:
-        check_execution_numbers(processes=self.processes, cores_per_quantum=self.cores_per_quantum,
-                                timeout=self.timeout)
-        if self.start_method is not None and self.start_method not in START_METHODS:
-            raise UsageError(f"{self.start_method!r} is not one of {', '.join(map(repr, START_METHODS))}",
-                             option="--start-method")
-        object.__setattr__(self, "clobbers", executor_clobbers(clobber_outputs=self.graph.clobber_outputs,
-                                                               extend_run=self.graph.extend_run))
-        object.__setattr__(self, "effective_timeout", execution_timeout(self.timeout))
+    @classmethod
+    def from_keywords(cls, keywords: Mapping[str, Any], **given: Any) -> RunOptions:
+        """`run`'s options from its keywords: the graph's first (`GraphOptions`), then the rest."""
+        return super().from_keywords(keywords, graph=GraphOptions.from_keywords(keywords), **given)
+
+    @classmethod
+    def from_namespace(cls, args, **given: Any) -> RunOptions:
+        """``run``'s options from its command line: the graph's first (`GraphOptions`), then the rest."""
+        return super().from_namespace(args, graph=GraphOptions.from_namespace(args), **given)
+
+    @property
+    def clobbers(self) -> bool:
+        """Whether the executor removes a quantum's earlier outputs: ``--clobber-outputs`` only with ``--extend-run``."""
+        return bool(self.graph.clobber_outputs and self.graph.extend_run)
 
     @property
     def with_datastore_records(self) -> bool:
@@ -350,53 +334,29 @@ unmocked_dataset_types : optional
     """
     # The options checked once (the command line's too, after -@ is merged),
     # with what follows from them; then the values that need no repo:
-    # nothing is opened yet.
-    graph = GraphOptions(
-        butler_config=butler_config, input=input, output=output, output_run=output_run, pipeline=pipeline,
-        pipeline_actions=pipeline_actions, save_pipeline=save_pipeline, select_tasks=select_tasks,
-        pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid, data_query=data_query, qgraph=qgraph,
-        qgraph_id=qgraph_id, qgraph_node_id=qgraph_node_id, qgraph_datastore_records=qgraph_datastore_records,
-        skip_existing_in=skip_existing_in, skip_existing=skip_existing,
-        retained_dataset_types=retained_dataset_types, prune_unanchored_quanta=prune_unanchored_quanta,
-        save_qgraph=save_qgraph, qgraph_dot=qgraph_dot, qgraph_mermaid=qgraph_mermaid,
-        dataset_query_constraint=dataset_query_constraint, data_id_table=data_id_table, mock=mock,
-        mock_failure=mock_failure, unmocked_dataset_types=unmocked_dataset_types, extend_run=extend_run,
-        replace_run=replace_run, prune_replaced=prune_replaced, rebase=rebase, clobber_outputs=clobber_outputs,
-        show=show, config=config, label=label, bind=bind, data_ids=data_ids,
-    )
-    options = RunOptions(
-        graph=graph, register_dataset_types=register_dataset_types, skip_init_writes=skip_init_writes,
-        init_only=init_only, no_versions=no_versions, processes=processes, timeout=timeout,
-        start_method=start_method, fail_fast=fail_fast, raise_on_partial_outputs=raise_on_partial_outputs,
-        cores_per_quantum=cores_per_quantum, memory_per_quantum=memory_per_quantum, summary=summary,
-        enable_implicit_threading=enable_implicit_threading, debug=debug, pdb=pdb, profile=profile,
-        graph_fixup=graph_fixup, coverage=coverage, cov_report=cov_report, cov_packages=cov_packages,
-        progress=progress, resume_command=resume_command,
-    )
-    show_info = make_show(show)
-    resources = execution_resources(cores_per_quantum, memory_per_quantum)
-    for path, option in ((summary, "--summary"), (profile, "--profile")):
-        # Written after execution: a bad path must not be found only then.
-        check_writable(path, option)
+    # nothing is opened yet.  From here on, only `options` is read.
+    options = RunOptions.from_keywords(locals())
+    graph = options.graph
+    show_info = make_show(graph.show)
+    resources = options.resources()
+    options.check_outputs()
     if not options.enable_implicit_threading and disables_threading_before_build():
         # As pipetask of this release: before the pipeline's task imports and
-        # the graph builder make their thread pools (_execute does it again,
+        # the graph builder make their thread pools (check_before_writing does it again,
         # as script.run does, which is all older releases do).
         from lsst.utils.threads import disable_implicit_threading
 
         disable_implicit_threading()
-    with (
-        coverage_enabled(coverage, cov_report=cov_report, cov_packages=cov_packages),
-        worker_pool(processes, start_method=start_method_used(start_method), progress=progress) as pool,
-    ):
+    with options.started() as pool:
         # 1. The pipeline (pipetask_lite.build): -p, then -t/--delete/-c/-C/
         #    --instrument in command-line order.  Nothing touches the repo yet.
         factory = None
-        if qgraph is None:
+        if graph.qgraph is None:
             factory = build_pipeline(
-                pipeline=pipeline, pipeline_actions=pipeline_actions, save_pipeline=save_pipeline,
-                select_tasks=select_tasks, pipeline_dot=pipeline_dot, pipeline_mermaid=pipeline_mermaid,
-                show_info=show_info, config=config, label=label,
+                pipeline=graph.pipeline, pipeline_actions=graph.pipeline_actions,
+                save_pipeline=graph.save_pipeline, select_tasks=graph.select_tasks,
+                pipeline_dot=graph.pipeline_dot, pipeline_mermaid=graph.pipeline_mermaid,
+                show_info=show_info, config=graph.config, label=graph.label,
             )
             if show_info.handled and not show_info.unhandled:
                 print("No quantum graph generated or pipeline executed. "
@@ -409,23 +369,24 @@ unmocked_dataset_types : optional
         #    collections first and check nothing.)
         build_graph = functools.partial(
             make_quantum_graph, factory, graph, show_info=show_info, for_execution=True,
-            # For quantum-backed butlers (see _execute).
+            # For quantum-backed butlers (see run_pipeline).
             with_datastore_records=options.with_datastore_records,
         )
         # Quanta killed between their metadata and their log look finished
         # to the graph builder and the executor, and the log would be lost
         # for good (as with pipetask); they are run again instead.
-        cut = _cut_quanta(butler_config, factory(resolve=False), output=output, output_run=output_run,
-                          clobber_outputs=clobber_outputs) if extend_run and factory is not None else []
+        cut = _cut_quanta(graph.butler_config, factory(resolve=False), output=graph.output,
+                          output_run=graph.output_run, clobber_outputs=graph.clobber_outputs,
+                          ) if graph.extend_run and factory is not None else []
         # Every input is checked here (the graph may be empty only when the
         # cut quanta are all that is left to do).
         quantum_graph, plan = build_graph(allow_empty=bool(cut))
-        if extend_run and factory is None:
+        if graph.extend_run and factory is None:
             # A saved graph (-g): those of its quanta that were cut short.
             in_graph = {(node["task_label"], node["data_id"].required_values)
                         for node in quantum_graph.quantum_only_xgraph.nodes.values()}
-            cut = _cut_quanta(butler_config, quantum_graph.pipeline_graph, output=output,
-                              output_run=plan.output_run, clobber_outputs=clobber_outputs, only=in_graph)
+            cut = _cut_quanta(graph.butler_config, quantum_graph.pipeline_graph, output=graph.output,
+                              output_run=plan.output_run, clobber_outputs=graph.clobber_outputs, only=in_graph)
         warn_unhandled_show(show_info, "run")
         if show_info.handled:
             print("No pipeline executed. The --show option was given and all options were processed.",
@@ -435,195 +396,208 @@ unmocked_dataset_types : optional
             # The first write: without their metadata they are incomplete
             # quanta, which --clobber-outputs redoes.  A new graph includes
             # them; a saved one has them already.
-            with open_butler(butler_config, writeable=True) as butler:
+            with open_butler(graph.butler_config, writeable=True) as butler:
                 butler.pruneDatasets(cut, disassociate=True, unstore=True, purge=True)
             _LOG.warning("Running %d quanta again that were cut short after writing their metadata.", len(cut))
             if factory is not None:
                 quantum_graph, plan = build_graph()
-        return _execute(quantum_graph, plan, options, pool=pool, resources=resources)
+        # 3. What needs no writing, checked before the first write.
+        fixup = check_before_writing(quantum_graph, options)
+        # 4. The first write: the output RUN and CHAINED collections.
+        butler = make_output_butler(graph, plan, quantum_graph.pipeline_graph)
+        setup = worker_setup(quantum_graph, plan, options, butler=butler, resources=resources)
+        if pool is not None and setup.quantum_backed and not options.init_only:
+            # Quantum-backed butlers read nothing from the registry, so the
+            # workers can make theirs while step 5 writes.
+            pool.prepare(setup)
+        result = RunResult(output=graph.output, output_run=plan.output_run, quantum_graph=quantum_graph)
+        with butler:
+            # 5. Dataset types, init-outputs, configs and software versions.
+            pre_execute_qgraph(quantum_graph, butler, options, output_run=plan.output_run)
+            if options.init_only:
+                return result
+            # 6. Execution.
+            return run_pipeline(quantum_graph, butler, options, setup, result=result, pool=pool,
+                                execution_graph_fixup=fixup)
 
 
-def _execute(
-    quantum_graph: PredictedQuantumGraph,
-    plan: CollectionPlan,
-    options: RunOptions,
-    *,
-    pool: WorkerPool | None,
-    resources: ExecutionResources,
-) -> RunResult:
-    """Write the output collections and init-outputs, then execute the graph.
+def check_before_writing(quantum_graph: PredictedQuantumGraph, options: RunOptions):
+    """What needs no writing: dataset types registered, the ``--graph-fixup``, threads.
 
-    The second half of `run`: ``plan`` is where the graph reads and writes,
-    ``options`` are `run`'s, ``pool`` its ``-j N`` workers (`None` at
-    ``-j 1``), ``resources`` its ``-n`` and ``--memory-per-quantum``.
+    Returns
+    -------
+    fixup : `lsst.pipe.base.execution_graph_fixup.ExecutionGraphFixup` or `None`
+        The ``--graph-fixup`` object.
     """
     from lsst.daf.butler import MissingDatasetTypeError
     from lsst.daf.butler.registry import ConflictingDefinitionError
-    from lsst.pipe.base import TaskFactory
-    from lsst.pipe.base.mp_graph_executor import MPGraphExecutor
-    from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
-    from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
     from lsst.utils.threads import disable_implicit_threading
 
-
-    graph = options.graph
-    # The executor skips quanta whose outputs exist here (--skip-existing-in,
-    # and the output run with --skip-existing or --extend-run).
-    skip_existing_in = graph.skip_existing_in_for(plan.output_run)
-    # 3. Checks that need no writing.
-    pipeline_graph = quantum_graph.pipeline_graph
     if not options.register_dataset_types:
         # pipetask finds unregistered dataset types only when it first
         # writes, after creating the output collections; check now.
-        with open_butler(graph.butler_config) as read_butler, blame(
+        with open_butler(options.graph.butler_config) as read_butler, blame(
             "--register-dataset-types", MissingDatasetTypeError, ConflictingDefinitionError
         ):
-            pipeline_graph.check_dataset_type_registrations(read_butler, include_packages=not options.no_versions)
+            quantum_graph.pipeline_graph.check_dataset_type_registrations(
+                read_butler, include_packages=not options.no_versions
+            )
     fixup = import_graph_fixup(options.graph_fixup)
     if not options.enable_implicit_threading:
         disable_implicit_threading()
+    return fixup
 
-    # 4. First write: the output RUN and CHAINED collections.  (prep_butler
-    #    opens the repo itself; a caller's own butler goes the other way.)
+
+def make_output_butler(graph: GraphOptions, plan: CollectionPlan, pipeline_graph) -> Butler:
+    """The first write: make the output RUN and CHAINED collections; return a writeable butler on them."""
+    from lsst.pipe.base.simple_pipeline_executor import SimplePipelineExecutor
+
+    # (prep_butler opens the repo itself; a caller's own butler goes the other way.)
     if graph.output is not None and not graph.extend_run and not graph.replace_run and not given_butler(
         graph.butler_config
     ):
         # The SimplePipelineExecutor recipe, given pipetask's flattened chain.
-        butler = SimplePipelineExecutor.prep_butler(
+        return SimplePipelineExecutor.prep_butler(
             graph.butler_config, inputs=plan.chain, output=graph.output, output_run=plan.output_run
         )
-    else:
-        # An existing run, a replaced run, or --output-run alone: pipetask's
-        # rules, which prep_butler does not know.
-        butler = make_output_collections(
-            graph.butler_config, plan, pipeline_graph=pipeline_graph, extend_run=graph.extend_run,
-            prune_replaced=graph.prune_replaced,
-        )
-    result = RunResult(output=graph.output, output_run=plan.output_run, quantum_graph=quantum_graph)
-    # Why quantum-backed butlers, and where not: see step 6.
-    quantum_backed = not plan.output_run_exists and _has_datastore_records(quantum_graph)
-    dataset_types = {node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()}
-    if pool is not None:
-        # Each worker makes its own butler and SingleQuantumExecutor from
-        # these: quantum-backed for a new run whose graph carries the inputs'
-        # datastore records, full butlers otherwise (see _parallel).
-        setup = WorkerSetup(
-            butler_config=str(graph.butler_config), run=plan.output_run,
-            collections=tuple(butler.collections.defaults), resources=resources,
-            raise_on_partial_outputs=options.raise_on_partial_outputs, skip_existing_in=skip_existing_in,
-            clobber_outputs=options.clobbers, enable_lsst_debug=options.debug,
-            quantum_backed=quantum_backed, assume_no_existing_outputs=quantum_backed,
-            universe=pipeline_graph.universe, dataset_types=dataset_types,
-        )
-        if quantum_backed and not options.init_only:
-            # Quantum-backed butlers read nothing from the registry, so the
-            # workers can make theirs while step 5 writes.
-            pool.prepare(setup)
-    with butler, contextlib.ExitStack() as stack:
-        if options.debug:
-            import_lsst_debug()
-        # 5. Init-outputs, configs and software versions: what
-        #    SimplePipelineExecutor.run writes first, split up here because
-        #    --skip-init-writes, --no-versions and --extend-run change it.
-        try:
-            if options.register_dataset_types:
-                pipeline_graph.register_dataset_types(butler, include_packages=not options.no_versions)
-            if not options.skip_init_writes:
-                with blame("--extend-run", ConflictingDefinitionError, ValueError):
-                    quantum_graph.write_init_outputs(butler, skip_existing=graph.skips_existing)
-                    quantum_graph.write_configs(butler, compare_existing=graph.extend_run)
-                    if not options.no_versions:
-                        quantum_graph.write_packages(butler, compare_existing=graph.extend_run)
-        except KeyboardInterrupt as exc:
-            # The output run exists now: say how to finish it (the resume
-            # writes the missing init-outputs and checks those written).
-            raise Interrupted(
-                "interrupted while writing init-outputs; no quantum ran",
-                output_run=plan.output_run, cut=True, terminated=isinstance(exc, Terminated),
-            ) from None
-        if options.init_only:
-            return result
+    # An existing run, a replaced run, or --output-run alone: pipetask's
+    # rules, which prep_butler does not know.
+    return make_output_collections(
+        graph.butler_config, plan, pipeline_graph=pipeline_graph, extend_run=graph.extend_run,
+        prune_replaced=graph.prune_replaced,
+    )
 
-        # 6. Execution.  SimplePipelineExecutor.run stops at the first failing
-        #    quantum and uses one process; pipetask runs every quantum not
-        #    blocked by a failure, honours -j, --fail-fast and --timeout, and
-        #    reports each quantum.  That is pipe_base's MPGraphExecutor driving
-        #    a SingleQuantumExecutor, which is what runs here with -j 1.  With
-        #    -j N, MPGraphExecutor would start (and import the stack in) one
-        #    process per quantum; pipetask-lite's pool keeps N workers instead.
-        #
-        #    A full butler's put registers each dataset in a transaction of its
-        #    own, which is most of the time small quanta take.  So quanta of a
-        #    new run are executed with quantum-backed butlers, which write
-        #    files only, and their outputs registered in batches, one
-        #    transaction each (pipetask_lite._registration), at any -j.  Full
-        #    butlers remain where a quantum-backed one cannot do the job:
-        #    - a run that exists (--extend-run) may hold registered outputs of
-        #      an earlier attempt, which --skip-existing must find and
-        #      --clobber-outputs remove from the registry; a quantum-backed
-        #      butler sees files only;
-        #    - a saved graph (-g) without its inputs' datastore records gives a
-        #      quantum-backed butler no way to find the input files.
+
+def worker_setup(
+    quantum_graph: PredictedQuantumGraph, plan: CollectionPlan, options: RunOptions, *, butler: Butler,
+    resources: ExecutionResources,
+) -> WorkerSetup:
+    """How the executor of each quantum is made: by each ``-j N`` worker, and by step 6 at ``-j 1``.
+
+    Quantum-backed butlers for a new run whose graph carries the inputs'
+    datastore records, full butlers otherwise (see `run_pipeline`).
+    """
+    # Why quantum-backed butlers, and where not: see run_pipeline.
+    quantum_backed = not plan.output_run_exists and _has_datastore_records(quantum_graph)
+    pipeline_graph = quantum_graph.pipeline_graph
+    return WorkerSetup(
+        butler_config=str(options.graph.butler_config), run=plan.output_run,
+        collections=tuple(butler.collections.defaults), resources=resources,
+        raise_on_partial_outputs=options.raise_on_partial_outputs,
+        # The executor skips quanta whose outputs exist here (--skip-existing-in,
+        # and the output run with --skip-existing or --extend-run).
+        skip_existing_in=options.graph.skip_existing_in_for(plan.output_run),
+        clobber_outputs=options.clobbers, enable_lsst_debug=options.debug,
+        quantum_backed=quantum_backed, assume_no_existing_outputs=quantum_backed,
+        universe=pipeline_graph.universe,
+        dataset_types={node.name: node.dataset_type for node in pipeline_graph.dataset_types.values()},
+    )
+
+
+def pre_execute_qgraph(
+    quantum_graph: PredictedQuantumGraph, butler: Butler, options: RunOptions, *, output_run: str
+) -> None:
+    """Register dataset types, write init-outputs, configs and software versions.
+
+    What `SeparablePipelineExecutor.pre_execute_qgraph` does (and
+    SimplePipelineExecutor.run first), split up here because
+    ``--register-dataset-types``, ``--skip-init-writes``, ``--no-versions``
+    and ``--extend-run`` change it.
+    """
+    from lsst.daf.butler.registry import ConflictingDefinitionError
+
+    if options.debug:
+        import_lsst_debug()
+    graph = options.graph
+    try:
+        if options.register_dataset_types:
+            quantum_graph.pipeline_graph.register_dataset_types(butler, include_packages=not options.no_versions)
+        if not options.skip_init_writes:
+            with blame("--extend-run", ConflictingDefinitionError, ValueError):
+                write_init_outputs(quantum_graph, butler, skip_existing=graph.skips_existing,
+                                   extend_run=graph.extend_run, include_packages=not options.no_versions)
+    except KeyboardInterrupt as exc:
+        # The output run exists now: say how to finish it (the resume
+        # writes the missing init-outputs and checks those written).
+        raise Interrupted(
+            "interrupted while writing init-outputs; no quantum ran",
+            output_run=output_run, cut=True, terminated=isinstance(exc, Terminated),
+        ) from None
+
+
+def write_init_outputs(
+    quantum_graph: PredictedQuantumGraph, butler: Butler, *, skip_existing: bool, extend_run: bool,
+    include_packages: bool,
+) -> None:
+    """Write the graph's init-outputs, task configs and software versions (``packages``).
+
+    ``skip_existing`` (``--skip-existing`` or ``--extend-run``) keeps the
+    init-outputs already there; with ``extend_run`` the configs and versions
+    already written must match; without ``include_packages``
+    (``--no-versions``) no versions are written or compared.
+    """
+    quantum_graph.write_init_outputs(butler, skip_existing=skip_existing)
+    quantum_graph.write_configs(butler, compare_existing=extend_run)
+    if include_packages:
+        quantum_graph.write_packages(butler, compare_existing=extend_run)
+
+
+def run_pipeline(
+    quantum_graph: PredictedQuantumGraph,
+    butler: Butler,
+    options: RunOptions,
+    setup: WorkerSetup,
+    *,
+    result: RunResult,
+    pool: WorkerPool | None,
+    execution_graph_fixup=None,
+) -> RunResult:
+    """Execute the graph (`SeparablePipelineExecutor.run_pipeline`); return how each quantum ended.
+
+    SimplePipelineExecutor.run stops at the first failing quantum and uses
+    one process; pipetask runs every quantum not blocked by a failure,
+    honours -j, --fail-fast and --timeout, and reports each quantum.  That is
+    pipe_base's MPGraphExecutor driving a SingleQuantumExecutor, which is
+    what runs here with -j 1.  With -j N, MPGraphExecutor would start (and
+    import the stack in) one process per quantum; pipetask-lite's pool
+    keeps N workers instead.
+
+    A full butler's put registers each dataset in a transaction of its own,
+    which is most of the time small quanta take.  So quanta of a new run
+    are executed with quantum-backed butlers, which write files only, and
+    their outputs registered in batches, one transaction each
+    (pipetask_lite._registration), at any -j.  Full butlers remain where a
+    quantum-backed one cannot do the job:
+
+    - a run that exists (--extend-run) may hold registered outputs of an
+      earlier attempt, which --skip-existing must find and --clobber-outputs
+      remove from the registry; a quantum-backed butler sees files only;
+    - a saved graph (-g) without its inputs' datastore records gives a
+      quantum-backed butler no way to find the input files.
+    """
+    with contextlib.ExitStack() as stack:
         stop = stack.enter_context(stop_between_quanta())
         # Entered after the signal handlers: its exit registers what is left
         # once execution is over, when signals no longer interrupt anything.
         registration = stack.enter_context(BatchRegistration(butler))
-        if pool is None:
-            if (watcher := start_watcher(options.resume_command, plan.output_run)) is not None:
-                stack.callback(watcher.done)
-            if quantum_backed:
-                # As the -j N workers and run-qbb do.  A new run has no
-                # outputs yet, so nothing is looked for (as `run-qbb
-                # --no-existing-outputs`): the existence checks were a fifth
-                # of a small quantum's time.  A stray file an unregistered
-                # attempt left is overwritten, as pipetask's put does.
-                butlers = QuantumBackedButlers(
-                    str(graph.butler_config), universe=pipeline_graph.universe, dataset_types=dataset_types,
-                )
-                single_quantum_executor = SingleQuantumExecutor(
-                    butler=None, task_factory=TaskFactory(), limited_butler_factory=butlers,
-                    assume_no_existing_outputs=True, enable_lsst_debug=options.debug,
-                    resources=resources, raise_on_partial_outputs=options.raise_on_partial_outputs,
-                )
-            else:
-                butlers = None
-                single_quantum_executor = SingleQuantumExecutor(
-                    butler=butler,
-                    task_factory=TaskFactory(),
-                    skip_existing_in=skip_existing_in,
-                    clobber_outputs=options.clobbers,
-                    enable_lsst_debug=options.debug,
-                    resources=resources,
-                    raise_on_partial_outputs=options.raise_on_partial_outputs,
-                )
-            quantum_executor = StoppableExecutor(
-                stop, single_quantum_executor, watcher=watcher, butlers=butlers, registration=registration
-            )
-            graph_executor = MPGraphExecutor(
-                num_proc=1,
-                timeout=options.effective_timeout,
-                quantum_executor=quantum_executor,
-                fail_fast=options.fail_fast,
-                pdb=options.pdb,
-                execution_graph_fixup=fixup,
-            )
-            execute = functools.partial(
-                unwrap_registration_failure, functools.partial(graph_executor.execute, quantum_graph)
-            )
-            get_report = graph_executor.getReport
-        else:
-            execute = functools.partial(
-                pool.execute, quantum_graph, registration=registration, setup=setup, stop=stop,
-                timeout=options.effective_timeout, fail_fast=options.fail_fast,
-                execution_graph_fixup=fixup,
-            )
-            get_report = pool.get_report
+        watcher = None
+        if pool is None and (watcher := start_watcher(options.resume_command, setup.run)) is not None:
+            stack.callback(watcher.done)
+        # At -j 1, with a quantum-backed butler (as the -j N workers and
+        # run-qbb): a new run has no outputs yet, so nothing is looked for (as
+        # `run-qbb --no-existing-outputs`): the existence checks were a fifth
+        # of a small quantum's time.  A stray file an unregistered attempt
+        # left is overwritten, as pipetask's put does.
+        execute, get_report = make_executor(
+            quantum_graph, options, setup, pool=pool, stop=stop, registration=registration, butler=butler,
+            watcher=watcher, execution_graph_fixup=execution_graph_fixup,
+        )
         # Worker processes must not share the parent's database connections.
         butler.registry.resetConnectionPool()
         return execute_to_the_end(
             result, execute, get_report, stop=stop, summary=options.summary, profile=options.profile,
             progress=options.progress,
-            kept=f"their outputs are in {plan.output_run!r}",
+            kept=f"their outputs are in {setup.run!r}",
         )
 
 

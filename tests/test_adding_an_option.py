@@ -107,13 +107,24 @@ def test_2_every_keyword_is_a_field_of_the_options_object(subcommand):
 
 @pytest.mark.parametrize("subcommand", FUNCTIONS)
 def test_2_the_function_puts_every_keyword_into_its_options_object(subcommand):
+    # The one construction path: the function's first statement makes its
+    # options object from its keywords (KeywordOptions.from_keywords), which
+    # takes each field from the keyword of its name.
     module = SOURCE / MODULES[subcommand]
-    for cls in (GraphOptions, RunOptions) if subcommand == "run" else (GraphOptions,):
-        passed = call_keywords(module, subcommand, cls.__name__)
-        for name in init_fields(cls) - passed:
+    cls = RunOptions if subcommand == "run" else GraphOptions
+    tree = ast.parse(module.read_text())
+    body = next(node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == subcommand)
+    first = next(node for node in body.body if not (isinstance(node, ast.Expr)
+                                                    and isinstance(node.value, ast.Constant)))
+    assert ast.unparse(first) == f"options = {cls.__name__}.from_keywords(locals())", (
+        f"pipetask_lite/{MODULES[subcommand]}: {subcommand}() must begin with "
+        f"options = {cls.__name__}.from_keywords(locals())"
+    )
+    keywords = set(inspect.signature(FUNCTIONS[subcommand]).parameters)
+    for each in (GraphOptions, RunOptions) if subcommand == "run" else (GraphOptions,):
+        for name in init_fields(each) - {"graph"} - keywords:
             raise AssertionError(
-                f"pipetask_lite/{MODULES[subcommand]}: {subcommand}() does not pass {name}={name} to "
-                f"{cls.__name__}(...)"
+                f"pipetask_lite/{MODULES[subcommand]}: {each.__name__}.{name} is not a keyword of {subcommand}()"
             )
 
 
