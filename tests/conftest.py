@@ -27,7 +27,7 @@ _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
-from harness import AddRepo, copy_repo, make_add_repo  # noqa: E402
+from harness import AddRepo, Twins, copy_repo, make_add_repo, make_twins  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +62,14 @@ def twin_repos(tmp_path: Path, _template_add_repo: AddRepo) -> tuple[AddRepo, Ad
         _template_add_repo.with_root(copy_repo(_template_add_repo.root, tmp_path / name))
         for name in ("twin_a", "twin_b")
     )
+
+
+@pytest.fixture
+def twins(tmp_path: Path, _template_add_repo: AddRepo) -> Twins:
+    """Return `harness.Twins` of the default repo, one working directory per tool.
+
+    They are ``tmp_path / "twins" / <tool>``, each holding ``repo``
+    (instrument ``INSTR``, detectors 0-2), for `harness.run_both` and
+    `harness.assert_same`.
+    """
+    return make_twins(tmp_path / "twins", _template_add_repo)

@@ -16,6 +16,11 @@ Side-by-side runs (one command line through both tools on twin repos):
 `Twins`, `make_twins`, `run_both`, `check_same`, `assert_same`,
 `format_results`, the constants `TOOLS` and `TWIN_REPO`, and the readers
 `datasets_by_detector`, `find_collection` and `read_saved_pipeline`.
+
+Saved graphs: `graph_signature`, `assert_same_graphs`, `quanta`.  Small
+helpers several test modules share: `pipeline_with`, `run_argv`,
+`one_error_line`, `repo_digest` (test modules import helpers from here only,
+never from each other, so that each can be run, and moved, on its own).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ __all__ = [
     "Twins",
     "add_extra_run",
     "assert_same",
+    "assert_same_graphs",
     "check_same",
     "copy_repo",
     "datasets_by_detector",
@@ -38,11 +44,17 @@ __all__ = [
     "env",
     "find_collection",
     "format_results",
+    "graph_signature",
     "make_add_repo",
     "make_failing_pipeline",
     "make_twins",
     "normalise_run_name",
+    "one_error_line",
+    "pipeline_with",
+    "quanta",
     "read_saved_pipeline",
+    "repo_digest",
+    "run_argv",
     "run_both",
     "run_cli",
     "run_pipetask",
@@ -1149,3 +1161,174 @@ def next_second() -> None:
     import time
 
     time.sleep(1.01 - time.time() % 1)
+
+
+# ---------------------------------------------------------------------------
+# Saved quantum graphs, compared across tools
+# ---------------------------------------------------------------------------
+
+
+def _data_id_key(data_id: Any) -> tuple[tuple[str, Any], ...]:
+    required = data_id.required
+    return tuple((k, required[k]) for k in sorted(required))
+
+
+def _normalise_metadata(value: Any) -> Any:
+    """Normalise run names inside graph header metadata."""
+    if isinstance(value, str):
+        return normalise_run_name(value)
+    if isinstance(value, Mapping):
+        return {k: _normalise_metadata(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalise_metadata(v) for v in value]
+    return value
+
+
+def graph_signature(path: Path, *, execution: bool = False) -> dict[str, Any]:
+    """Describe a saved ``.qg`` graph independently of UUIDs and timestamps.
+
+    Parameters
+    ----------
+    path : `pathlib.Path`
+        The saved graph.
+    execution : `bool`, optional
+        Also read the execution quanta, for ``datastore_records``.
+
+    Returns
+    -------
+    signature : `dict` [`str`, `~typing.Any`]
+        ``quanta`` (set of ``(label, data ID)``), ``edges`` (set of pairs of
+        those), and the header fields that do not depend on the process
+        (``inputs``, ``output``, normalised ``output_run``, normalised
+        ``metadata``, counts).  With ``execution=True`` it also has
+        ``datastore_records``: the quanta whose stored inputs carry datastore
+        records (``--qgraph-datastore-records``).
+    """
+    from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
+
+    assert path.is_file(), f"{path} was not written"
+    with PredictedQuantumGraph.open(path) as reader:
+        if execution:
+            reader.read_execution_quanta()
+        else:
+            reader.read_thin_graph()
+        components = reader.components
+        qg = components.assemble()
+    keys = {}
+    for label, quanta_of_task in qg.quanta_by_task.items():
+        for data_id, quantum_id in quanta_of_task.items():
+            keys[quantum_id] = (label, _data_id_key(data_id))
+    edges = {(keys[a], keys[b]) for a, b in components.thin_graph.edges}
+    header = qg.header
+    signature: dict[str, Any] = {
+        "quanta": set(keys.values()),
+        "edges": edges,
+        "inputs": [normalise_run_name(name) for name in header.inputs],
+        "output": header.output,
+        "output_run": normalise_run_name(header.output_run) if header.output_run else None,
+        "metadata": _normalise_metadata(dict(header.metadata)),
+        "n_quanta": header.n_quanta,
+        "n_datasets": header.n_datasets,
+        "n_task_quanta": dict(header.n_task_quanta),
+    }
+    if execution:
+        signature["datastore_records"] = {
+            keys[quantum_id]
+            for quantum_id, datasets in components.quantum_datasets.items()
+            if datasets.datastore_records
+        }
+    return signature
+
+
+def assert_same_graphs(twins: Twins, name: str, *, execution: bool = False) -> dict[str, Any]:
+    """Assert the graphs saved as ``name`` by both tools have equal signatures.
+
+    Parameters
+    ----------
+    twins : `Twins`
+        The two working directories; each holds its tool's ``name``.
+    name : `str`
+        File name of the saved graph, relative to each working directory.
+    execution : `bool`, optional
+        Compare the execution quanta too (see `graph_signature`).
+
+    Returns
+    -------
+    signature : `dict` [`str`, `~typing.Any`]
+        pipetask-lite's `graph_signature`.
+    """
+    sigs = {tool: graph_signature(twins.dir(tool) / name, execution=execution) for tool in TOOLS}
+    diffs = [
+        f"{field}: pipetask={sigs['pipetask'][field]!r}\n{' ' * len(field)}  lite={sigs['lite'][field]!r}"
+        for field in sigs["pipetask"]
+        if sigs["pipetask"][field] != sigs["lite"].get(field)
+    ]
+    assert not diffs, f"saved graphs {name} differ:\n" + "\n".join(diffs)
+    return sigs["lite"]
+
+
+def quanta(labels: Sequence[str], detectors: Sequence[int]) -> set[tuple[str, tuple]]:
+    """Return the ``(label, data ID)`` set of `graph_signature` for these labels and detectors."""
+    return {(label, (("detector", d), ("instrument", INSTRUMENT))) for label in labels for d in detectors}
+
+
+# ---------------------------------------------------------------------------
+# Small helpers shared by several test modules
+# ---------------------------------------------------------------------------
+
+
+def pipeline_with(path: Path, task_class: str, config: Mapping[str, Any], *, level: int = 1, n_tasks: int = 3) -> Path:
+    """Write a chain of AddTasks (like `write_add_pipeline`'s) with task ``level`` replaced.
+
+    Parameters
+    ----------
+    path : `pathlib.Path`
+        Pipeline file to write.
+    task_class : `str`
+        Class of task ``level`` (for instance one of ``failing_tasks``).
+    config : `~collections.abc.Mapping`
+        Config overrides of that task, written as YAML scalars.
+    level : `int`, optional
+        Which task (``task<level>``) is replaced.
+    n_tasks : `int`, optional
+        Length of the chain.
+
+    Returns
+    -------
+    path : `pathlib.Path`
+        ``path``.
+    """
+    lines = ["description: pipetask-lite parallel test", "tasks:"]
+    for i in range(n_tasks):
+        cls = task_class if i == level else ADD_TASK
+        lines += [f"  task{i}:", f"    class: {cls}", "    config:",
+                  f"      connections.in_tmpl: '{i}'", f"      connections.out_tmpl: '{i + 1}'"]
+        if i == level:
+            lines += [f"      {key}: {value}" for key, value in config.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_argv(repo: AddRepo, *extra: str) -> list[str]:
+    """Return ``run -b ROOT -i INPUT -o out -p PIPELINE`` for ``repo``, then ``extra``."""
+    return ["run", "-b", str(repo.root), "-i", repo.input_run, "-o", "out", "-p", str(repo.pipeline), *extra]
+
+
+def one_error_line(stderr: str) -> str:
+    """Return the ``pipetask-lite run: error:`` line of ``stderr``.
+
+    Fails if there is a traceback or more than one error line.
+    """
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("pipetask-lite run: error:")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+def repo_digest(root: Path) -> str:
+    """Return a digest of every file's path and bytes under ``root`` (to show a repo untouched)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

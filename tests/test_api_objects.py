@@ -17,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import input_array
+from harness import input_array, repo_digest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_hostile import repo_digest
 
 import pipetask_lite
 from pipetask_lite import PipelineAction, PipetaskLiteError, UsageError

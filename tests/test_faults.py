@@ -13,8 +13,7 @@ import threading
 import time
 
 import pytest
-from harness import copy_repo, diff_snapshots, env, run_cli, run_pipetask, snapshot
-from test_parallel import pipeline_with
+from harness import copy_repo, diff_snapshots, env, pipeline_with, run_cli, run_pipetask, snapshot
 
 
 def argv(repo, pipeline, *extra):

@@ -38,10 +38,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from harness import make_failing_pipeline
+from harness import make_failing_pipeline, repo_digest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from test_hostile import repo_digest
 
 import pipetask_lite
 from pipetask_lite import PipelineAction, PipetaskLiteError, QuantaFailedError

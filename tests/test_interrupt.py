@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import copy_repo, diff_snapshots, env, run_cli, snapshot
-from test_parallel import pipeline_with
+from harness import copy_repo, diff_snapshots, env, pipeline_with, run_cli, snapshot
 
 
 def start(argv, log):

@@ -21,20 +21,15 @@ from pathlib import Path
 
 import harness
 import pytest
-from harness import AddRepo, assert_same, make_twins
+from harness import assert_same, assert_same_graphs, quanta
+
 from pipetask_lite._compat import NEW_BUILDER_OPTIONS, builder_takes, check_release, release_of
 from pipetask_lite.errors import PipetaskLiteError
-from test_side_by_side_graphs import assert_same_graphs, quanta
 
 REPO = harness.TWIN_REPO
 NEWER = all(builder_takes(option) for option in NEW_BUILDER_OPTIONS)
 newer_only = pytest.mark.skipif(not NEWER, reason="needs lsst-pipe-base 30.2026.2800 or newer (Python 3.12 line)")
 older_only = pytest.mark.skipif(NEWER, reason="the older release line only (Python 3.11)")
-
-
-@pytest.fixture
-def twins(tmp_path: Path, _template_add_repo: AddRepo) -> harness.Twins:
-    return make_twins(tmp_path / "twins", _template_add_repo)
 
 
 # ---------------------------------------------------------------------------
