@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,18 @@ _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
-from harness import AddRepo, Twins, copy_repo, make_add_repo, make_twins  # noqa: E402
+from harness import AddRepo, Twins, copy_repo, make_add_repo, make_twins, restored_process_state  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_state() -> Iterator[None]:
+    """Undo what an in-process ``pipetask_lite.cli.main`` left (logging, SIGTERM).
+
+    Under pytest-xdist a worker runs tests of many modules one after the
+    other: none may see another's handlers or log levels.
+    """
+    with restored_process_state():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,9 @@ Public API
 `AddRepo`, `make_add_repo`, `make_failing_pipeline`, `write_add_pipeline`,
 `copy_repo`, `add_extra_run`, `snapshot`, `diff_snapshots`,
 `normalise_run_name`, `env`, `run_cli`, `run_pipetask`, `run_tool`, and the
-path constants `TESTS_DIR`, `REPO_ROOT`, `PIPETASK`.
+path constants `TESTS_DIR`, `REPO_ROOT`, `PIPETASK`.  In this process:
+`call_main` (``pipetask_lite.cli.main``, for failures before execution) and
+`restored_process_state`.
 
 Side-by-side runs (one command line through both tools on twin repos):
 `Twins`, `make_twins`, `run_both`, `check_same`, `assert_same`,
@@ -37,6 +39,7 @@ __all__ = [
     "add_extra_run",
     "assert_same",
     "assert_same_graphs",
+    "call_main",
     "check_same",
     "copy_repo",
     "datasets_by_detector",
@@ -54,6 +57,7 @@ __all__ = [
     "quanta",
     "read_saved_pipeline",
     "repo_digest",
+    "restored_process_state",
     "run_argv",
     "run_both",
     "run_cli",
@@ -63,16 +67,20 @@ __all__ = [
     "write_add_pipeline",
 ]
 
+import contextlib
 import dataclasses
 import difflib
 import hashlib
+import io
 import json
+import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
@@ -759,6 +767,85 @@ def run_cli(
     return _run(
         [sys.executable, "-m", "pipetask_lite", *map(str, argv)], cwd=cwd, env=env, timeout=timeout, stdin=stdin
     )
+
+
+@contextlib.contextmanager
+def restored_process_state() -> Iterator[None]:
+    """Undo, on exit, what ``pipetask_lite.cli.main`` sets up for a process.
+
+    ``main`` installs a SIGTERM handler and initialises logging once per
+    process (daf_butler's ``CliLog``: root handlers, log levels, a record
+    factory, warnings routed to logging).  In a test process those would
+    outlive the call, and a second ``main`` would log into the first call's
+    captured stream.  conftest.py wraps every test in this; `call_main`
+    wraps each call.
+    """
+    sigterm = signal.getsignal(signal.SIGTERM)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    capturing_warnings = logging._warnings_showwarning is not None  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+        cli_log = sys.modules.get("lsst.daf.butler.cli.cliLog")
+        if cli_log is not None and cli_log.CliLog._initialized:
+            cli_log.CliLog.resetLog()
+        # logging.basicConfig(force=True) replaced the root's handlers; pytest's
+        # own capture handlers come and go around each test phase, keep those.
+        for handler in list(root.handlers):
+            if handler not in handlers and type(handler) in (logging.StreamHandler, logging.NullHandler):
+                root.removeHandler(handler)
+        for handler in handlers:
+            if handler not in root.handlers and type(handler) not in (logging.StreamHandler, logging.NullHandler):
+                root.addHandler(handler)
+        root.setLevel(level)
+        if not capturing_warnings:
+            logging.captureWarnings(False)
+
+
+def call_main(argv: Sequence[Any], *, cwd: Path | str | None = None) -> subprocess.CompletedProcess[str]:
+    """Call ``pipetask_lite.cli.main(argv)`` in this process, as `run_cli` runs it in another.
+
+    For failures that happen before anything runs (usage errors, bad values,
+    a missing repo): the same exit code and output without the second or two
+    a new interpreter takes to import the LSST stack.  What only a process
+    shows (its real exit status, a traceback on the way out, signals, import
+    time) stays with `run_cli`.
+
+    Parameters
+    ----------
+    argv : sequence
+        Arguments; non-string items (e.g. `pathlib.Path`) are `str`-ed.
+    cwd : `pathlib.Path` or `str`, optional
+        Working directory during the call.
+
+    Returns
+    -------
+    result : `subprocess.CompletedProcess`
+        ``args``, ``returncode`` (``main``'s return value, or the code of the
+        `SystemExit` argparse raised), text ``stdout`` and ``stderr``.
+    """
+    from pipetask_lite.cli import main
+
+    argv = [str(a) for a in argv]
+    out, err = io.StringIO(), io.StringIO()
+    with (restored_process_state(), contextlib.chdir(cwd or os.getcwd()),
+          contextlib.redirect_stdout(out), contextlib.redirect_stderr(err)):
+        # Without pytest's capture handlers on the root logger, CliLog's
+        # logging.basicConfig logs to this stderr, as in a new process.
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's usage errors and --help; sys.exit("message")
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                print(exc.code, file=sys.stderr)  # as the interpreter prints it on the way out
+                code = 1
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def run_pipetask(

@@ -4,7 +4,7 @@ traceback, and the repo exactly as it was."""
 from __future__ import annotations
 
 import pytest
-from harness import diff_snapshots, one_error_line, run_argv, run_cli, snapshot
+from harness import call_main, diff_snapshots, one_error_line, run_argv, run_cli, snapshot
 
 
 @pytest.mark.parametrize(
@@ -59,11 +59,23 @@ from harness import diff_snapshots, one_error_line, run_argv, run_cli, snapshot
 )
 def test_bad_input_leaves_repo_untouched(add_repo, make_argv, exit_code, expected):
     before = snapshot(add_repo.root)
-    proc = run_cli(make_argv(add_repo))
+    proc = call_main(make_argv(add_repo))  # in this process: nothing runs, no need for a new interpreter
     assert proc.returncode == exit_code, proc.stderr
     line = one_error_line(proc.stderr)
     for text in expected:
         assert text in line, line
+    assert diff_snapshots(before, snapshot(add_repo.root), names=("before", "after")) == ""
+
+
+def test_bad_input_in_a_process(add_repo):
+    """The same as the in-process cases above, through ``python -m pipetask_lite``: the process's exit status."""
+    before = snapshot(add_repo.root)
+    proc = run_cli(run_argv(add_repo, "-c", "addend=3"))
+    assert proc.returncode == 2, proc.stderr
+    assert "-c/--config" in one_error_line(proc.stderr)
+    proc = run_cli(run_argv(add_repo, "--register-dataset-types", "-d", "detector = 99"))
+    assert proc.returncode == 1, proc.stderr
+    assert "no quanta" in one_error_line(proc.stderr)
     assert diff_snapshots(before, snapshot(add_repo.root), names=("before", "after")) == ""
 
 
