@@ -92,7 +92,7 @@ def test_newer_options_refused_on_older_release(add_repo, tmp_path, option, valu
     (tmp_path / "retained.yaml").write_text("- add_dataset1\n")
     before = harness.snapshot(add_repo.root)
     for subcommand in ("qgraph", "run"):
-        result = harness.run_cli(
+        result = harness.call_main(
             [subcommand, "-b", add_repo.root, "-i", "test/chain", "-o", "out", "-p", add_repo.pipeline,
              "--skip-existing-in", "test/chain", option, value], cwd=tmp_path,
         )
@@ -116,7 +116,7 @@ def test_usage_errors(tmp_path, extra, message) -> None:
     (tmp_path / "retained.yaml").write_text("- add_dataset1\n")
     (tmp_path / "empty.yaml").write_text("[]\n")
     for subcommand in ("qgraph", "run"):
-        result = harness.run_cli([subcommand, "-b", "nowhere", "-o", "out", "-p", "p.yaml", *extra], cwd=tmp_path)
+        result = harness.call_main([subcommand, "-b", "nowhere", "-o", "out", "-p", "p.yaml", *extra], cwd=tmp_path)
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
 
@@ -130,7 +130,7 @@ def test_bad_retained_dataset_types_file(add_repo, tmp_path, name, message) -> N
     """The file is read when the graph is built (as pipetask reads it), before the repo is written."""
     (tmp_path / "empty.yaml").write_text("[]\n")
     before = harness.snapshot(add_repo.root)
-    result = harness.run_cli(
+    result = harness.call_main(
         ["run", "-b", add_repo.root, "-i", "test/chain", "-o", "out", "-p", add_repo.pipeline, "--skip-existing",
          "--retained-dataset-types", name], cwd=tmp_path,
     )
@@ -140,7 +140,7 @@ def test_bad_retained_dataset_types_file(add_repo, tmp_path, name, message) -> N
 
 def test_refused_with_a_saved_graph(tmp_path) -> None:
     """Both shape the graph as it is built: with -g they could only be ignored."""
-    result = harness.run_cli(["run", "-b", "nowhere", "-g", "g.qg", "--prune-unanchored-quanta", "a:b"], cwd=tmp_path)
+    result = harness.call_main(["run", "-b", "nowhere", "-g", "g.qg", "--prune-unanchored-quanta", "a:b"], cwd=tmp_path)
     assert result.returncode == 2 and "--prune-unanchored-quanta" in result.stderr, result.stderr
 
 
