@@ -85,3 +85,13 @@ def twins(tmp_path: Path, _template_add_repo: AddRepo) -> Twins:
     `harness.assert_same`.
     """
     return make_twins(tmp_path / "twins", _template_add_repo)
+
+
+SLOW_GROUPS = ("pipetask", "postgres", "bps", "sigkill", "fuzz")
+"""Markers (pyproject.toml) whose tests are also ``slow``: ``pytest -m "not slow"`` leaves them out."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(group) for group in SLOW_GROUPS) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)

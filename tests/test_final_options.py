@@ -120,6 +120,7 @@ def test_pattern_output_is_refused_where_pipetask_fails_late(add_repo):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.pipetask
 @pytest.mark.parametrize("argv", [["run", "--regist"], ["run", "--extend"], ["--log-lev", "DEBUG", "run"]])
 def test_abbreviated_options_are_refused_like_pipetask(add_repo, argv):
     full = [*argv, "-b", str(add_repo.root), "-i", "test/in", "-o", "out", "-p", str(add_repo.pipeline)]

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from pipetask_lite.cli import build_parser, main, subcommand_parser
 
+pytestmark = [pytest.mark.fuzz]  # slow too (conftest.py)
+
 SUBCOMMANDS = ("build", "qgraph", "run")
 
 

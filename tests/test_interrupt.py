@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from harness import copy_repo, diff_snapshots, env, pipeline_with, run_cli, snapshot
 
+pytestmark = [pytest.mark.sigkill]  # slow too (conftest.py)
+
 
 def start(argv, log):
     """Start pipetask-lite in the background with stderr going to ``log``."""

@@ -57,6 +57,8 @@ from harness import (
 )
 from pg import PASSWORD, PgRepo, PgServer, copy_pg_repo, make_pg_add_repo, pg_server  # noqa: F401 (fixture)
 
+pytestmark = [pytest.mark.postgres]  # slow too (conftest.py)
+
 REPO = harness.TWIN_REPO
 """``-b`` value of side-by-side runs: each tool's working directory holds ``repo/``."""
 

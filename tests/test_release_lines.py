@@ -37,6 +37,7 @@ older_only = pytest.mark.skipif(NEWER, reason="the older release line only (Pyth
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.pipetask
 @newer_only
 def test_retained_dataset_types(twins) -> None:
     """task0 and task1 ran; task2 must run, and with add_dataset2 not retained, task1 too."""
@@ -57,6 +58,7 @@ def test_retained_dataset_types(twins) -> None:
     assert sorted(harness.datasets_by_detector(snaps["lite"], "add_dataset2", "second/<timestamp>")) == [0, 1, 2]
 
 
+@pytest.mark.pipetask
 @newer_only
 def test_prune_unanchored_quanta(twins) -> None:
     """task1 ran for detector 0 only: its skipped quantum leaves task0's detector 0 quantum unanchored."""

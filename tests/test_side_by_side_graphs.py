@@ -89,6 +89,8 @@ from harness import (
     snapshot,
 )
 
+pytestmark = [pytest.mark.pipetask]  # slow too (conftest.py)
+
 REPO = harness.TWIN_REPO
 """``-b`` value: every side runs in its own directory holding ``repo/``."""
 

@@ -33,6 +33,8 @@ from harness import AddRepo, copy_repo, diff_snapshots, make_failing_pipeline, r
 
 from pipetask_lite.cli import parse_args
 
+pytestmark = [pytest.mark.pipetask]  # slow too (conftest.py)
+
 BUTLER = harness.PIPETASK.parent / "butler"
 OUTPUT = "out"
 
