@@ -91,7 +91,31 @@ SLOW_GROUPS = ("pipetask", "postgres", "bps", "sigkill", "fuzz")
 """Markers (pyproject.toml) whose tests are also ``slow``: ``pytest -m "not slow"`` leaves them out."""
 
 
+def _xdist_group(item: pytest.Item) -> str | None:
+    """The pytest-xdist group of ``item`` (``make test`` runs ``--dist loadgroup``), or `None`.
+
+    A session or module fixture is built once per worker process that needs
+    it.  The tests on the PostgreSQL server (one server, its template repo)
+    go to one worker; so do the tests of a module that share a module fixture
+    which builds repos or runs commands (one that takes ``tmp_path_factory``).
+    Everything else is spread test by test.
+    """
+    fixturedefs = getattr(item, "_fixtureinfo", None)
+    if fixturedefs is None:
+        return None
+    defs = [d for ds in fixturedefs.name2fixturedefs.values() for d in ds]
+    if any(d.argname == "pg_server" for d in defs):
+        return "postgres"
+    if any(d.scope == "module" and "tmp_path_factory" in d.argnames for d in defs):
+        return item.nodeid.split("::", 1)[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if any(item.get_closest_marker(group) for group in SLOW_GROUPS) and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
+        group = _xdist_group(item)
+        if group is not None and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
