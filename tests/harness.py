@@ -790,15 +790,12 @@ def restored_process_state() -> Iterator[None]:
         signal.signal(signal.SIGTERM, sigterm)
         cli_log = sys.modules.get("lsst.daf.butler.cli.cliLog")
         if cli_log is not None and cli_log.CliLog._initialized:
-            cli_log.CliLog.resetLog()
-        # logging.basicConfig(force=True) replaced the root's handlers; pytest's
-        # own capture handlers come and go around each test phase, keep those.
+            cli_log.CliLog.resetLog()  # its file handlers, log levels and record factory
+        # The handlers logging.basicConfig added (pytest's own capture handlers,
+        # subclasses, come and go with each test phase: never put one back).
         for handler in list(root.handlers):
             if handler not in handlers and type(handler) in (logging.StreamHandler, logging.NullHandler):
                 root.removeHandler(handler)
-        for handler in handlers:
-            if handler not in root.handlers and type(handler) not in (logging.StreamHandler, logging.NullHandler):
-                root.addHandler(handler)
         root.setLevel(level)
         if not capturing_warnings:
             logging.captureWarnings(False)
@@ -835,7 +832,8 @@ def call_main(argv: Sequence[Any], *, cwd: Path | str | None = None) -> subproce
         # Without pytest's capture handlers on the root logger, CliLog's
         # logging.basicConfig logs to this stderr, as in a new process.
         root = logging.getLogger()
-        for handler in list(root.handlers):
+        pytest_handlers = list(root.handlers)
+        for handler in pytest_handlers:
             root.removeHandler(handler)
         try:
             code = main(argv)
@@ -845,6 +843,9 @@ def call_main(argv: Sequence[Any], *, cwd: Path | str | None = None) -> subproce
             else:
                 print(exc.code, file=sys.stderr)  # as the interpreter prints it on the way out
                 code = 1
+        finally:
+            for handler in pytest_handlers:
+                root.addHandler(handler)
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
