@@ -6,20 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import diff_snapshots, make_failing_pipeline, run_cli, snapshot
-
-
-def pipeline_with(path, task_class: str, config: dict, *, level: int = 1, n_tasks: int = 3):
-    """A chain of AddTasks (like the harness's) with task ``level`` replaced by ``task_class``."""
-    lines = ["description: pipetask-lite parallel test", "tasks:"]
-    for i in range(n_tasks):
-        cls = task_class if i == level else "lsst.pipe.base.tests.simpleQGraph.AddTask"
-        lines += [f"  task{i}:", f"    class: {cls}", "    config:",
-                  f"      connections.in_tmpl: '{i}'", f"      connections.out_tmpl: '{i + 1}'"]
-        if i == level:
-            lines += [f"      {key}: {value}" for key, value in config.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+from harness import diff_snapshots, make_failing_pipeline, pipeline_with, run_cli, snapshot
 
 
 def argv(repo, pipeline, *extra):
