@@ -124,7 +124,7 @@ def test_a_run_that_ends_normally_leaves_the_watcher_silent(add_repo):
 
 
 def test_a_watcher_that_is_gone_does_not_fail_the_run():
-    from pipetask_lite._watch import Watcher
+    from pipetask_lite._execution.watch import Watcher
 
     watcher = Watcher("pipetask-lite run ...")
     watcher._process.kill()  # as a kill of the whole process group would
@@ -148,7 +148,7 @@ def test_the_watchers_resume_command_hides_credentials(tmp_path, add_repo):
 
 def test_a_watcher_that_falls_behind_stays_silent(capfd):
     """A full pipe (the watcher not scheduled for a while) loses messages, not the watcher: no false report."""
-    from pipetask_lite._watch import Watcher
+    from pipetask_lite._execution.watch import Watcher
 
     watcher = Watcher("pipetask-lite run ...")
     os.kill(watcher._process.pid, signal.SIGSTOP)

@@ -110,7 +110,8 @@ def test_a_quantum_backed_worker_returns_what_the_main_process_registers(tmp_pat
     from lsst.daf.butler import Butler, QuantumProvenanceData
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
 
-    from pipetask_lite import _parallel, qgraph
+    from pipetask_lite import qgraph
+    from pipetask_lite._execution import parallel as _parallel
 
     saved = tmp_path / "g.qg"
     qgraph(butler_config=str(add_repo.root), input=[add_repo.input_run], output="out", output_run="out/run",
@@ -156,7 +157,7 @@ def test_a_worker_that_died_unseen_is_given_its_quantum_without_an_error():
     import multiprocessing
     import uuid
 
-    from pipetask_lite import _parallel
+    from pipetask_lite._execution import parallel as _parallel
 
     worker = _parallel._Worker(multiprocessing.get_context("spawn"), [])
     try:
