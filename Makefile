@@ -43,8 +43,13 @@ demo: install
 	rm -rf $(DEMO_REPO)
 	$(PY) -m pipetask_lite.demo $(DEMO_REPO)
 
+# Lint first (seconds), then the suite on TEST_WORKERS processes (pytest-xdist;
+# the machines have two cores).  `make test TEST_WORKERS=0` runs it in one.
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?=
 test: install postgres
-	$(PY) -m pytest -q
+	$(PY) -m ruff check pipetask_lite tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Debian's PostgreSQL server (with btree_gist), installed where it is missing;
 # it is only started by the tests.

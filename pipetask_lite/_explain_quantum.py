@@ -616,7 +616,7 @@ class _Writer:
             "task.runQuantum(QuantumContext(write_butler, quantum), input_refs, output_refs)",
             "# runQuantum stored its outputs in OUTPUT_RUN: read back, for `outputs` and the tasks below.",
         ]
-        for name, edge in sorted(task_node.outputs.items()):
+        for _name, edge in sorted(task_node.outputs.items()):
             for ref in sorted(quantum.outputs.get(edge.parent_dataset_type_name, []),
                               key=lambda r: _data_id_key(r.dataId)):
                 data_id = _data_id(ref.dataId)

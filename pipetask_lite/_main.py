@@ -36,8 +36,8 @@ from .errors import (
 
 
 def _on_sigterm(signum, frame) -> None:
-    """SIGTERM: raise `pipetask_lite._interrupt.Terminated`, which ends the command as Ctrl-C does."""
-    from ._interrupt import Terminated
+    """SIGTERM: raise `pipetask_lite._execution.interrupt.Terminated`, which ends the command as Ctrl-C does."""
+    from ._execution.interrupt import Terminated
 
     raise Terminated()
 
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = parse_args(argv)
     # SIGTERM ends the command like Ctrl-C (cleanly, with exit 143), not
-    # wherever it lands; during execution pipetask_lite._interrupt refines this.
+    # wherever it lands; during execution pipetask_lite._execution.interrupt refines this.
     signal.signal(signal.SIGTERM, _on_sigterm)
     # The one error boundary: everything after parsing is inside it.
     try:
@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.subcommand == "run" and args.processes > 1 and args.start_method in (None, "forkserver") and not (
             args.explain or args.coverage
         ):
-            from ._parallel import start_forkserver
+            from ._execution.parallel import start_forkserver
 
             start_forkserver()
         if not args.explain:

@@ -37,10 +37,10 @@ from ._execution import (
     import_lsst_debug,
     make_executor,
 )
-from ._interrupt import stop_between_quanta
-from ._parallel import WorkerSetup
+from ._execution.interrupt import stop_between_quanta
+from ._execution.parallel import WorkerSetup
 from ._qgraph import _log_summary, load_quantum_graph
-from ._registration import BatchRegistration
+from ._execution.registration import BatchRegistration
 from ._util import blame, repo_errors
 from .errors import PipetaskLiteError
 
@@ -119,7 +119,7 @@ def run_qbb(
         the same group or from earlier jobs.
     processes : `int`, optional
         ``-j``: with more than one, quanta run on that many long-lived
-        worker processes (`pipetask_lite._parallel.WorkerPool`).
+        worker processes (`pipetask_lite._execution.parallel.WorkerPool`).
     pdb, profile, debug, start_method, timeout, fail_fast, \
 raise_on_partial_outputs, summary, enable_implicit_threading, \
 cores_per_quantum, memory_per_quantum : optional

@@ -47,12 +47,12 @@ from ._execution import (
     make_executor,
     run_option,
 )
-from ._interrupt import Terminated, stop_between_quanta
-from ._parallel import WorkerPool, WorkerSetup
+from ._execution.interrupt import Terminated, stop_between_quanta
+from ._execution.parallel import WorkerPool, WorkerSetup
 from ._qgraph import GraphOptions, make_quantum_graph
-from ._registration import BatchRegistration
+from ._execution.registration import BatchRegistration
 from ._util import blame, given_butler, make_show, open_butler, warn_unhandled_show
-from ._watch import start as start_watcher
+from ._execution.watch import start as start_watcher
 from .actions import PipelineAction
 from .errors import Interrupted, PipetaskLiteError
 
@@ -85,7 +85,7 @@ class RunOptions(ExecutionOptions):
     resume_command : `~collections.abc.Callable` or `None`
         Given an output run, the command that resumes it; the command line
         passes it so that, at ``-j 1``, a watcher process can say it when a
-        quantum takes the command down (`pipetask_lite._watch`).
+        quantum takes the command down (`pipetask_lite._execution.watch`).
     clobbers : `bool`
         Whether the executor removes earlier outputs of a quantum it runs:
         ``--clobber-outputs`` only with ``--extend-run``, as pipetask's
@@ -315,7 +315,7 @@ unmocked_dataset_types : optional
         Given the output run, the command that resumes it.  With it (the
         command line gives it) a ``-j 1`` run starts a watcher process that
         says this command if a quantum takes the process down
-        (`pipetask_lite._watch`).
+        (`pipetask_lite._execution.watch`).
 
     Returns
     -------
@@ -566,7 +566,7 @@ def run_pipeline(
     which is most of the time small quanta take.  So quanta of a new run
     are executed with quantum-backed butlers, which write files only, and
     their outputs registered in batches, one transaction each
-    (pipetask_lite._registration), at any -j.  Full butlers remain where a
+    (pipetask_lite._execution.registration), at any -j.  Full butlers remain where a
     quantum-backed one cannot do the job:
 
     - a run that exists (--extend-run) may hold registered outputs of an

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from . import _argv
 from ._argv import subcommand_parser
 from ._compat import NEW_BUILDER_OPTIONS
-from ._parallel import START_METHODS
+from ._execution.parallel import START_METHODS
 from ._redact import redact
 from ._rules import PRUNE_CHOICES, check_execution_numbers
 from .actions import ACTIONS, parse_pipeline_action

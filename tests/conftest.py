@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,18 @@ _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
-from harness import AddRepo, copy_repo, make_add_repo  # noqa: E402
+from harness import AddRepo, Twins, copy_repo, make_add_repo, make_twins, restored_process_state  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_state() -> Iterator[None]:
+    """Undo what an in-process ``pipetask_lite.cli.main`` left (logging, SIGTERM).
+
+    Under pytest-xdist a worker runs tests of many modules one after the
+    other: none may see another's handlers or log levels.
+    """
+    with restored_process_state():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +74,48 @@ def twin_repos(tmp_path: Path, _template_add_repo: AddRepo) -> tuple[AddRepo, Ad
         _template_add_repo.with_root(copy_repo(_template_add_repo.root, tmp_path / name))
         for name in ("twin_a", "twin_b")
     )
+
+
+@pytest.fixture
+def twins(tmp_path: Path, _template_add_repo: AddRepo) -> Twins:
+    """Return `harness.Twins` of the default repo, one working directory per tool.
+
+    They are ``tmp_path / "twins" / <tool>``, each holding ``repo``
+    (instrument ``INSTR``, detectors 0-2), for `harness.run_both` and
+    `harness.assert_same`.
+    """
+    return make_twins(tmp_path / "twins", _template_add_repo)
+
+
+SLOW_GROUPS = ("pipetask", "postgres", "bps", "sigkill", "fuzz")
+"""Markers (pyproject.toml) whose tests are also ``slow``: ``pytest -m "not slow"`` leaves them out."""
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    """The pytest-xdist group of ``item`` (``make test`` runs ``--dist loadgroup``), or `None`.
+
+    A session or module fixture is built once per worker process that needs
+    it.  The tests on the PostgreSQL server (one server, its template repo)
+    go to one worker; so do the tests of a module that share a module fixture
+    which builds repos or runs commands (one that takes ``tmp_path_factory``).
+    Everything else is spread test by test.
+    """
+    fixturedefs = getattr(item, "_fixtureinfo", None)
+    if fixturedefs is None:
+        return None
+    defs = [d for ds in fixturedefs.name2fixturedefs.values() for d in ds]
+    if any(d.argname == "pg_server" for d in defs):
+        return "postgres"
+    if any(d.scope == "module" and "tmp_path_factory" in d.argnames for d in defs):
+        return item.nodeid.split("::", 1)[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(group) for group in SLOW_GROUPS) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+        group = _xdist_group(item)
+        if group is not None and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -10,12 +10,19 @@ Public API
 `AddRepo`, `make_add_repo`, `make_failing_pipeline`, `write_add_pipeline`,
 `copy_repo`, `add_extra_run`, `snapshot`, `diff_snapshots`,
 `normalise_run_name`, `env`, `run_cli`, `run_pipetask`, `run_tool`, and the
-path constants `TESTS_DIR`, `REPO_ROOT`, `PIPETASK`.
+path constants `TESTS_DIR`, `REPO_ROOT`, `PIPETASK`.  In this process:
+`call_main` (``pipetask_lite.cli.main``, for failures before execution) and
+`restored_process_state`.
 
 Side-by-side runs (one command line through both tools on twin repos):
 `Twins`, `make_twins`, `run_both`, `check_same`, `assert_same`,
 `format_results`, the constants `TOOLS` and `TWIN_REPO`, and the readers
 `datasets_by_detector`, `find_collection` and `read_saved_pipeline`.
+
+Saved graphs: `graph_signature`, `assert_same_graphs`, `quanta`.  Small
+helpers several test modules share: `pipeline_with`, `run_argv`,
+`one_error_line`, `repo_digest` (test modules import helpers from here only,
+never from each other, so that each can be run, and moved, on its own).
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ __all__ = [
     "Twins",
     "add_extra_run",
     "assert_same",
+    "assert_same_graphs",
+    "call_main",
     "check_same",
     "copy_repo",
     "datasets_by_detector",
@@ -38,11 +47,18 @@ __all__ = [
     "env",
     "find_collection",
     "format_results",
+    "graph_signature",
     "make_add_repo",
     "make_failing_pipeline",
     "make_twins",
     "normalise_run_name",
+    "one_error_line",
+    "pipeline_with",
+    "quanta",
     "read_saved_pipeline",
+    "repo_digest",
+    "restored_process_state",
+    "run_argv",
     "run_both",
     "run_cli",
     "run_pipetask",
@@ -51,16 +67,20 @@ __all__ = [
     "write_add_pipeline",
 ]
 
+import contextlib
 import dataclasses
 import difflib
 import hashlib
+import io
 import json
+import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
@@ -749,6 +769,86 @@ def run_cli(
     )
 
 
+@contextlib.contextmanager
+def restored_process_state() -> Iterator[None]:
+    """Undo, on exit, what ``pipetask_lite.cli.main`` sets up for a process.
+
+    ``main`` installs a SIGTERM handler and initialises logging once per
+    process (daf_butler's ``CliLog``: root handlers, log levels, a record
+    factory, warnings routed to logging).  In a test process those would
+    outlive the call, and a second ``main`` would log into the first call's
+    captured stream.  conftest.py wraps every test in this; `call_main`
+    wraps each call.
+    """
+    sigterm = signal.getsignal(signal.SIGTERM)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    capturing_warnings = logging._warnings_showwarning is not None  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+        cli_log = sys.modules.get("lsst.daf.butler.cli.cliLog")
+        if cli_log is not None and cli_log.CliLog._initialized:
+            cli_log.CliLog.resetLog()  # its file handlers, log levels and record factory
+        # The handlers logging.basicConfig added (pytest's own capture handlers,
+        # subclasses, come and go with each test phase: never put one back).
+        for handler in list(root.handlers):
+            if handler not in handlers and type(handler) in (logging.StreamHandler, logging.NullHandler):
+                root.removeHandler(handler)
+        root.setLevel(level)
+        if not capturing_warnings:
+            logging.captureWarnings(False)
+
+
+def call_main(argv: Sequence[Any], *, cwd: Path | str | None = None) -> subprocess.CompletedProcess[str]:
+    """Call ``pipetask_lite.cli.main(argv)`` in this process, as `run_cli` runs it in another.
+
+    For failures that happen before anything runs (usage errors, bad values,
+    a missing repo): the same exit code and output without the second or two
+    a new interpreter takes to import the LSST stack.  What only a process
+    shows (its real exit status, a traceback on the way out, signals, import
+    time) stays with `run_cli`.
+
+    Parameters
+    ----------
+    argv : sequence
+        Arguments; non-string items (e.g. `pathlib.Path`) are `str`-ed.
+    cwd : `pathlib.Path` or `str`, optional
+        Working directory during the call.
+
+    Returns
+    -------
+    result : `subprocess.CompletedProcess`
+        ``args``, ``returncode`` (``main``'s return value, or the code of the
+        `SystemExit` argparse raised), text ``stdout`` and ``stderr``.
+    """
+    from pipetask_lite.cli import main
+
+    argv = [str(a) for a in argv]
+    out, err = io.StringIO(), io.StringIO()
+    with (restored_process_state(), contextlib.chdir(cwd or os.getcwd()),
+          contextlib.redirect_stdout(out), contextlib.redirect_stderr(err)):
+        # Without pytest's capture handlers on the root logger, CliLog's
+        # logging.basicConfig logs to this stderr, as in a new process.
+        root = logging.getLogger()
+        pytest_handlers = list(root.handlers)
+        for handler in pytest_handlers:
+            root.removeHandler(handler)
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's usage errors and --help; sys.exit("message")
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                print(exc.code, file=sys.stderr)  # as the interpreter prints it on the way out
+                code = 1
+        finally:
+            for handler in pytest_handlers:
+                root.addHandler(handler)
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
 def run_pipetask(
     argv: Sequence[Any],
     *,
@@ -1149,3 +1249,174 @@ def next_second() -> None:
     import time
 
     time.sleep(1.01 - time.time() % 1)
+
+
+# ---------------------------------------------------------------------------
+# Saved quantum graphs, compared across tools
+# ---------------------------------------------------------------------------
+
+
+def _data_id_key(data_id: Any) -> tuple[tuple[str, Any], ...]:
+    required = data_id.required
+    return tuple((k, required[k]) for k in sorted(required))
+
+
+def _normalise_metadata(value: Any) -> Any:
+    """Normalise run names inside graph header metadata."""
+    if isinstance(value, str):
+        return normalise_run_name(value)
+    if isinstance(value, Mapping):
+        return {k: _normalise_metadata(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalise_metadata(v) for v in value]
+    return value
+
+
+def graph_signature(path: Path, *, execution: bool = False) -> dict[str, Any]:
+    """Describe a saved ``.qg`` graph independently of UUIDs and timestamps.
+
+    Parameters
+    ----------
+    path : `pathlib.Path`
+        The saved graph.
+    execution : `bool`, optional
+        Also read the execution quanta, for ``datastore_records``.
+
+    Returns
+    -------
+    signature : `dict` [`str`, `~typing.Any`]
+        ``quanta`` (set of ``(label, data ID)``), ``edges`` (set of pairs of
+        those), and the header fields that do not depend on the process
+        (``inputs``, ``output``, normalised ``output_run``, normalised
+        ``metadata``, counts).  With ``execution=True`` it also has
+        ``datastore_records``: the quanta whose stored inputs carry datastore
+        records (``--qgraph-datastore-records``).
+    """
+    from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
+
+    assert path.is_file(), f"{path} was not written"
+    with PredictedQuantumGraph.open(path) as reader:
+        if execution:
+            reader.read_execution_quanta()
+        else:
+            reader.read_thin_graph()
+        components = reader.components
+        qg = components.assemble()
+    keys = {}
+    for label, quanta_of_task in qg.quanta_by_task.items():
+        for data_id, quantum_id in quanta_of_task.items():
+            keys[quantum_id] = (label, _data_id_key(data_id))
+    edges = {(keys[a], keys[b]) for a, b in components.thin_graph.edges}
+    header = qg.header
+    signature: dict[str, Any] = {
+        "quanta": set(keys.values()),
+        "edges": edges,
+        "inputs": [normalise_run_name(name) for name in header.inputs],
+        "output": header.output,
+        "output_run": normalise_run_name(header.output_run) if header.output_run else None,
+        "metadata": _normalise_metadata(dict(header.metadata)),
+        "n_quanta": header.n_quanta,
+        "n_datasets": header.n_datasets,
+        "n_task_quanta": dict(header.n_task_quanta),
+    }
+    if execution:
+        signature["datastore_records"] = {
+            keys[quantum_id]
+            for quantum_id, datasets in components.quantum_datasets.items()
+            if datasets.datastore_records
+        }
+    return signature
+
+
+def assert_same_graphs(twins: Twins, name: str, *, execution: bool = False) -> dict[str, Any]:
+    """Assert the graphs saved as ``name`` by both tools have equal signatures.
+
+    Parameters
+    ----------
+    twins : `Twins`
+        The two working directories; each holds its tool's ``name``.
+    name : `str`
+        File name of the saved graph, relative to each working directory.
+    execution : `bool`, optional
+        Compare the execution quanta too (see `graph_signature`).
+
+    Returns
+    -------
+    signature : `dict` [`str`, `~typing.Any`]
+        pipetask-lite's `graph_signature`.
+    """
+    sigs = {tool: graph_signature(twins.dir(tool) / name, execution=execution) for tool in TOOLS}
+    diffs = [
+        f"{field}: pipetask={sigs['pipetask'][field]!r}\n{' ' * len(field)}  lite={sigs['lite'][field]!r}"
+        for field in sigs["pipetask"]
+        if sigs["pipetask"][field] != sigs["lite"].get(field)
+    ]
+    assert not diffs, f"saved graphs {name} differ:\n" + "\n".join(diffs)
+    return sigs["lite"]
+
+
+def quanta(labels: Sequence[str], detectors: Sequence[int]) -> set[tuple[str, tuple]]:
+    """Return the ``(label, data ID)`` set of `graph_signature` for these labels and detectors."""
+    return {(label, (("detector", d), ("instrument", INSTRUMENT))) for label in labels for d in detectors}
+
+
+# ---------------------------------------------------------------------------
+# Small helpers shared by several test modules
+# ---------------------------------------------------------------------------
+
+
+def pipeline_with(path: Path, task_class: str, config: Mapping[str, Any], *, level: int = 1, n_tasks: int = 3) -> Path:
+    """Write a chain of AddTasks (like `write_add_pipeline`'s) with task ``level`` replaced.
+
+    Parameters
+    ----------
+    path : `pathlib.Path`
+        Pipeline file to write.
+    task_class : `str`
+        Class of task ``level`` (for instance one of ``failing_tasks``).
+    config : `~collections.abc.Mapping`
+        Config overrides of that task, written as YAML scalars.
+    level : `int`, optional
+        Which task (``task<level>``) is replaced.
+    n_tasks : `int`, optional
+        Length of the chain.
+
+    Returns
+    -------
+    path : `pathlib.Path`
+        ``path``.
+    """
+    lines = ["description: pipetask-lite parallel test", "tasks:"]
+    for i in range(n_tasks):
+        cls = task_class if i == level else ADD_TASK
+        lines += [f"  task{i}:", f"    class: {cls}", "    config:",
+                  f"      connections.in_tmpl: '{i}'", f"      connections.out_tmpl: '{i + 1}'"]
+        if i == level:
+            lines += [f"      {key}: {value}" for key, value in config.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_argv(repo: AddRepo, *extra: str) -> list[str]:
+    """Return ``run -b ROOT -i INPUT -o out -p PIPELINE`` for ``repo``, then ``extra``."""
+    return ["run", "-b", str(repo.root), "-i", repo.input_run, "-o", "out", "-p", str(repo.pipeline), *extra]
+
+
+def one_error_line(stderr: str) -> str:
+    """Return the ``pipetask-lite run: error:`` line of ``stderr``.
+
+    Fails if there is a traceback or more than one error line.
+    """
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("pipetask-lite run: error:")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+def repo_digest(root: Path) -> str:
+    """Return a digest of every file's path and bytes under ``root`` (to show a repo untouched)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

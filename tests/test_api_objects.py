@@ -17,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import input_array
+from harness import input_array, repo_digest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_hostile import repo_digest
 
 import pipetask_lite
 from pipetask_lite import PipelineAction, PipetaskLiteError, UsageError
@@ -326,6 +325,7 @@ ODD = [None, "", ",", " ", 0, -1, 1.5, True, b"x", [], [None], [1], {}, {"a": 1}
        [("instrument", object())]]
 
 
+@pytest.mark.fuzz
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_odd_values_raise_pipetask_lite_errors_only(shared, data):

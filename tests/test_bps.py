@@ -35,6 +35,8 @@ import yaml
 import harness
 from pipetask_lite.bps import CONFIG
 
+pytestmark = [pytest.mark.bps]  # slow too (conftest.py)
+
 # The four keys the fragment sets, as they appear in ctrl_bps's
 # bps_defaults.yaml ("pipetask.pipetaskInit.runQuantumCommand" is nested).
 FRAGMENT_KEYS = (

@@ -33,7 +33,7 @@ EXPECTED_WARNINGS = ("lsst.utils.packages WARNING: Unable to import eups",)
 #: Warnings of others, hidden by Python's own default filters, that "default" shows.
 NOT_OURS = (
     # Python 3.12 line, -j N: the workers' forkserver preloads the stack (one
-    # import for all workers, `pipetask_lite._parallel.PRELOAD`), and numpy's
+    # import for all workers, `pipetask_lite._execution.parallel.PRELOAD`), and numpy's
     # OpenBLAS and pyarrow's jemalloc each start a helper thread when
     # imported, so os.fork in multiprocessing's forkserver sees a
     # "multi-threaded" process.  Both libraries handle a fork themselves

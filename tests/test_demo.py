@@ -237,6 +237,7 @@ def test_module_entry_point(tmp_path: Path) -> None:
 # --- end to end with the real pipetask ---------------------------------------
 
 
+@pytest.mark.pipetask
 @needs_pipetask
 def test_classic_run_produces_bias_per_detector(processed_repo: DemoRepo) -> None:
     counts = summarize(processed_repo.root, "DemoCam/calib/bias")
@@ -249,6 +250,7 @@ def test_classic_run_produces_bias_per_detector(processed_repo: DemoRepo) -> Non
     assert all(b.shape == (20, 20) for b in biases.values())
 
 
+@pytest.mark.pipetask
 @needs_pipetask
 def test_median_per_row_differs_from_mean(processed_repo: DemoRepo) -> None:
     per_row = _get_biases(processed_repo.root, "DemoCam/calib/bias")
@@ -264,6 +266,7 @@ def test_median_per_row_differs_from_mean(processed_repo: DemoRepo) -> None:
         assert abs(slope_per_row) < 0.1
 
 
+@pytest.mark.pipetask
 @needs_pipetask
 def test_outputs_are_deterministic(processed_repo: DemoRepo) -> None:
     # Recompute detector 0 in-process from the stored raws: the pipetask
@@ -288,6 +291,7 @@ def test_outputs_are_deterministic(processed_repo: DemoRepo) -> None:
     np.testing.assert_array_equal(_get_biases(processed_repo.root, "DemoCam/calib/bias")[0], expected)
 
 
+@pytest.mark.pipetask
 @needs_pipetask
 def test_isr_only_subset_runs_only_isr(processed_repo: DemoRepo) -> None:
     counts = summarize(processed_repo.root, ISR_ONLY_OUTPUT)
@@ -298,6 +302,7 @@ def test_isr_only_subset_runs_only_isr(processed_repo: DemoRepo) -> None:
     assert not any(name.startswith("cpBiasCombine") for name in counts)
 
 
+@pytest.mark.pipetask
 def test_missing_calibration_names_input(tmp_path: Path) -> None:
     """Without the CALIBRATION collection in -i, isr's defects are found nowhere: -i is named, nothing written."""
     repo = make_demo_repo(tmp_path / "repo", n_exposures=1, n_detectors=1)

@@ -589,8 +589,8 @@ def test_explain_leaves_the_repo_alone(add_repo: AddRepo, tmp_path: Path) -> Non
     ],
 )
 def test_usage_errors_same_with_explain(argv: list[str], tmp_path: Path) -> None:
-    plain = harness.run_cli(argv, cwd=tmp_path)
-    explained = harness.run_cli(["--explain", *argv], cwd=tmp_path)
+    plain = harness.call_main(argv, cwd=tmp_path)
+    explained = harness.call_main(["--explain", *argv], cwd=tmp_path)
     assert plain.returncode == explained.returncode == 2, (plain.stderr, explained.stderr)
     assert plain.stderr == explained.stderr
     assert not explained.stdout

@@ -29,7 +29,7 @@ from pathlib import Path
 import harness
 import pytest
 from bad_inputs import cases
-from test_hostile import repo_digest
+from harness import repo_digest
 
 from pipetask_lite.cli import main
 

@@ -15,7 +15,6 @@ repo's files byte for byte as they were).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import inspect
 import io
 import subprocess
@@ -25,7 +24,7 @@ from typing import Any
 
 import harness
 import pytest
-from harness import AddRepo
+from harness import AddRepo, repo_digest
 
 import pipetask_lite
 from pipetask_lite import PipelineAction, PipetaskLiteError, UsageError
@@ -56,14 +55,6 @@ def printed(argv: list[Any], cwd: Path, *, depth: str | None) -> str:
     assert result.returncode == 0, result.stderr
     assert result.stdout.endswith("\n")
     return result.stdout[:-1]
-
-
-def digest(root: Path) -> str:
-    sha = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        sha.update(str(path.relative_to(root)).encode())
-        sha.update(path.read_bytes())
-    return sha.hexdigest()
 
 
 def test_decam_short_is_the_bare_explain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,7 +136,7 @@ def test_qgraph_and_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_quantum_depth_leaves_the_repo_alone(add_repo: AddRepo) -> None:
     """``depth="quantum"`` opens the repo read-only and builds the graph; the same text, no file touched."""
-    before = digest(add_repo.root)
+    before = repo_digest(add_repo.root)
     argv = ["run", "-b", add_repo.root, "-i", "test/chain", "-o", "out", "-p", add_repo.pipeline,
             "--output-run", "out/run1", "-c", "task1:addend=5", "--register-dataset-types"]
     script = pipetask_lite.explain(
@@ -159,7 +150,7 @@ def test_quantum_depth_leaves_the_repo_alone(add_repo: AddRepo) -> None:
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         assert main(["--explain=quantum", *map(str, argv)]) == 0, stderr.getvalue()
     assert script + "\n" == stdout.getvalue()
-    assert digest(add_repo.root) == before
+    assert repo_digest(add_repo.root) == before
     # The quantum depth's own errors, in the caller's words.
     with pytest.raises(UsageError, match=r"^select_tasks= \(--select-tasks\): no task labelled 'nosuch'"):
         pipetask_lite.explain("run", depth="quantum", butler_config=add_repo.root, input="test/chain",
@@ -171,7 +162,7 @@ def test_quantum_depth_leaves_the_repo_alone(add_repo: AddRepo) -> None:
     assert not missing.exists()
     with pytest.raises(UsageError, match=r"^depth= \(--explain=quantum\): is for run and qgraph"):
         pipetask_lite.explain("build", depth="quantum", pipeline=add_repo.pipeline)
-    assert digest(add_repo.root) == before
+    assert repo_digest(add_repo.root) == before
 
 
 def test_python_only_keywords_are_comments() -> None:

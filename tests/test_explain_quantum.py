@@ -16,9 +16,7 @@ files are left byte for byte as they were.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
-import os
 import pickle
 import subprocess
 import sys
@@ -27,7 +25,7 @@ from pathlib import Path
 import harness
 import numpy as np
 import pytest
-from harness import AddRepo, copy_repo
+from harness import AddRepo, copy_repo, repo_digest
 
 from pipetask_lite.cli import main
 
@@ -40,15 +38,6 @@ def explain_quantum(argv: list) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         code = main(["--explain=quantum", *map(str, argv)])
     return code, stdout.getvalue(), stderr.getvalue()
-
-
-def digest(root: Path) -> str:
-    """A digest of every file of a repo (names and bytes)."""
-    sha = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        sha.update(str(path.relative_to(root)).encode())
-        sha.update(path.read_bytes())
-    return sha.hexdigest()
 
 
 def run_fresh(script: str, path: Path) -> tuple[list, dict]:
@@ -109,10 +98,10 @@ def demo(tmp_path: Path, demo_template):
 def test_demo_on_a_fresh_repo(demo) -> None:
     """One cpBiasCombine quantum and the five isr quanta it needs: run on the fresh repo, same arrays."""
     root, argv = demo
-    before = digest(root)
+    before = repo_digest(root)
     code, script, stderr = explain_quantum(argv)
     assert code == 0, stderr
-    assert digest(root) == before, "--explain=quantum wrote to the repo"
+    assert repo_digest(root) == before, "--explain=quantum wrote to the repo"
     assert script.count("task.run(") == 2  # the isr quanta are one loop
     assert "for exposure in [" in script and script.count("    20240101") == 5
     assert "    result = task.run(ccdExposure=ccdExposure, defects=defects)" in script
@@ -129,7 +118,7 @@ def test_demo_on_a_fresh_repo(demo) -> None:
     outputs, _ = run_fresh(script, root.parent / "quantum.py")
     assert [name for name, _, _ in outputs] == ["postISRCCD"] * 5 + ["bias"]
     assert_outputs_equal(outputs, twin, OUTPUT)
-    assert digest(root) == before, "the script wrote to the repo"
+    assert repo_digest(root) == before, "the script wrote to the repo"
 
 
 def test_demo_one_quantum_reads_as_before(demo) -> None:
@@ -258,7 +247,7 @@ def test_own_run_quantum_is_called_through_quantum_context(add_repo: AddRepo, tm
 
 def test_bad_input(add_repo: AddRepo) -> None:
     """Empty graph: the query and collections named, as run says it; unknown label: exit 2; no writes."""
-    before = digest(add_repo.root)
+    before = repo_digest(add_repo.root)
     base = ["run", "-b", add_repo.root, "-i", "test/chain", "-o", "out", "-p", add_repo.pipeline]
     code, script, stderr = explain_quantum([*base, "-d", "detector = 7"])
     assert code == 1 and not script
@@ -272,7 +261,7 @@ def test_bad_input(add_repo: AddRepo) -> None:
     code, _, stderr = explain_quantum(["qgraph", *base[1:], "-q", add_repo.root.parent / "g.qg"])
     assert code == 2 and "-q/--save-qgraph is not taken" in stderr
     assert not (add_repo.root.parent / "g.qg").exists()
-    assert digest(add_repo.root) == before
+    assert repo_digest(add_repo.root) == before
 
 
 def test_depth_as_a_separate_word(add_repo: AddRepo) -> None:

@@ -13,8 +13,7 @@ import threading
 import time
 
 import pytest
-from harness import copy_repo, diff_snapshots, env, run_cli, run_pipetask, snapshot
-from test_parallel import pipeline_with
+from harness import copy_repo, diff_snapshots, env, pipeline_with, run_cli, run_pipetask, snapshot
 
 
 def argv(repo, pipeline, *extra):
@@ -22,6 +21,7 @@ def argv(repo, pipeline, *extra):
             "-p", str(pipeline), "--register-dataset-types", *extra]
 
 
+@pytest.mark.pipetask
 @pytest.mark.parametrize("flag", ["--raise-on-partial-outputs", "--no-raise-on-partial-outputs"])
 def test_partial_outputs_as_pipetask(tmp_path, twin_repos, flag):
     a, b = twin_repos
@@ -37,6 +37,7 @@ def test_partial_outputs_as_pipetask(tmp_path, twin_repos, flag):
         assert "task1@{instrument='INSTR', detector=1}" in ours.stderr
 
 
+@pytest.mark.pipetask
 @pytest.mark.parametrize("kind, code", [("repeatable", 20), ("invalid", 21)])
 def test_quantum_error_exit_codes_as_pipetask(tmp_path, twin_repos, kind, code):
     """pipetask's batch exit codes: 20 (repeatable) with --fail-fast, 21 (invalid) always."""
@@ -89,6 +90,7 @@ def test_two_runs_at_once_give_what_one_after_the_other_gives(tmp_path, twin_rep
     assert diff_snapshots(snapshot(a.root), snapshot(b.root), names=("together", "in turn")) == ""
 
 
+@pytest.mark.sigkill
 @pytest.mark.parametrize("how, code", [("kill", -signal.SIGKILL), ("exit", 3)])
 def test_a_task_that_ends_the_process_at_j1_is_named_and_the_run_resumes(tmp_path, twin_repos, how, code):
     """-j 1 runs quanta in the command's own process: a watcher names the quantum and the resume command."""
@@ -122,7 +124,7 @@ def test_a_run_that_ends_normally_leaves_the_watcher_silent(add_repo):
 
 
 def test_a_watcher_that_is_gone_does_not_fail_the_run():
-    from pipetask_lite._watch import Watcher
+    from pipetask_lite._execution.watch import Watcher
 
     watcher = Watcher("pipetask-lite run ...")
     watcher._process.kill()  # as a kill of the whole process group would
@@ -146,7 +148,7 @@ def test_the_watchers_resume_command_hides_credentials(tmp_path, add_repo):
 
 def test_a_watcher_that_falls_behind_stays_silent(capfd):
     """A full pipe (the watcher not scheduled for a while) loses messages, not the watcher: no false report."""
-    from pipetask_lite._watch import Watcher
+    from pipetask_lite._execution.watch import Watcher
 
     watcher = Watcher("pipetask-lite run ...")
     os.kill(watcher._process.pid, signal.SIGSTOP)

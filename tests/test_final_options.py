@@ -17,7 +17,7 @@ import sys
 
 import pytest
 from harness import diff_snapshots, run_cli, run_pipetask, snapshot
-from test_bad_input import base, one_error_line
+from harness import call_main, one_error_line, run_argv
 
 import pipetask_lite
 from pipetask_lite import UsageError
@@ -27,7 +27,7 @@ from pipetask_lite.cli import command_line, parse_args, resume_command
 @pytest.fixture
 def finished(add_repo):
     """The issue's repo: one finished run ``out/r1`` in chain ``out``, detectors 0-2."""
-    done = run_cli(base(add_repo, "--output-run", "out/r1", "--register-dataset-types"))
+    done = run_cli(run_argv(add_repo, "--output-run", "out/r1", "--register-dataset-types"))
     assert done.returncode == 0, done.stderr
     return add_repo
 
@@ -37,8 +37,8 @@ def test_options_file_cannot_turn_extend_run_into_replace_run(tmp_path, finished
     options = tmp_path / "opts.yaml"
     options.write_text("run:\n  replace-run: true\n  prune-replaced: purge\n")
     before = snapshot(finished.root)
-    proc = run_cli(["run", "-b", str(finished.root), "-p", str(finished.pipeline), "-o", "out", "--extend-run",
-                    "-@", str(options), "-d", "detector < 5"])
+    proc = call_main(["run", "-b", str(finished.root), "-p", str(finished.pipeline), "-o", "out", "--extend-run",
+                      "-@", str(options), "-d", "detector < 5"])
     assert proc.returncode == 2, proc.stderr
     first = proc.stderr.splitlines()[0]
     assert first == (f"pipetask-lite run: error: --replace-run: not allowed with argument --extend-run "
@@ -103,14 +103,14 @@ def test_python_api_usage_errors(add_repo, keywords, message):
 )
 def test_pattern_collection_names_are_refused_before_any_write(add_repo, extra, option):
     before = snapshot(add_repo.root)
-    proc = run_cli([*base(add_repo), *extra])
+    proc = call_main([*run_argv(add_repo), *extra])
     assert proc.returncode == 2
     assert f"{option}: " in proc.stderr.splitlines()[0] and "is a pattern" in proc.stderr
     assert diff_snapshots(before, snapshot(add_repo.root)) == ""
 
 
 def test_pattern_output_is_refused_where_pipetask_fails_late(add_repo):
-    proc = run_cli(["run", "-b", str(add_repo.root), "-i", "test/in", "-o", "out*", "-p", str(add_repo.pipeline)])
+    proc = call_main(["run", "-b", str(add_repo.root), "-i", "test/in", "-o", "out*", "-p", str(add_repo.pipeline)])
     assert proc.returncode == 2
     assert "-o/--output: 'out*' is a pattern" in proc.stderr
 
@@ -120,6 +120,7 @@ def test_pattern_output_is_refused_where_pipetask_fails_late(add_repo):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.pipetask
 @pytest.mark.parametrize("argv", [["run", "--regist"], ["run", "--extend"], ["--log-lev", "DEBUG", "run"]])
 def test_abbreviated_options_are_refused_like_pipetask(add_repo, argv):
     full = [*argv, "-b", str(add_repo.root), "-i", "test/in", "-o", "out", "-p", str(add_repo.pipeline)]
@@ -210,7 +211,7 @@ def test_messages_name_the_option_at_fault(tmp_path, add_repo, extra, files, opt
     fill = {**{k: str(v) for k, v in paths.items()}, "pipeline": str(add_repo.pipeline), "repo": str(add_repo.root)}
     before = snapshot(add_repo.root)
     # No --register-dataset-types: its check must not come first.
-    proc = run_cli(base(add_repo, *(word.format(**fill) for word in extra)))
+    proc = call_main(run_argv(add_repo, *(word.format(**fill) for word in extra)))
     assert proc.returncode == 1, proc.stderr
     line = one_error_line(proc.stderr)
     assert line.startswith(f"pipetask-lite run: error: {option}: "), line
@@ -220,7 +221,7 @@ def test_messages_name_the_option_at_fault(tmp_path, add_repo, extra, files, opt
 
 
 def test_log_file_that_cannot_be_opened_is_one_line(tmp_path, add_repo):
-    proc = run_cli(["--log-file", str(add_repo.pipeline / "x.log"), *base(add_repo)])
+    proc = call_main(["--log-file", str(add_repo.pipeline / "x.log"), *run_argv(add_repo)])
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.splitlines()[0].startswith("pipetask-lite run: error: --log-file: cannot write ")
@@ -229,7 +230,7 @@ def test_log_file_that_cannot_be_opened_is_one_line(tmp_path, add_repo):
 def test_write_paths_create_their_parent_directories(tmp_path, add_repo):
     """As lsst.resources does for -q; pipetask itself fails on --summary, --profile and --log-file there."""
     out = tmp_path / "new" / "dirs"
-    proc = run_cli(["--log-file", str(out / "run.log"), *base(add_repo, "--register-dataset-types"),
+    proc = run_cli(["--log-file", str(out / "run.log"), *run_argv(add_repo, "--register-dataset-types"),
                     "--summary", str(out / "summary.json"), "--profile", str(out / "run.prof"),
                     "-q", str(out / "graph.qg"), "--qgraph-dot", str(out / "graph.dot"),
                     "--pipeline-dot", str(out / "pipeline.dot"), "-s", str(out / "pipeline.yaml")])
@@ -269,7 +270,7 @@ def test_read_only_butler_opens_a_repo_with_a_hot_journal(finished):
     )
     subprocess.run([sys.executable, "-c", writer], check=False)
     assert (finished.root / "gen3.sqlite3-journal").exists()
-    proc = run_cli(base(finished, "--output-run", "out/r2"))  # opens read-only first
+    proc = run_cli(run_argv(finished, "--output-run", "out/r2"))  # opens read-only first
     assert proc.returncode == 0, proc.stderr
     tables = sqlite3.connect(database).execute("SELECT name FROM sqlite_master WHERE name = 'junk'").fetchall()
     assert tables == []  # rolled back, as SQLite's recovery does

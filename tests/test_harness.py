@@ -12,6 +12,7 @@ import sys
 
 import harness
 import numpy as np
+import pytest
 import yaml
 from harness import (
     TIMESTAMP_PLACEHOLDER,
@@ -116,6 +117,7 @@ def test_env_makes_test_modules_importable(tmp_path) -> None:
     assert "FailOnDetectorTask" in result.stdout
 
 
+@pytest.mark.pipetask
 def test_twin_runs_compare_equal(twin_repos: tuple[AddRepo, AddRepo], tmp_path) -> None:
     a, b = twin_repos
     # Third copy, made before any run, for the changed-config comparison.
@@ -149,6 +151,7 @@ def test_twin_runs_compare_equal(twin_repos: tuple[AddRepo, AddRepo], tmp_path) 
     assert "only in" not in diff
 
 
+@pytest.mark.pipetask
 def test_failing_pipeline(add_repo: AddRepo, tmp_path) -> None:
     pipeline = make_failing_pipeline(tmp_path / "failing.yaml", fail_task=1, fail_detector=1)
     # Input through the CHAINED collection, to also record how pipetask

@@ -7,27 +7,19 @@ with a message, and the repo byte for byte unchanged unless quanta ran.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import shutil
-from pathlib import Path
 
 import pytest
+from harness import repo_digest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pipetask_lite.cli import build_parser, main, subcommand_parser
 
+pytestmark = [pytest.mark.fuzz]  # slow too (conftest.py)
+
 SUBCOMMANDS = ("build", "qgraph", "run")
-
-
-def repo_digest(root: Path) -> str:
-    """A digest of every file's path and bytes under ``root``."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")

@@ -38,10 +38,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from harness import make_failing_pipeline
+from harness import make_failing_pipeline, repo_digest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from test_hostile import repo_digest
 
 import pipetask_lite
 from pipetask_lite import PipelineAction, PipetaskLiteError, QuantaFailedError
@@ -416,18 +415,21 @@ def test_every_keyword_is_fuzzed(world, name):
     assert set(keyword_strategies(world, name)) == parameters - NOT_FUZZED.get(name, set())
 
 
+@pytest.mark.fuzz
 @settings(max_examples=200, **FUZZ)
 @given(data=st.data())
 def test_build_with_random_keywords(world, data):
     check_call(world, "build", data.draw(calls(world, "build"), label="build keywords"))
 
 
+@pytest.mark.fuzz
 @settings(max_examples=80, **FUZZ)
 @given(data=st.data())
 def test_qgraph_with_random_keywords(world, data):
     check_call(world, "qgraph", data.draw(calls(world, "qgraph"), label="qgraph keywords"))
 
 
+@pytest.mark.fuzz
 @settings(max_examples=50, **FUZZ)  # about half of them execute quanta, at ~1 s each
 @given(data=st.data())
 def test_run_with_random_keywords(world, data):

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import copy_repo, diff_snapshots, env, run_cli, snapshot
-from test_parallel import pipeline_with
+from harness import copy_repo, diff_snapshots, env, pipeline_with, run_cli, snapshot
+
+pytestmark = [pytest.mark.sigkill]  # slow too (conftest.py)
 
 
 def start(argv, log):

@@ -193,6 +193,7 @@ def test_graph_summary_in_pipetasks_words(add_repo, caplog):
     assert summaries[1].splitlines()[0] == f"QuantumGraph contains {2 * len(add_repo.detectors)} quanta for 2 tasks"
 
 
+@pytest.mark.pipetask
 def test_graph_summary_side_by_side_with_pipetask(add_repo):
     """The real ``pipetask qgraph`` logs the same summary, table included."""
     argv = ["qgraph", "-b", add_repo.root, "-i", add_repo.input_run, "-o", "out",

@@ -6,20 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import diff_snapshots, make_failing_pipeline, run_cli, snapshot
-
-
-def pipeline_with(path, task_class: str, config: dict, *, level: int = 1, n_tasks: int = 3):
-    """A chain of AddTasks (like the harness's) with task ``level`` replaced by ``task_class``."""
-    lines = ["description: pipetask-lite parallel test", "tasks:"]
-    for i in range(n_tasks):
-        cls = task_class if i == level else "lsst.pipe.base.tests.simpleQGraph.AddTask"
-        lines += [f"  task{i}:", f"    class: {cls}", "    config:",
-                  f"      connections.in_tmpl: '{i}'", f"      connections.out_tmpl: '{i + 1}'"]
-        if i == level:
-            lines += [f"      {key}: {value}" for key, value in config.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+from harness import diff_snapshots, make_failing_pipeline, pipeline_with, run_cli, snapshot
 
 
 def argv(repo, pipeline, *extra):
@@ -123,7 +110,8 @@ def test_a_quantum_backed_worker_returns_what_the_main_process_registers(tmp_pat
     from lsst.daf.butler import Butler, QuantumProvenanceData
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
 
-    from pipetask_lite import _parallel, qgraph
+    from pipetask_lite import qgraph
+    from pipetask_lite._execution import parallel as _parallel
 
     saved = tmp_path / "g.qg"
     qgraph(butler_config=str(add_repo.root), input=[add_repo.input_run], output="out", output_run="out/run",
@@ -169,7 +157,7 @@ def test_a_worker_that_died_unseen_is_given_its_quantum_without_an_error():
     import multiprocessing
     import uuid
 
-    from pipetask_lite import _parallel
+    from pipetask_lite._execution import parallel as _parallel
 
     worker = _parallel._Worker(multiprocessing.get_context("spawn"), [])
     try:

@@ -50,12 +50,14 @@ from harness import (
     diff_snapshots,
     find_collection,
     make_failing_pipeline,
+    pipeline_with,
     run_both,
     run_cli,
     snapshot,
 )
 from pg import PASSWORD, PgRepo, PgServer, copy_pg_repo, make_pg_add_repo, pg_server  # noqa: F401 (fixture)
-from test_parallel import pipeline_with
+
+pytestmark = [pytest.mark.postgres]  # slow too (conftest.py)
 
 REPO = harness.TWIN_REPO
 """``-b`` value of side-by-side runs: each tool's working directory holds ``repo/``."""

@@ -13,7 +13,7 @@ import pytest
 from harness import make_failing_pipeline, snapshot
 
 import pipetask_lite
-from pipetask_lite import _registration
+from pipetask_lite._execution import registration as _registration
 
 LOGGER = "lsst.pipetask_lite.registration"
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import harness
 import pytest
-from harness import AddRepo, assert_same, make_twins
+from harness import assert_same, assert_same_graphs, quanta
+
 from pipetask_lite._compat import NEW_BUILDER_OPTIONS, builder_takes, check_release, release_of
 from pipetask_lite.errors import PipetaskLiteError
-from test_side_by_side_graphs import assert_same_graphs, quanta
 
 REPO = harness.TWIN_REPO
 NEWER = all(builder_takes(option) for option in NEW_BUILDER_OPTIONS)
@@ -32,16 +32,12 @@ newer_only = pytest.mark.skipif(not NEWER, reason="needs lsst-pipe-base 30.2026.
 older_only = pytest.mark.skipif(NEWER, reason="the older release line only (Python 3.11)")
 
 
-@pytest.fixture
-def twins(tmp_path: Path, _template_add_repo: AddRepo) -> harness.Twins:
-    return make_twins(tmp_path / "twins", _template_add_repo)
-
-
 # ---------------------------------------------------------------------------
 # Side by side with the newer pipetask
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.pipetask
 @newer_only
 def test_retained_dataset_types(twins) -> None:
     """task0 and task1 ran; task2 must run, and with add_dataset2 not retained, task1 too."""
@@ -62,6 +58,7 @@ def test_retained_dataset_types(twins) -> None:
     assert sorted(harness.datasets_by_detector(snaps["lite"], "add_dataset2", "second/<timestamp>")) == [0, 1, 2]
 
 
+@pytest.mark.pipetask
 @newer_only
 def test_prune_unanchored_quanta(twins) -> None:
     """task1 ran for detector 0 only: its skipped quantum leaves task0's detector 0 quantum unanchored."""
@@ -97,7 +94,7 @@ def test_newer_options_refused_on_older_release(add_repo, tmp_path, option, valu
     (tmp_path / "retained.yaml").write_text("- add_dataset1\n")
     before = harness.snapshot(add_repo.root)
     for subcommand in ("qgraph", "run"):
-        result = harness.run_cli(
+        result = harness.call_main(
             [subcommand, "-b", add_repo.root, "-i", "test/chain", "-o", "out", "-p", add_repo.pipeline,
              "--skip-existing-in", "test/chain", option, value], cwd=tmp_path,
         )
@@ -121,7 +118,7 @@ def test_usage_errors(tmp_path, extra, message) -> None:
     (tmp_path / "retained.yaml").write_text("- add_dataset1\n")
     (tmp_path / "empty.yaml").write_text("[]\n")
     for subcommand in ("qgraph", "run"):
-        result = harness.run_cli([subcommand, "-b", "nowhere", "-o", "out", "-p", "p.yaml", *extra], cwd=tmp_path)
+        result = harness.call_main([subcommand, "-b", "nowhere", "-o", "out", "-p", "p.yaml", *extra], cwd=tmp_path)
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
 
@@ -135,7 +132,7 @@ def test_bad_retained_dataset_types_file(add_repo, tmp_path, name, message) -> N
     """The file is read when the graph is built (as pipetask reads it), before the repo is written."""
     (tmp_path / "empty.yaml").write_text("[]\n")
     before = harness.snapshot(add_repo.root)
-    result = harness.run_cli(
+    result = harness.call_main(
         ["run", "-b", add_repo.root, "-i", "test/chain", "-o", "out", "-p", add_repo.pipeline, "--skip-existing",
          "--retained-dataset-types", name], cwd=tmp_path,
     )
@@ -145,7 +142,7 @@ def test_bad_retained_dataset_types_file(add_repo, tmp_path, name, message) -> N
 
 def test_refused_with_a_saved_graph(tmp_path) -> None:
     """Both shape the graph as it is built: with -g they could only be ignored."""
-    result = harness.run_cli(["run", "-b", "nowhere", "-g", "g.qg", "--prune-unanchored-quanta", "a:b"], cwd=tmp_path)
+    result = harness.call_main(["run", "-b", "nowhere", "-g", "g.qg", "--prune-unanchored-quanta", "a:b"], cwd=tmp_path)
     assert result.returncode == 2 and "--prune-unanchored-quanta" in result.stderr, result.stderr
 
 

@@ -86,6 +86,8 @@ from harness import (
     snapshot,
 )
 
+pytestmark = [pytest.mark.pipetask]  # slow too (conftest.py)
+
 REPO = harness.TWIN_REPO
 """``-b`` value: every side runs in its own directory holding ``repo/``."""
 
@@ -102,14 +104,8 @@ LONG_LOG_LINE = re.compile(r"^(TRACE|DEBUG|VERBOSE|INFO|WARNING|ERROR|CRITICAL) 
 
 
 # ---------------------------------------------------------------------------
-# Twin repos (run both tools with harness.assert_same and harness.run_both)
+# Twin repos (the fixture ``twins``, conftest.py; run both tools with harness.assert_same and harness.run_both)
 # ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def twins(tmp_path: Path, _template_add_repo: AddRepo) -> Twins:
-    """Default repo (instrument ``INSTR``, detectors 0-2) for each tool."""
-    return make_twins(tmp_path, _template_add_repo)
 
 
 @pytest.fixture(scope="module")

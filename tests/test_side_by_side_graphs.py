@@ -73,6 +73,7 @@ from harness import (
     Twins,
     add_extra_run,
     assert_same,
+    assert_same_graphs,
     copy_repo,
     datasets_by_detector,
     diff_snapshots,
@@ -81,11 +82,14 @@ from harness import (
     make_failing_pipeline,
     make_twins,
     normalise_run_name,
+    quanta,
     read_saved_pipeline,
     run_both,
     run_tool,
     snapshot,
 )
+
+pytestmark = [pytest.mark.pipetask]  # slow too (conftest.py)
 
 REPO = harness.TWIN_REPO
 """``-b`` value: every side runs in its own directory holding ``repo/``."""
@@ -126,14 +130,8 @@ _FRAME_RE = re.compile(r"(?:^|\s)(?:/\S+|\S+\.py|<[^>]+>):\d+(?:\s.*)?$")
 
 
 # ---------------------------------------------------------------------------
-# Twin repos (run both tools with harness.assert_same and harness.run_both)
+# Twin repos (the fixture ``twins``, conftest.py; run both tools with harness.assert_same and harness.run_both)
 # ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def twins(tmp_path: Path, _template_add_repo: AddRepo) -> Twins:
-    """Default repo (instrument ``INSTR``, detectors 0-2) for each tool."""
-    return make_twins(tmp_path / "twins", _template_add_repo)
 
 
 @pytest.fixture
@@ -172,85 +170,6 @@ def assert_same_as_reference(
 # ---------------------------------------------------------------------------
 # Readers of results
 # ---------------------------------------------------------------------------
-
-
-def _data_id_key(data_id: Any) -> tuple[tuple[str, Any], ...]:
-    required = data_id.required
-    return tuple((k, required[k]) for k in sorted(required))
-
-
-def _normalise_metadata(value: Any) -> Any:
-    """Normalise run names inside graph header metadata."""
-    if isinstance(value, str):
-        return normalise_run_name(value)
-    if isinstance(value, Mapping):
-        return {k: _normalise_metadata(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_normalise_metadata(v) for v in value]
-    return value
-
-
-def graph_signature(path: Path, *, execution: bool = False) -> dict[str, Any]:
-    """Describe a saved ``.qg`` graph independently of UUIDs and timestamps.
-
-    Returns a dict with ``quanta`` (set of ``(label, data ID)``), ``edges``
-    (set of pairs of those), and the header fields that do not depend on the
-    process (``inputs``, ``output``, normalised ``output_run``, normalised
-    ``metadata``, counts).  With ``execution=True`` it also has
-    ``datastore_records``: the quanta whose stored inputs carry datastore
-    records (``--qgraph-datastore-records``).
-    """
-    from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
-
-    assert path.is_file(), f"{path} was not written"
-    with PredictedQuantumGraph.open(path) as reader:
-        if execution:
-            reader.read_execution_quanta()
-        else:
-            reader.read_thin_graph()
-        components = reader.components
-        qg = components.assemble()
-    keys = {}
-    for label, quanta in qg.quanta_by_task.items():
-        for data_id, quantum_id in quanta.items():
-            keys[quantum_id] = (label, _data_id_key(data_id))
-    edges = {(keys[a], keys[b]) for a, b in components.thin_graph.edges}
-    header = qg.header
-    signature: dict[str, Any] = {
-        "quanta": set(keys.values()),
-        "edges": edges,
-        "inputs": [normalise_run_name(name) for name in header.inputs],
-        "output": header.output,
-        "output_run": normalise_run_name(header.output_run) if header.output_run else None,
-        "metadata": _normalise_metadata(dict(header.metadata)),
-        "n_quanta": header.n_quanta,
-        "n_datasets": header.n_datasets,
-        "n_task_quanta": dict(header.n_task_quanta),
-    }
-    if execution:
-        signature["datastore_records"] = {
-            keys[quantum_id]
-            for quantum_id, datasets in components.quantum_datasets.items()
-            if datasets.datastore_records
-        }
-    return signature
-
-
-def assert_same_graphs(twins: Twins, name: str, *, execution: bool = False) -> dict[str, Any]:
-    """Assert the graphs saved as ``name`` by both tools have equal signatures."""
-    sigs = {tool: graph_signature(twins.dir(tool) / name, execution=execution) for tool in TOOLS}
-    diffs = [
-        f"{field}: pipetask={sigs['pipetask'][field]!r}\n{' ' * len(field)}  lite={sigs['lite'][field]!r}"
-        for field in sigs["pipetask"]
-        if sigs["pipetask"][field] != sigs["lite"].get(field)
-    ]
-    assert not diffs, f"saved graphs {name} differ:\n" + "\n".join(diffs)
-    return sigs["lite"]
-
-
-def quanta(labels: Sequence[str], detectors: Sequence[int]) -> set[tuple[str, tuple]]:
-    """The ``(label, data ID)`` set for these labels and detectors."""
-    return {(label, (("detector", d), ("instrument", "INSTR"))) for label in labels for d in detectors}
 
 
 def normalise_text(text: str, twins: Twins, tool: str) -> str:

@@ -20,8 +20,9 @@ import sys
 import time
 
 import pytest
-from harness import copy_repo, diff_snapshots, env, run_cli, snapshot
-from test_parallel import pipeline_with
+from harness import copy_repo, diff_snapshots, env, pipeline_with, run_cli, snapshot
+
+pytestmark = [pytest.mark.sigkill]  # slow too (conftest.py)
 
 RUN = "out/run"
 KILL_POINTS = [("1", n) for n in range(1, 21)] + [("2", n) for n in range(1, 21, 3)]

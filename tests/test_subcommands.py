@@ -33,6 +33,8 @@ from harness import AddRepo, copy_repo, diff_snapshots, make_failing_pipeline, r
 
 from pipetask_lite.cli import parse_args
 
+pytestmark = [pytest.mark.pipetask]  # slow too (conftest.py)
+
 BUTLER = harness.PIPETASK.parent / "butler"
 OUTPUT = "out"
 
@@ -202,9 +204,9 @@ def test_report_counts(tmp_path: Path, add_repo: AddRepo):
     results = {}
     for name in ("pipetask", "lite"):
         results[name] = concurrently(
-            lambda: report(name),
-            lambda: report(name, "--full-output-filename", f"{name}.yaml"),
-            lambda: report(name, "--force-v2", "--full-output-filename", f"{name}.json"),
+            lambda name=name: report(name),
+            lambda name=name: report(name, "--full-output-filename", f"{name}.yaml"),
+            lambda name=name: report(name, "--force-v2", "--full-output-filename", f"{name}.json"),
         )
     # The default report's tables (and errors) are printed identically.
     assert results["lite"][0].stdout == results["pipetask"][0].stdout
@@ -268,7 +270,7 @@ def test_cleanup_and_purge(tmp_path: Path, add_repo: AddRepo, subcommand: str, a
                                stdin=None if answer == "--no-confirm" else f"{answer}\n")
         for name in roots
     ))))
-    for name, proc in results.items():
+    for proc in results.values():
         ok(proc)
     assert removal_lines(results["lite"].stdout) == removal_lines(results["pipetask"].stdout)
     same_repo(roots["pipetask"], roots["lite"], names=("pipetask", "lite"))

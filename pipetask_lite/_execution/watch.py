@@ -11,7 +11,7 @@ pipe, which quantum starts and ends; if the pipe closes before the command
 says it is done, the watcher prints which quantum was running, how many had
 finished, and the command that resumes the run.  Their outputs are in the
 repo: registered, or (those of the last few seconds, not yet registered in a
-batch, see `pipetask_lite._registration`) files that the resume writes again.
+batch, see `pipetask_lite._execution.registration`) files that the resume writes again.
 
 Only a caller that gives `pipetask_lite.run` a ``resume_command`` gets a
 watcher; the command line does, since it knows the command.
@@ -58,7 +58,7 @@ class Watcher:
         read_end, write_end = os.pipe()
         try:
             self._process = subprocess.Popen(
-                # This file as a script, not ``-m pipetask_lite._watch``: the
+                # This file as a script, not ``-m pipetask_lite._execution.watch``: the
                 # package imports this module, so ``-m`` would run a second copy
                 # of it (runpy warns so).  It needs only the standard library;
                 # -P keeps this file's directory off sys.path.

@@ -1,9 +1,9 @@
 """Executing a quantum graph: what ``run`` and ``run-qbb`` share.
 
 Both end the same way: an `MPGraphExecutor` (``-j 1``) or pipetask-lite's
-worker pool (``-j N``, `pipetask_lite._parallel`) runs the quanta under the
+worker pool (``-j N``, `pipetask_lite._execution.parallel`) runs the quanta under the
 progress bar, ``--profile`` and the signal handlers of
-`pipetask_lite._interrupt`; the executor's report becomes a `RunResult`,
+`pipetask_lite._execution.interrupt`; the executor's report becomes a `RunResult`,
 ``--summary`` and, if quanta failed, a `~pipetask_lite.QuantaFailedError`.
 The execution options both take (``-j``, ``-n``, ``--timeout``,
 ``--memory-per-quantum``, ``--debug``, ``--coverage``, ...) are one checked
@@ -38,14 +38,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._interrupt import StoppedBetweenQuanta, StopRequest
-from ._parallel import START_METHODS, WorkerPool, WorkerSetup, make_quantum_executor
-from ._redact import redact
-from ._registration import BatchRegistration, QuantumBackedButlers
-from ._rules import MP_TIMEOUT, KeywordOptions, check_execution_numbers
-from ._util import blame, check_writable, make_parents, open_for_writing
-from . import errors
-from .errors import Interrupted, PipetaskLiteError, UsageError
+from .interrupt import StoppedBetweenQuanta, StopRequest
+from .parallel import START_METHODS, WorkerPool, WorkerSetup, make_quantum_executor
+from .._redact import redact
+from .registration import BatchRegistration, QuantumBackedButlers
+from .._rules import MP_TIMEOUT, KeywordOptions, check_execution_numbers
+from .._util import blame, check_writable, make_parents, open_for_writing
+from .. import errors
+from ..errors import Interrupted, PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
     from lsst.daf.butler import Butler
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
     from lsst.pipe.base.quantum_reports import QuantumReport, Report
 
-    from ._watch import Watcher
+    from .watch import Watcher
 
 _LOG = logging.getLogger("lsst.pipetask_lite")
 
@@ -369,7 +369,7 @@ def make_executor(
     """Make the executor of ``run`` and ``run-qbb``: pipe_base's `MPGraphExecutor` at ``-j 1``, else the pool.
 
     At ``-j 1`` it drives the `SingleQuantumExecutor` that each ``-j N``
-    worker makes from ``setup`` (`pipetask_lite._parallel.make_quantum_executor`),
+    worker makes from ``setup`` (`pipetask_lite._execution.parallel.make_quantum_executor`),
     here with the main process's ``butler`` (full butlers) and the signal
     handlers' ``stop``; ``registration`` registers the outputs of
     quantum-backed butlers (``BatchRegistration(None)``: not at all).

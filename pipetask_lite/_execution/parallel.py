@@ -16,7 +16,7 @@ registry's lock, which undoes most of the gain on small quanta.  So for a new
 output run the workers use quantum-backed butlers
 (`lsst.daf.butler.QuantumBackedButler`), which write files only, and the main
 process registers the outputs of finished quanta, in batches, from the
-provenance they return (`pipetask_lite._registration`, which ``-j 1`` uses
+provenance they return (`pipetask_lite._execution.registration`, which ``-j 1`` uses
 too), as batch systems do with ``pipetask run-qbb`` and ``butler
 transfer-from-graph``.
 Resuming a run (``--extend-run``) may meet outputs already registered by an
@@ -41,8 +41,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._interrupt import StoppedBetweenQuanta
-from ._registration import BatchRegistration, QuantumBackedButlers
+from .interrupt import StoppedBetweenQuanta
+from .registration import BatchRegistration, QuantumBackedButlers
 
 if TYPE_CHECKING:
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
@@ -54,7 +54,7 @@ START_METHODS = ("spawn", "fork", "forkserver")
 """``--start-method`` values, as pipetask takes them (``fork`` then falls back to ``spawn``)."""
 PRELOAD = (
     "lsst.daf.butler", "lsst.pipe.base.single_quantum_executor", "lsst.pipe.base.graph_walker",
-    "pipetask_lite._forkserver_exit",
+    "pipetask_lite._execution.forkserver_exit",
 )
 """Modules a worker needs; the default forkserver imports them once for all workers."""
 
@@ -116,7 +116,7 @@ def make_quantum_executor(setup: WorkerSetup, *, butler=None):
     -------
     executor : `lsst.pipe.base.single_quantum_executor.SingleQuantumExecutor`
         The executor.
-    butlers : `pipetask_lite._registration.QuantumBackedButlers` or `None`
+    butlers : `pipetask_lite._execution.registration.QuantumBackedButlers` or `None`
         Its quantum-backed butler factory, whose provenance is to be
         registered; `None` with full butlers.
     """
@@ -419,12 +419,12 @@ class WorkerPool:
         ----------
         quantum_graph : `lsst.pipe.base.quantum_graph.PredictedQuantumGraph`
             The graph, with datasets for execution.
-        registration : `pipetask_lite._registration.BatchRegistration`
+        registration : `pipetask_lite._execution.registration.BatchRegistration`
             With quantum-backed workers, registers their outputs in batches
             (with the main process's butler; or not at all, for ``run-qbb``).
         setup : `WorkerSetup`
             Butler and executor settings for the workers.
-        stop : `pipetask_lite._interrupt.StopRequest`
+        stop : `pipetask_lite._execution.interrupt.StopRequest`
             Once requested (Ctrl-C, SIGTERM), no quantum is submitted; the
             running ones finish, then `StoppedBetweenQuanta` is raised.
         timeout : `float`
