@@ -21,7 +21,7 @@ Importing this package does not import the LSST stack; calling `run` does.
 from . import _build, _qgraph, _run
 from ._api import python_api
 from ._cleanup import Removal, cleanup, purge
-from ._explain_api import explain
+from ._explain.api import explain
 from ._qbb import pre_exec_init_qbb, run_qbb, update_graph_run
 from ._report import aggregate_reports, report
 from ._run import RunResult

@@ -193,9 +193,9 @@ def test_every_keyword_has_a_way_into_the_script() -> None:
     """Each keyword of run/qgraph/build is an option's dest, or has a hook in PYTHON_ONLY.
 
     A keyword added without either is refused by explain() (see the next test); this names it here
-    first: give it an option, or a hook in pipetask_lite._explain_api.PYTHON_ONLY.
+    first: give it an option, or a hook in pipetask_lite._explain.api.PYTHON_ONLY.
     """
-    from pipetask_lite import _explain_api
+    from pipetask_lite._explain import api as _explain_api
     from pipetask_lite.cli import build_parser, subcommand_parser
 
     parser = build_parser()
@@ -208,7 +208,7 @@ def test_every_keyword_has_a_way_into_the_script() -> None:
 
 def test_a_keyword_with_no_option_and_no_hook_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """Not a script that silently leaves out what the keyword does."""
-    from pipetask_lite import _explain_api
+    from pipetask_lite._explain import api as _explain_api
 
     def run(*, butler_config=None, input=(), output=None, pipeline=None, weights=None):  # a keyword of the future
         pass

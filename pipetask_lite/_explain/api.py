@@ -33,10 +33,10 @@ import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ._redact import redact
-from ._argv import keyword_options, options_of, takes_many
-from .actions import ACTIONS, PipelineAction, action_text
-from .errors import PipetaskLiteError, UsageError
+from .._redact import redact
+from .._argv import keyword_options, options_of, takes_many
+from ..actions import ACTIONS, PipelineAction, action_text
+from ..errors import PipetaskLiteError, UsageError
 
 def _progress_note(value: Any) -> str | None:
     if not isinstance(value, bool):
@@ -66,7 +66,7 @@ def _config_note(value: Any) -> str | None:
     """config= with a task class: the assignments it changes, which the script does not apply."""
     if not _instance_of(value, "lsst.pex.config", "Config"):
         return _not_in_script("config")(value)
-    from ._build import _config_changes
+    from .._build import _config_changes
 
     changes = [line for line in _config_changes(value, type(value)()).splitlines()
                if not line.startswith(("import ", "from "))]
@@ -112,7 +112,7 @@ def _butler_word(value: Any) -> tuple[str, str | None] | None:
     """A Butler stands for its repo: the script opens the same repo by its location."""
     if not _instance_of(value, "lsst.daf.butler", "Butler"):
         return _resource_path(value)
-    from ._api import _repo_of
+    from .._api import _repo_of
 
     repo = _repo_of(value)
     return repo, f"butler_config=<{type(value).__name__}>: the Butler passed; the script opens its repo, {repo}"
@@ -219,7 +219,7 @@ def explain(subcommand: str, depth: str = "short", **keywords: Any) -> str:
     value that is an object standing for an option's value needs a hook in
     `OBJECT_WORDS` (the word, and a comment saying what the caller passed).
     """
-    from . import cli
+    from .. import cli
 
     if subcommand not in cli.EXPLAINED:
         raise UsageError(f"{subcommand!r} has no --explain; expected one of {', '.join(cli.EXPLAINED)}",
@@ -257,7 +257,7 @@ def explain(subcommand: str, depth: str = "short", **keywords: Any) -> str:
             raise UsageError("the script of --explain cannot show what this keyword does yet; "
                              "leave it out to see the rest", option=f"{name}=")
     args = _parse(cli, parser, subparser, [f"--explain={depth}", subcommand, *first_words, *words])
-    from ._explain import explain as explain_args
+    from . import explain as explain_args
 
     try:
         text = explain_args(args)
@@ -273,9 +273,9 @@ def _is_task_class(value: Any) -> bool:
 
 def _function(subcommand: str) -> Callable[..., Any]:
     """The Python function of a subcommand, whose signature lists the keywords."""
-    from ._build import build
-    from ._qgraph import qgraph
-    from ._run import run
+    from .._build import build
+    from .._qgraph import qgraph
+    from .._run import run
 
     return {"build": build, "qgraph": qgraph, "run": run}[subcommand]
 
@@ -333,8 +333,7 @@ def _object_word(name: str, value: Any, option: str, notes: list[str]) -> str:
 
 def _action_words(value: Any, notes: list[str]) -> list[str]:
     """``pipeline_actions`` as ``-t``/``--delete``/``-c``/``-C``/``--instrument`` words, in order."""
-    from . import cli
-    from ._util import as_actions
+    from .._util import as_actions
 
     if isinstance(value, (str, PipelineAction)) or not isinstance(value, Iterable):
         raise UsageError(f"expected a list of PipelineAction values or (option, value) pairs, not {_short(value)}",

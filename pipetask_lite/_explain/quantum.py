@@ -42,7 +42,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
+from ..errors import UsageError
 
 if TYPE_CHECKING:
     from lsst.daf.butler import Butler, DatasetRef, Quantum
@@ -92,10 +92,10 @@ def explain_quantum(args: argparse.Namespace) -> str:
     from lsst.ctrl.mpexec import PipelineGraphFactory
     from lsst.pipe.base.pipeline_graph import PipelineGraphError
 
-    from ._build import build_pipeline
-    from ._qgraph import GraphOptions
-    from ._qgraph import make_quantum_graph
-    from ._util import blame, make_show, open_butler
+    from .._build import build_pipeline
+    from .._qgraph import GraphOptions
+    from .._qgraph import make_quantum_graph
+    from .._util import blame, make_show, open_butler
 
     factory = build_pipeline(
         pipeline=args.pipeline, pipeline_actions=args.pipeline_actions, save_pipeline=None, select_tasks="",
@@ -628,9 +628,9 @@ class _Writer:
                 out.append(f"outputs.append(({edge.dataset_type_name!r}, {data_id!r}, {value}))")
 
     def render(self) -> str:
-        from ._argv import shown_command_line
-        from ._argv import wrap_command as _wrap_command
-        from .cli import build_parser, subcommand_parser
+        from .._argv import shown_command_line
+        from .._argv import wrap_command as _wrap_command
+        from ..cli import build_parser, subcommand_parser
 
         parser = build_parser()
         words = shown_command_line(parser, subcommand_parser(parser, self.args.subcommand), self.args)
