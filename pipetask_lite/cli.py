@@ -20,7 +20,7 @@ from ._argv import subcommand_parser
 from ._compat import NEW_BUILDER_OPTIONS
 from ._execution.parallel import START_METHODS
 from ._redact import redact
-from ._rules import PRUNE_CHOICES, check_execution_numbers
+from ._rules import PRUNE_CHOICES
 from .actions import ACTIONS, parse_pipeline_action
 from .errors import EXIT_USAGE, UsageError
 
@@ -751,12 +751,12 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     try:
         # The same rules that pipetask_lite.qgraph and run apply to their
         # keywords, here on the command line merged with -@.
-        from ._qgraph import GraphOptions  # here, not at the top: --help needs none of it
+        # Here, not at the top: --help needs none of it.  Making the options
+        # object is the check: -j/-n/--timeout are ExecutionOptions' to check.
+        from ._qgraph import GraphOptions
+        from ._run import RunOptions
 
-        GraphOptions.from_namespace(args)
-        if args.subcommand == "run":
-            check_execution_numbers(processes=args.processes, cores_per_quantum=args.cores_per_quantum,
-                                    timeout=args.timeout)
+        (RunOptions if args.subcommand == "run" else GraphOptions).from_namespace(args)
     except UsageError as exc:
         where = f" (with -@/--options-file {args.options_file!r})" if args.options_file else ""
         parser.error(f"{exc}{where}")
