@@ -24,7 +24,7 @@ its behaviour and messages are unchanged.
 
 from __future__ import annotations
 
-__all__ = ("KINDS", "keyword_of", "option_of", "python_api")
+__all__ = ("KINDS", "keyword_of", "kinds_of", "option_of", "python_api")
 
 import difflib
 import functools
@@ -37,7 +37,11 @@ from .actions import ACTIONS, PipelineAction
 from .errors import PipetaskLiteError, UsageError
 
 KINDS: dict[str, str] = {
-    # What each keyword of build, qgraph and run accepts (the checks are in _CHECKS).
+    # What each keyword of build, qgraph and run accepts (the checks are in _CHECKS),
+    # where its default does not say it (`kinds_of`): a flag (default True or
+    # False) is "bool", a text keyword (``str | None``, ``Literal[...] | None``)
+    # with default None is "optional text", so a new option of either kind
+    # needs no line here.
     # Objects, or their names:
     "butler_config": "repo",
     "pipeline": "pipeline",
@@ -56,13 +60,6 @@ KINDS: dict[str, str] = {
     "cov_packages": "names,",
     # A list of values; a bare str is one value (the option is repeated, not split).
     "mock_failure": "names",
-    # Text (or a path), or None.
-    **dict.fromkeys(
-        ("output", "output_run", "save_pipeline", "pipeline_dot", "pipeline_mermaid", "summary", "save_qgraph",
-         "qgraph_dot", "qgraph_mermaid", "retained_dataset_types", "qgraph_id", "profile", "pdb", "graph_fixup",
-         "start_method", "prune_replaced", "label"),
-        "optional text",
-    ),
     # Text with a default ("" or "all"); None is that default.
     **dict.fromkeys(("data_query", "select_tasks", "dataset_query_constraint"), "text"),
     "memory_per_quantum": "memory",
@@ -70,15 +67,31 @@ KINDS: dict[str, str] = {
     **dict.fromkeys(("processes", "cores_per_quantum"), "int"),
     "timeout": "optional int",
     "resume_command": "callable",
-    **dict.fromkeys(
-        ("register_dataset_types", "skip_init_writes", "init_only", "no_versions", "fail_fast",
-         "raise_on_partial_outputs", "enable_implicit_threading", "extend_run", "replace_run", "rebase",
-         "skip_existing", "clobber_outputs", "qgraph_datastore_records", "mock", "debug", "coverage", "cov_report",
-         "progress"),
-        "bool",
-    ),
 }
-"""The kind of every keyword of `build`, `qgraph` and `run` (see `_CHECKS`)."""
+"""The kind of the keywords of `build`, `qgraph` and `run` whose default does not say it (see `kinds_of`)."""
+
+
+def kinds_of(function: Callable) -> dict[str, str]:
+    """The kind of every keyword of ``function``: from `KINDS`, else from its default.
+
+    Raises
+    ------
+    AssertionError
+        Raised (on import of pipetask_lite: a bug, not a caller's mistake) for
+        a keyword whose kind neither `KINDS` nor its default says.
+    """
+    kinds = {}
+    for name, parameter in inspect.signature(function).parameters.items():
+        if name in KINDS:
+            kinds[name] = KINDS[name]
+        elif isinstance(parameter.default, bool):
+            kinds[name] = "bool"
+        elif parameter.default is None and re.fullmatch(r"(str|Literal\[[^]]*\])( \| [\w.]+)* \| None",
+                                                        str(parameter.annotation)):
+            kinds[name] = "optional text"
+        else:
+            raise AssertionError(f"no kind in pipetask_lite._api.KINDS for {name!r} of {function.__name__}()")
+    return kinds
 
 _ACTION_OPTIONS = "/".join(sorted((kind.flags[0] for kind in ACTIONS.values()), key=lambda flag: flag.startswith("--")))
 """The options of ``pipeline_actions``, short ones first: ``-t/-c/-C/--delete/--instrument``."""
@@ -360,7 +373,8 @@ _CHECKS: dict[str, Callable] = {
 """Kind -> ``check(keyword, value)``, which returns the value the function takes or raises `UsageError`."""
 
 
-def _checked(function_name: str, parameters: Mapping[str, inspect.Parameter], keywords: dict) -> dict:
+def _checked(function_name: str, parameters: Mapping[str, inspect.Parameter], kinds: Mapping[str, str],
+             keywords: dict) -> dict:
     """The keywords as the raw function takes them; `UsageError` for the first wrong one."""
     checked = {}
     for keyword, value in keywords.items():
@@ -374,7 +388,7 @@ def _checked(function_name: str, parameters: Mapping[str, inspect.Parameter], ke
                 raise UsageError("is required", option=_blame(keyword))
             checked[keyword] = default
             continue
-        checked[keyword] = _CHECKS[KINDS[keyword]](keyword, value)
+        checked[keyword] = _CHECKS[kinds[keyword]](keyword, value)
     missing = [name for name, p in parameters.items() if p.default is inspect.Parameter.empty and name not in keywords]
     if missing:
         raise UsageError("is required", option=_blame(missing[0]))
@@ -422,15 +436,14 @@ def python_api(function: Callable) -> Callable:
     calls the function itself.
     """
     parameters = inspect.signature(function).parameters
-    if missing := set(parameters) - set(KINDS):
-        raise AssertionError(f"no kind in pipetask_lite._api.KINDS for {sorted(missing)}")
+    kinds = kinds_of(function)
 
     @functools.wraps(function)
     def wrapper(*args, **keywords):
         try:
             if args:
                 raise UsageError(f"{function.__name__}() takes keywords only, such as butler_config=...")
-            checked = _checked(function.__name__, parameters, keywords)
+            checked = _checked(function.__name__, parameters, kinds, keywords)
             butler = checked.get("butler_config")
             if butler is None or isinstance(butler, str):
                 return function(**checked)

@@ -10,6 +10,7 @@ and odd values for every keyword of `build`, `qgraph` and `run`.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import shutil
 import uuid
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 
 import pipetask_lite
 from pipetask_lite import PipelineAction, PipetaskLiteError, UsageError
-from pipetask_lite._api import KINDS
+from pipetask_lite._api import _CHECKS, kinds_of
 
 ADD_TASK = "lsst.pipe.base.tests.simpleQGraph.AddTask"
 INSTRUMENT = "lsst.pipe.base.tests.simpleQGraph.SimpleInstrument"
@@ -310,10 +311,12 @@ def test_errors_from_deeper_name_the_keyword(shared):
 
 
 def test_every_keyword_has_a_kind():
+    # Flags and optional text take their kind from their default; the rest are listed in KINDS.
     for function in (pipetask_lite.run, pipetask_lite.qgraph, pipetask_lite.build):
-        import inspect
-
-        assert set(inspect.signature(function).parameters) <= set(KINDS)
+        kinds = kinds_of(function)
+        assert set(kinds) == set(inspect.signature(function).parameters)
+        assert kinds["butler_config"] == "repo" and kinds.get("output_run", "optional text") == "optional text"
+        assert kinds.get("extend_run", "bool") == "bool" and set(kinds.values()) <= set(_CHECKS)
 
 
 # ---------------------------------------------------------------------------
