@@ -382,21 +382,30 @@ def _load_graph(s: Script, o: Options, *, for_execution: bool, full: bool) -> No
             s(f'sys.exit({prefix!r} + ", ".join(sorted(map(str, missing))))')
 
 
-def _explain_qgraph(s: Script, o: Options) -> None:
-    _constants(s, o)
-    items = _show_items(o)
+def _pipeline_or_show(s: Script, o: Options, nothing_done: str) -> bool:
+    """Build the pipeline (without ``-g``), or make the graph's ``ShowInfo``; `True` if ``--show`` stops there.
+
+    ``nothing_done`` is pipetask's first sentence when ``--show`` names pipeline items only.
+    """
     if o.qgraph is None:
         _pipeline(s, o)
-        if items and not items & SHOW_GRAPH_ITEMS:
-            s('print("No quantum graph generated. The --show option was given and all options were processed.", '
-              "file=sys.stderr)", "--show: pipeline items only")
+        if (items := _show_items(o)) and not items & SHOW_GRAPH_ITEMS:
+            message = f"{nothing_done} The --show option was given and all options were processed."
+            s(f'print("{message}", file=sys.stderr)', "--show: pipeline items only")
             _not_reached(s, o, "--show with pipeline items only stops here")
             s("return 0")
-            return
+            return True
         s()
     elif o.show:
         s.use("lsst.ctrl.mpexec.showInfo", "ShowInfo")
         s(f"show_info = ShowInfo({list(o.show)!r})", o.text("show"))
+    return False
+
+
+def _explain_qgraph(s: Script, o: Options) -> None:
+    _constants(s, o)
+    if _pipeline_or_show(s, o, "No quantum graph generated."):
+        return
     _graph(s, o, for_execution=o.summary is not None)
     s.depth -= 1
     if o.summary:
@@ -425,19 +434,8 @@ def _explain_run(s: Script, o: Options) -> None:
           "pipetask's default, before task imports and graph building make thread pools (this release)")
     items = _show_items(o)
     from_graph = o.qgraph is not None
-    if not from_graph:
-        _pipeline(s, o)
-        if items and not items & SHOW_GRAPH_ITEMS:
-            s('print("No quantum graph generated or pipeline executed. '
-              'The --show option was given and all options were processed.", file=sys.stderr)',
-              "--show: pipeline items only")
-            _not_reached(s, o, "--show with pipeline items only stops here")
-            s("return 0")
-            return
-        s()
-    elif o.show:
-        s.use("lsst.ctrl.mpexec.showInfo", "ShowInfo")
-        s(f"show_info = ShowInfo({list(o.show)!r})", o.text("show"))
+    if _pipeline_or_show(s, o, "No quantum graph generated or pipeline executed."):
+        return
     _graph(s, o, for_execution=True)
     _show_unhandled(s, o, SHOW_GRAPH_ITEMS | (set() if from_graph else SHOW_PIPELINE_ITEMS))
     handled = (items & SHOW_GRAPH_ITEMS) or (not from_graph and items & SHOW_PIPELINE_ITEMS)
