@@ -1,5 +1,5 @@
 """``python -m pipetask_lite``: the same as the ``pipetask-lite`` command."""
 
-from .cli import console_main
+from ._main import console_main
 
 console_main()

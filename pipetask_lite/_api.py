@@ -33,7 +33,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from .actions import PipelineAction
+from .actions import ACTIONS, PipelineAction
 from .errors import PipetaskLiteError, UsageError
 
 KINDS: dict[str, str] = {
@@ -80,21 +80,21 @@ KINDS: dict[str, str] = {
 }
 """The kind of every keyword of `build`, `qgraph` and `run` (see `_CHECKS`)."""
 
-_PIPELINE_ACTION_OPTIONS = ("-t/--task", "--delete", "-c/--config", "-C/--config-file", "--instrument",
-                            "-t/-c/-C/--delete/--instrument")
+_ACTION_OPTIONS = "/".join(sorted((kind.flags[0] for kind in ACTIONS.values()), key=lambda flag: flag.startswith("--")))
+"""The options of ``pipeline_actions``, short ones first: ``-t/-c/-C/--delete/--instrument``."""
 
 
 @functools.cache
 def _options() -> dict[str, str]:
     """Keyword -> the option it mirrors (``"-i/--input"``), from the command line's own parser."""
     from . import cli
+    from ._argv import keyword_options
 
     parser = cli.subcommand_parser(cli.build_parser(), "run")
     # --[no-]cov-report is named by its positive spelling; --no-versions is an option of its own.
-    options = {a.dest: "/".join(s for s in a.option_strings
-                                if not (s.startswith("--no-") and f"--{s[5:]}" in a.option_strings))
-               for a in parser._actions if a.option_strings and a.dest != "help"}
-    options["pipeline_actions"] = "-t/-c/-C/--delete/--instrument"
+    options = {keyword: "/".join(s for s in spellings if not (s.startswith("--no-") and f"--{s[5:]}" in spellings))
+               for keyword, spellings in keyword_options(parser).items()}
+    options["pipeline_actions"] = _ACTION_OPTIONS
     return options
 
 
@@ -107,7 +107,7 @@ def _keywords() -> dict[str, str]:
         for spelling in option.split("/"):
             keywords.setdefault(spelling, keyword)
             keywords.setdefault(spelling.replace("--", "--no-", 1), keyword)
-    keywords.update(dict.fromkeys(_PIPELINE_ACTION_OPTIONS, "pipeline_actions"))
+    keywords.update(dict.fromkeys((kind.option for kind in ACTIONS.values()), "pipeline_actions"))
     return keywords
 
 
@@ -382,7 +382,7 @@ def _checked(function_name: str, parameters: Mapping[str, inspect.Parameter], ke
 
 
 _OPTION_WORD = re.compile(
-    re.escape(_PIPELINE_ACTION_OPTIONS[-1])
+    re.escape(_ACTION_OPTIONS)
     + r"|(?<![\w-])(?:-[A-Za-z@]/)?--[a-z][a-z-]*|(?<![\w-])-[A-Za-z@](?![\w-])"
 )
 

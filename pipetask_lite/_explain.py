@@ -24,21 +24,23 @@ is an error, not a silent gap.
 
 from __future__ import annotations
 
-__all__ = ("explain",)
+__all__ = ("Options", "explain")
 
 import argparse
 import contextlib
 import os
 import re
-import shlex
 import uuid
 from collections.abc import Iterator
 
+from . import _argv
+from ._argv import wrap_command as _wrap_command
 from ._compat import check_builder_options, disables_threading_before_build, records_retained_dataset_types
 from ._qgraph import GraphOptions
 from ._rules import execution_timeout, executor_clobbers, parse_prune_unanchored_quanta, worker_start_method
 from ._util import as_actions, check_writable
-from .actions import PipelineAction
+from .actions import ACTIONS, PipelineAction, action_text
+from .cli import build_parser, subcommand_parser
 from .errors import OptionValueError, PipetaskLiteError, UsageError
 
 PROG = "pipetask-lite"
@@ -48,8 +50,6 @@ SHOW_PIPELINE_ITEMS = frozenset(
     {"pipeline", "config", "history", "tasks", "dump-config", "pipeline-graph", "task-graph", "subsets", "inputs"}
 )
 SHOW_GRAPH_ITEMS = frozenset({"graph", "workflow", "uri"})
-
-ACTION_FLAGS = {"task": "-t", "delete": "--delete", "config": "-c", "config_file": "-C", "instrument": "--instrument"}
 
 WHY_NOT_SIMPLE_RUN = """\
 # SimplePipelineExecutor.run would stop at the first failing quantum, in one
@@ -98,7 +98,7 @@ def explain(args: argparse.Namespace) -> str:
         from ._explain_quantum import explain_quantum
 
         return explain_quantum(args)
-    options = _Options(args)
+    options = Options(args)
     _check_usage(args)
     why_full = None
     if depth == "short":
@@ -123,75 +123,36 @@ def explain(args: argparse.Namespace) -> str:
 # ---------------------------------------------------------------------------
 
 
-class _Options:
-    """The parsed options, with their spelling on the command line."""
+class Options:
+    """The parsed options, with their spelling on the command line (`pipetask_lite._argv` says how)."""
 
     def __init__(self, args: argparse.Namespace):
-        from .cli import build_parser, subcommand_parser
-
-        parser = build_parser()
+        self.parser = build_parser()
+        self.subparser = subcommand_parser(self.parser, args.subcommand)
         self.args = args
         # The command's own checked options, with what follows from them
         # (skip-existing, the graph builder or the plain recipe): what the
         # script does is decided by the same rules as what the command does.
         self.graph = GraphOptions.from_namespace(args) if args.subcommand in ("qgraph", "run") else None
-        self.actions: dict[str, argparse.Action] = {}
-        self.global_dests: list[str] = []
-        self.sub_dests: list[str] = []
-        subparser = subcommand_parser(parser, args.subcommand)
-        for target, dests in ((parser, self.global_dests), (subparser, self.sub_dests)):
-            for action in target._actions:
-                if not action.option_strings or action.dest in ("help", "explain") or action.dest in self.actions:
-                    continue
-                self.actions[action.dest] = action
-                dests.append(action.dest)
+        self.actions, self.global_dests, self.sub_dests = _argv.shown_options(self.parser, self.subparser)
 
     def __getattr__(self, dest: str):
         return getattr(self.args, dest)
 
     def given(self, dest: str) -> bool:
-        """Whether ``dest`` differs from its default (was given, or came from ``-@``)."""
+        """Whether ``dest`` was given (on the command line, or by ``-@``): `pipetask_lite._argv.given`."""
         action = self.actions.get(dest)
-        if action is None:
-            return False
-        value = getattr(self.args, dest, None)
-        if dest == "pipeline_actions":
-            return bool(value)
-        default = action.default
-        if isinstance(action, argparse._AppendAction) and default is None:
-            default = []
-        return value != default
+        return action is not None and _argv.given(action, getattr(self.args, dest, None))
 
     def flag(self, dest: str) -> str:
         """The option's name: its first spelling, or ``--no-X`` for a false ``--[no-]X``."""
-        action = self.actions[dest]
-        if isinstance(action, argparse.BooleanOptionalAction) and not getattr(self.args, dest):
-            return next(s for s in action.option_strings if s.startswith("--no-"))
-        return action.option_strings[0]
-
-    def values(self, dest: str) -> list[str]:
-        """The option's value(s) as typed (one per repetition of the option)."""
-        action = self.actions[dest]
-        value = getattr(self.args, dest)
-        if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
-            return []
-        if action.nargs == "?" and value == action.const:
-            return []
-        if dest == "log_level":
-            return [",".join(f"{c}={level}" if c else level for c, level in value)]
-        if dest == "log_label":
-            return [",".join(f"{k}={v}" for k, v in value)]
-        if isinstance(action, argparse._ExtendAction):
-            return [",".join(map(str, value))]
-        if isinstance(action, argparse._AppendAction):
-            return [str(v) for v in value]
-        return [str(value)]
+        return _argv.flag(self.actions[dest], getattr(self.args, dest))
 
     def tokens(self, dest: str) -> list[str]:
         """The option as command-line arguments."""
         if dest == "pipeline_actions":
             return [token for action in self.args.pipeline_actions for token in _action_tokens(action)]
-        values = self.values(dest)
+        values = _argv.shown_values(self.actions[dest], getattr(self.args, dest))
         if not values:
             return [self.flag(dest)]
         return [token for value in values for token in (self.flag(dest), value)]
@@ -202,47 +163,18 @@ class _Options:
 
     def command_line(self) -> list[str]:
         """The whole command line, rebuilt from the parsed options: one shell word per option."""
-        words = [PROG]
-        for dest in self.global_dests:
-            words += self.words(dest)
-        words.append(self.args.subcommand)
-        for dest in self.sub_dests:
-            words += self.words(dest)
-        return words
+        return _argv.shown_command_line(self.parser, self.subparser, self.args)
 
     def words(self, dest: str) -> list[str]:
         """The option (if given) as shell words, each flag with its value, quoted."""
-        if not self.given(dest):
-            return []
-        if dest == "pipeline_actions":
-            pairs = [_action_tokens(action) for action in self.args.pipeline_actions]
-            return [f"{flag} {_quote(value)}" for flag, value in pairs]
-        values = self.values(dest)
-        if not values:
-            return [self.flag(dest)]
-        return [f"{self.flag(dest)} {_quote(value)}" for value in values]
+        return _argv.shown_words(self.actions[dest], getattr(self.args, dest))
 
 
-def _quote(token: str) -> str:
-    """Quote for the shell, preferring "..." to the '"'"' dance when the text holds a quote."""
-    quoted = shlex.quote(token)
-    if quoted != token and "'" in token and not any(c in token for c in '"$`\\!\n'):
-        return f'"{token}"'
-    return quoted
+_Options = Options  # the narration below names it so
 
 
 def _action_tokens(action: PipelineAction) -> list[str]:
-    flag = ACTION_FLAGS[action.option]
-    match action.option:
-        case "task":
-            value = f"{action.value}:{action.label}" if action.label else action.value
-        case "delete":
-            value = action.label
-        case "instrument":
-            value = action.value
-        case _:
-            value = f"{action.label}:{action.value}"
-    return [flag, value]
+    return [ACTIONS[action.option].flags[0], action_text(action)]
 
 
 def _action_text(action: PipelineAction) -> str:
@@ -468,19 +400,6 @@ def _header(s: _Script, o: _Options, *, why_full: str | None = None) -> None:
         else:
             s("if __name__ == \"__main__\":")
             s("    sys.exit(main())")
-
-
-def _wrap_command(words: list[str], width: int = 84) -> list[str]:
-    """Split a long command line into shell continuation lines, between options."""
-    lines, current = [], ""
-    for word in words:
-        if current and len(current) + 1 + len(word) > width:
-            lines.append(current + " \\")
-            current = "    " + word
-        else:
-            current = f"{current} {word}" if current else word
-    lines.append(current)
-    return lines
 
 
 def _coverage(s: _Script, o: _Options) -> None:

@@ -34,7 +34,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._redact import redact
-from .actions import PipelineAction
+from ._argv import keyword_options, options_of, takes_many
+from .actions import ACTIONS, PipelineAction, action_text
 from .errors import PipetaskLiteError, UsageError
 
 def _progress_note(value: Any) -> str | None:
@@ -227,7 +228,7 @@ def explain(subcommand: str, depth: str = "short", **keywords: Any) -> str:
         raise UsageError(f"{depth!r} is not one of {', '.join(cli.EXPLAIN_DEPTHS)}", option="depth= (--explain)")
     parser = cli.build_parser()
     subparser = cli.subcommand_parser(parser, subcommand)
-    actions = {action.dest: action for action in subparser._actions if action.option_strings}
+    actions = {action.dest: action for action in options_of(subparser) if action.option_strings}
     parameters = inspect.signature(_function(subcommand)).parameters
     notes: list[str] = []
     words: list[str] = []
@@ -303,7 +304,7 @@ def _option_words(name: str, action: argparse.Action, value: Any, notes: list[st
             return [action.option_strings[0] if value else action.option_strings[-1]]
         return [action.option_strings[0]] if value else []
     long = action.option_strings[-1]
-    if isinstance(action, (argparse._AppendAction, argparse._ExtendAction)):
+    if takes_many(action):
         items = [value] if isinstance(value, (str, os.PathLike)) else value
         if isinstance(items, Mapping) or not isinstance(items, Iterable):
             raise UsageError(f"expected a sequence of values, not {value!r}", option=option)
@@ -348,7 +349,7 @@ def _action_words(value: Any, notes: list[str]) -> list[str]:
     except PipetaskLiteError as exc:
         raise type(exc)(exc.message, option=f"pipeline_actions= ({exc.option})" if exc.option
                         else "pipeline_actions=", hint=exc.hint) from None
-    return [f"{cli.PIPELINE_ACTION_OPTIONS[a.option][-1]}={cli.action_text(a)}" for a in actions]
+    return [f"{ACTIONS[a.option].flags[-1]}={action_text(a)}" for a in actions]
 
 
 def _qualified_name(value: Any, option: Any) -> str:
@@ -386,20 +387,16 @@ def _parse(cli: Any, parser: argparse.ArgumentParser, subparser: argparse.Argume
 
 def _spellings(subparser: argparse.ArgumentParser) -> dict[str, str]:
     """Each way an option is named in a message (``-i/--input``, ``--input``) -> its keyword."""
-    from . import cli
-
     names = {}
-    for action in subparser._actions:
-        if not action.option_strings or action.dest in ("help", "options_file"):
+    for keyword, spellings in keyword_options(subparser).items():
+        if keyword == "options_file":
             continue
-        if action.dest == "pipeline_actions":
-            for option in cli.PIPELINE_ACTION_OPTIONS.values():
-                for spelling in ("/".join(option), *option):
-                    names[spelling] = "pipeline_actions"
-            continue
-        names["/".join(action.option_strings)] = action.dest
-        for spelling in action.option_strings:
-            names.setdefault(spelling, action.dest)
+        names["/".join(spellings)] = keyword
+        for spelling in spellings:
+            names.setdefault(spelling, keyword)
+    for kind in ACTIONS.values():
+        for spelling in (kind.option, *kind.flags):
+            names[spelling] = "pipeline_actions"
     return names
 
 

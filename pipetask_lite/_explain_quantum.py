@@ -628,9 +628,12 @@ class _Writer:
                 out.append(f"outputs.append(({edge.dataset_type_name!r}, {data_id!r}, {value}))")
 
     def render(self) -> str:
-        from ._explain import _Options, _wrap_command
+        from ._argv import shown_command_line
+        from ._argv import wrap_command as _wrap_command
+        from .cli import build_parser, subcommand_parser
 
-        words = _Options(self.args).command_line()
+        parser = build_parser()
+        words = shown_command_line(parser, subcommand_parser(parser, self.args.subcommand), self.args)
         plan = self.plan
         which = ("each quantum of the selected tasks" if self.args.select_tasks
                  else "one quantum of each task, with every quantum upstream of it,")

@@ -11,6 +11,7 @@ import dataclasses
 
 from ._qgraph import GraphOptions
 from ._run import RunOptions
+from .actions import ACTIONS
 from .cli import build_parser, subcommand_parser
 
 # What each keyword becomes in the LSST API (by the keyword, i.e. argparse's dest):
@@ -57,14 +58,6 @@ def _field_calls(options_class) -> dict[str, str]:
 
 LSST_CALLS = {**_field_calls(GraphOptions), **_field_calls(RunOptions), **OTHER_CALLS}
 """What each keyword (argparse's dest) becomes in the LSST API."""
-# The five pipeline actions share one keyword; each has its own call.
-ACTION_CALLS = {
-    "--task": "`Pipeline.addTask(task, label)`",
-    "--delete": "`Pipeline.removeTask(label)`",
-    "--config": "`Pipeline.addConfigOverride(label, name, value)`",
-    "--config-file": "`Pipeline.addConfigFile(label, file)`",
-    "--instrument": "`Pipeline.addInstrument(instrument)`",
-}
 FUNCTIONS = {
     "build": "pipetask_lite.build",
     "qgraph": "pipetask_lite.qgraph",
@@ -92,6 +85,8 @@ CLI_ONLY = {"options_file", "log_level", "long_log", "log_file", "log_tty", "log
 
 def _rows(parser: argparse.ArgumentParser, function: str | None, subcommand: str | None = None) -> list[str]:
     rows = []
+    # By section, as --help lists them: argparse has no public way to list a
+    # parser's sections or their options (its help formatter reads these too).
     for group in parser._action_groups:
         for action in group._group_actions:
             if not action.option_strings or action.dest == "help":
@@ -102,7 +97,9 @@ def _rows(parser: argparse.ArgumentParser, function: str | None, subcommand: str
                 options += "".join(f", `{action.option_strings[-1]}={c}`" for c in action.choices if c != action.const)
             keyword = "(command line only)" if action.dest in CLI_ONLY or function is None else f"`{action.dest}`"
             call = (
-                ACTION_CALLS[action.option_strings[-1]] if action.dest == "pipeline_actions"
+                # The pipeline actions share one keyword; each has its own call.
+                next(kind.lsst_call for kind in ACTIONS.values() if kind.flags == tuple(action.option_strings))
+                if action.dest == "pipeline_actions"
                 else SUBCOMMAND_CALLS.get((subcommand, action.dest), LSST_CALLS[action.dest])
             )
             section = "general" if group.title in (None, "options", "optional arguments") else group.title

@@ -17,19 +17,14 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING
 
-from .actions import PipelineAction, parse_pipeline_action
+from .actions import ACTIONS, PipelineAction, parse_pipeline_action
 from .errors import OptionValueError, PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
     from lsst.ctrl.mpexec.showInfo import ShowInfo
 
-ACTION_OPTIONS = {
-    "task": "-t/--task",
-    "delete": "--delete",
-    "config": "-c/--config",
-    "config_file": "-C/--config-file",
-    "instrument": "--instrument",
-}
+ACTION_OPTIONS = {name: kind.option for name, kind in ACTIONS.items()}
+"""The option that gives each kind of pipeline action, as errors name it (``-t/--task``)."""
 
 TASK_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 """What a task label must look like to name dataset types (``LABEL_config``, ``LABEL_metadata``)."""

@@ -4,25 +4,20 @@ pipetask applies these five options to the pipeline in the order they appear on
 the command line, so they travel together as one ordered list of
 `PipelineAction` values.  The syntax rules are pipetask's (ctrl_mpexec's
 Click layer, ``cli/utils.py``).
+
+`ACTIONS` is the one table of the kinds: the command line declares its options
+from it (`pipetask_lite.cli`), errors name them by it, ``--explain`` and the
+resume command print them by it, and ``docs/options.md`` says their LSST
+call from it.  A new kind of action is one more entry here.
 """
 
 from __future__ import annotations
 
-__all__ = ("PipelineAction", "parse_pipeline_action")
+__all__ = ("ACTIONS", "ActionKind", "PipelineAction", "action_text", "parse_pipeline_action")
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
-
-# option name -> (pattern, what the value looks like); patterns as in pipetask.
-_SYNTAX = {
-    "task": (r"(?P<value>[^:]+)(:(?P<label>.+))?", "TASK[:LABEL]"),
-    "delete": (r"(?P<label>.+)", "LABEL"),
-    # pipetask's label pattern is greedy (.+), which mistakes "isr:a=x:y" for
-    # label "isr:a=x"; labels never contain ":", so stop at the first one.
-    "config": (r"(?P<label>[^:]+):(?P<value>[^=]+=.+)", "LABEL:NAME=VALUE"),
-    "config_file": (r"(?P<label>[^:]+):(?P<value>.+)", "LABEL:FILE"),
-    "instrument": (r"(?P<value>[^:]+)", "INSTRUMENT"),
-}
 
 
 class PipelineAction(NamedTuple):
@@ -43,6 +38,83 @@ class PipelineAction(NamedTuple):
     option: str
     label: str | None
     value: str
+
+
+class ActionKind(NamedTuple):
+    """Everything about one kind of pipeline action.
+
+    Attributes
+    ----------
+    flags : `tuple` [`str`, ...]
+        The option's spellings, short first (``("-t", "--task")``).
+    pattern : `str`
+        Regular expression of the value, with groups ``label`` and ``value``.
+    form : `str`
+        What the value looks like, for error messages.
+    metavar : `str`
+        The value's name in ``--help``.
+    help : `str`
+        The option's ``--help`` text.
+    lsst_call : `str`
+        What it becomes in the LSST API (``docs/options.md``).
+    text : `~collections.abc.Callable`
+        The value as typed, from a `PipelineAction` (the inverse of `pattern`).
+    many : `bool`
+        Whether one value holds several actions, comma-separated (``-C``).
+    """
+
+    flags: tuple[str, ...]
+    pattern: str
+    form: str
+    metavar: str
+    help: str
+    lsst_call: str
+    text: Callable[[PipelineAction], str]
+    many: bool = False
+
+    @property
+    def option(self) -> str:
+        """The option as errors name it: ``-t/--task``."""
+        return "/".join(self.flags)
+
+
+ACTIONS = {
+    "task": ActionKind(
+        ("-t", "--task"), r"(?P<value>[^:]+)(:(?P<label>.+))?", "TASK[:LABEL]", "TASK[:LABEL]",
+        "Task name to add to pipeline, must be a fully qualified task name. Task name can be followed by "
+        "colon and label name; without a label the task's class name is used.",
+        "`Pipeline.addTask(task, label)`",
+        lambda a: a.value if a.label is None else f"{a.value}:{a.label}",
+    ),
+    "delete": ActionKind(
+        ("--delete",), r"(?P<label>.+)", "LABEL", "LABEL", "Delete task with given label from pipeline.",
+        "`Pipeline.removeTask(label)`", lambda a: a.label,
+    ),
+    # pipetask's label pattern is greedy (.+), which mistakes "isr:a=x:y" for
+    # label "isr:a=x"; labels never contain ":", so stop at the first one.
+    "config": ActionKind(
+        ("-c", "--config"), r"(?P<label>[^:]+):(?P<value>[^=]+=.+)", "LABEL:NAME=VALUE", "LABEL:NAME=VALUE",
+        "Config override, as a key-value pair.", "`Pipeline.addConfigOverride(label, name, value)`",
+        lambda a: f"{a.label}:{a.value}",
+    ),
+    "config_file": ActionKind(
+        ("-C", "--config-file"), r"(?P<label>[^:]+):(?P<value>.+)", "LABEL:FILE", "LABEL:FILE",
+        "Configuration override file(s), applies to a task with a given label.",
+        "`Pipeline.addConfigFile(label, file)`", lambda a: f"{a.label}:{a.value}", many=True,
+    ),
+    "instrument": ActionKind(
+        ("--instrument",), r"(?P<value>[^:]+)", "INSTRUMENT", "instrument",
+        "Add an instrument which will be used to load config overrides when defining a pipeline. "
+        "This must be the fully qualified class name.",
+        "`Pipeline.addInstrument(instrument)`", lambda a: a.value,
+    ),
+}
+"""Each kind of pipeline action (`PipelineAction.option`), in the order ``--help`` lists them."""
+
+
+def action_text(action: PipelineAction) -> str:
+    """The value of the option that gives this `PipelineAction` (the inverse of `parse_pipeline_action`)."""
+    return ACTIONS[action.option].text(action)
 
 
 def parse_pipeline_action(option: str, text: str) -> PipelineAction:
@@ -66,9 +138,9 @@ def parse_pipeline_action(option: str, text: str) -> PipelineAction:
         Raised if ``text`` does not have the form the option needs; the
         message says which form.
     """
-    pattern, form = _SYNTAX[option]
-    match = re.fullmatch(pattern, text)
+    kind = ACTIONS[option]
+    match = re.fullmatch(kind.pattern, text)
     if match is None:
-        raise ValueError(f"expected {form}, got {text!r}")
+        raise ValueError(f"expected {kind.form}, got {text!r}")
     groups = match.groupdict()
     return PipelineAction(option, groups.get("label"), groups.get("value") or "")
