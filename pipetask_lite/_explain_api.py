@@ -333,7 +333,6 @@ def _object_word(name: str, value: Any, option: str, notes: list[str]) -> str:
 
 def _action_words(value: Any, notes: list[str]) -> list[str]:
     """``pipeline_actions`` as ``-t``/``--delete``/``-c``/``-C``/``--instrument`` words, in order."""
-    from . import cli
     from ._util import as_actions
 
     if isinstance(value, (str, PipelineAction)) or not isinstance(value, Iterable):
