@@ -6,6 +6,7 @@ makes them importable and wraps repo creation in fixtures.
 
 from __future__ import annotations
 
+import collections
 import os
 import sys
 from collections.abc import Iterator
@@ -112,10 +113,19 @@ def _xdist_group(item: pytest.Item) -> str | None:
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the xdist_group marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    groups: dict[str, str] = {}
     for item in items:
         if any(item.get_closest_marker(group) for group in SLOW_GROUPS) and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
         group = _xdist_group(item)
         if group is not None and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group))
+            groups[item.nodeid] = group
+    if config.getoption("dist", "no") == "loadgroup":
+        # xdist hands out work in collection order, a group as one unit: the
+        # biggest groups first, else one worker would end the run alone with
+        # a big group while the other idles.  (A stable sort: the order of
+        # the tests within a group, and of the rest, is kept.)
+        sizes = collections.Counter(groups.values())
+        items.sort(key=lambda item: -sizes[groups[item.nodeid]] if item.nodeid in groups else 0)
