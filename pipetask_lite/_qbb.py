@@ -39,8 +39,8 @@ from ._execution import (
 )
 from ._execution.interrupt import stop_between_quanta
 from ._execution.parallel import WorkerSetup
-from ._qgraph import _log_summary, load_quantum_graph
 from ._execution.registration import BatchRegistration
+from ._qgraph import _log_summary, load_quantum_graph
 from ._util import blame, repo_errors
 from .errors import PipetaskLiteError
 

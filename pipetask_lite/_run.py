@@ -49,10 +49,10 @@ from ._execution import (
 )
 from ._execution.interrupt import Terminated, stop_between_quanta
 from ._execution.parallel import WorkerPool, WorkerSetup
-from ._qgraph import GraphOptions, make_quantum_graph
 from ._execution.registration import BatchRegistration
-from ._util import blame, given_butler, make_show, open_butler, warn_unhandled_show
 from ._execution.watch import start as start_watcher
+from ._qgraph import GraphOptions, make_quantum_graph
+from ._util import blame, given_butler, make_show, open_butler, warn_unhandled_show
 from .actions import PipelineAction
 from .errors import Interrupted, PipetaskLiteError
 

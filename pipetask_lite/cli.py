@@ -9,7 +9,7 @@ the subcommand's function) that each option becomes.  Nothing here imports
 
 from __future__ import annotations
 
-__all__ = ("build_parser", "command_line", "main", "parse_args", "resume_command", "subcommand_parser")
+__all__ = ("build_parser", "command_line", "parse_args", "resume_command", "subcommand_parser")
 
 import argparse
 import sys
@@ -1064,16 +1064,3 @@ def resume_command(args: argparse.Namespace, *, output_run: str, cut: bool) -> s
     parser = build_parser()
     return _argv.resume_command(parser, subcommand_parser(parser, args.subcommand), args, output_run=output_run,
                                 cut=cut)
-
-
-def __getattr__(name: str):
-    """``main`` and ``console_main``, which live in `pipetask_lite._main` (the process), imported from here.
-
-    Callers and installed ``pipetask-lite`` scripts that predate that module
-    import them from here; loaded on first use, as ``--help`` needs neither.
-    """
-    if name in ("main", "console_main"):
-        from . import _main  # which imports this module: only for this old spelling
-
-        return getattr(_main, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

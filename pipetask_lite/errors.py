@@ -2,7 +2,7 @@
 
 Every error a user can cause is raised as a `PipetaskLiteError` that names the
 option and the value at fault.  The command line turns it into one line on
-stderr (see `pipetask_lite.cli.main`); Python callers get the exception.
+stderr (see `pipetask_lite._main.main`); Python callers get the exception.
 Where ctrl_mpexec's calls raise `ValueError` or ``MPGraphExecutorError`` for
 the same failure, pipetask-lite's exception is one of those too, so code
 written against the LSST API keeps catching what it catches.
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lsst.pipe.base.mp_graph_executor import MPGraphExecutorError
 
-    from ._run import RunResult
+    from ._execution import RunResult
 
 EXIT_OK = 0
 """Everything asked for was done."""

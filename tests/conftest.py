@@ -34,7 +34,7 @@ from harness import AddRepo, Twins, copy_repo, make_add_repo, make_twins, restor
 
 @pytest.fixture(autouse=True)
 def _fresh_process_state() -> Iterator[None]:
-    """Undo what an in-process ``pipetask_lite.cli.main`` left (logging, SIGTERM).
+    """Undo what an in-process ``pipetask_lite._main.main`` left (logging, SIGTERM).
 
     Under pytest-xdist a worker runs tests of many modules one after the
     other: none may see another's handlers or log levels.

@@ -11,7 +11,7 @@ Public API
 `copy_repo`, `add_extra_run`, `snapshot`, `diff_snapshots`,
 `normalise_run_name`, `env`, `run_cli`, `run_pipetask`, `run_tool`, and the
 path constants `TESTS_DIR`, `REPO_ROOT`, `PIPETASK`.  In this process:
-`call_main` (``pipetask_lite.cli.main``, for failures before execution) and
+`call_main` (``pipetask_lite._main.main``, for failures before execution) and
 `restored_process_state`.
 
 Side-by-side runs (one command line through both tools on twin repos):
@@ -771,7 +771,7 @@ def run_cli(
 
 @contextlib.contextmanager
 def restored_process_state() -> Iterator[None]:
-    """Undo, on exit, what ``pipetask_lite.cli.main`` sets up for a process.
+    """Undo, on exit, what ``pipetask_lite._main.main`` sets up for a process.
 
     ``main`` installs a SIGTERM handler and initialises logging once per
     process (daf_butler's ``CliLog``: root handlers, log levels, a record
@@ -802,7 +802,7 @@ def restored_process_state() -> Iterator[None]:
 
 
 def call_main(argv: Sequence[Any], *, cwd: Path | str | None = None) -> subprocess.CompletedProcess[str]:
-    """Call ``pipetask_lite.cli.main(argv)`` in this process, as `run_cli` runs it in another.
+    """Call ``pipetask_lite._main.main(argv)`` in this process, as `run_cli` runs it in another.
 
     For failures that happen before anything runs (usage errors, bad values,
     a missing repo): the same exit code and output without the second or two
@@ -823,7 +823,7 @@ def call_main(argv: Sequence[Any], *, cwd: Path | str | None = None) -> subproce
         ``args``, ``returncode`` (``main``'s return value, or the code of the
         `SystemExit` argparse raised), text ``stdout`` and ``stderr``.
     """
-    from pipetask_lite.cli import main
+    from pipetask_lite._main import main
 
     argv = [str(a) for a in argv]
     out, err = io.StringIO(), io.StringIO()

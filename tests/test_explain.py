@@ -69,7 +69,8 @@ import pytest
 from harness import AddRepo, copy_repo, diff_snapshots, make_failing_pipeline, snapshot
 
 from pipetask_lite._compat import NEW_BUILDER_OPTIONS, builder_takes
-from pipetask_lite.cli import build_parser, main, subcommand_parser
+from pipetask_lite._main import main
+from pipetask_lite.cli import build_parser, subcommand_parser
 
 SIDES = ("cli", "script")
 REPO = "repo"
@@ -525,7 +526,7 @@ def explain_decam_offline(tmp_path: Path, option: str) -> str:
     """The script ``option`` prints for the DECam command, in a process that must not import lsst."""
     code = (
         "import sys\n"
-        "from pipetask_lite.cli import main\n"
+        "from pipetask_lite._main import main\n"
         f"code = main([{option!r}, *{DECAM!r}])\n"
         "assert not [m for m in sys.modules if m == 'lsst' or m.startswith('lsst.')], 'lsst imported'\n"
         "sys.exit(code)\n"

@@ -31,7 +31,7 @@ import pytest
 from bad_inputs import cases
 from harness import repo_digest
 
-from pipetask_lite.cli import main
+from pipetask_lite._main import main
 
 LSST_RAISES = {
     # Cases where the script leaves the check to the LSST call, which raises

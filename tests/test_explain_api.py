@@ -28,7 +28,7 @@ from harness import AddRepo, repo_digest
 
 import pipetask_lite
 from pipetask_lite import PipelineAction, PipetaskLiteError, UsageError
-from pipetask_lite.cli import main
+from pipetask_lite._main import main
 
 # tests/test_explain.py's DECam command, without --long-log (a global option: no keyword of run()).
 DECAM_ARGV = [

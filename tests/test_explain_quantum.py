@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from harness import AddRepo, copy_repo, repo_digest
 
-from pipetask_lite.cli import main
+from pipetask_lite._main import main
 
 OUTPUT = "DemoCam/calib/bias"
 

@@ -310,7 +310,7 @@ def test_options_file_flags_read_as_click_reads_them(tmp_path, text, value):
 
 def test_options_file_path_with_a_nul_byte_is_a_usage_error(capsys):
     """Found by tests/test_hostile.py on the newer release line: a traceback ('embedded null byte')."""
-    from pipetask_lite.cli import main
+    from pipetask_lite._main import main
 
     with pytest.raises(SystemExit) as exc:
         main(["run", "-b", "R", "-o", "out", "-p", "p.yaml", "-@", "\x00"])

@@ -15,7 +15,8 @@ from harness import repo_digest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from pipetask_lite.cli import build_parser, main, subcommand_parser
+from pipetask_lite._main import main
+from pipetask_lite.cli import build_parser, subcommand_parser
 
 pytestmark = [pytest.mark.fuzz]  # slow too (conftest.py)
 

@@ -13,7 +13,7 @@ import io
 import pytest
 
 from pipetask_lite._suggest import did_you_mean, single_quotes_note
-from pipetask_lite.cli import main
+from pipetask_lite._main import main
 
 
 def error_line(argv: list[str]) -> str:

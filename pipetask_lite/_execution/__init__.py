@@ -38,14 +38,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .interrupt import StoppedBetweenQuanta, StopRequest
-from .parallel import START_METHODS, WorkerPool, WorkerSetup, make_quantum_executor
+from .. import errors
 from .._redact import redact
-from .registration import BatchRegistration, QuantumBackedButlers
 from .._rules import MP_TIMEOUT, KeywordOptions, check_execution_numbers
 from .._util import blame, check_writable, make_parents, open_for_writing
-from .. import errors
 from ..errors import Interrupted, PipetaskLiteError, UsageError
+from .interrupt import StoppedBetweenQuanta, StopRequest
+from .parallel import START_METHODS, WorkerPool, WorkerSetup, make_quantum_executor
+from .registration import BatchRegistration, QuantumBackedButlers
 
 if TYPE_CHECKING:
     from lsst.daf.butler import Butler
