@@ -35,7 +35,20 @@ import yaml
 import harness
 from pipetask_lite.bps import CONFIG
 
-pytestmark = [pytest.mark.bps]  # slow too (conftest.py)
+pytestmark = [
+    pytest.mark.bps,  # slow too (conftest.py)
+    # Once (seen once in ~10 suite runs, on a fresh clone): Parsl's workers
+    # probed the interchange for 30 s without connecting ("workers failed to
+    # register to the executor"), every quantum job failed without starting and
+    # `bps submit` still exited 0.  That is Parsl's machinery on this machine,
+    # not pipetask-lite: only that failure, recognised in Parsl's own log
+    # (`ParslWorkersDidNotStart`), runs the test again, once, from new repos.
+    pytest.mark.flaky(reruns=1, only_rerun=["ParslWorkersDidNotStart"]),
+]
+
+
+class ParslWorkersDidNotStart(Exception):
+    """Parsl's worker pool never registered with its interchange: no job of the workflow ran."""
 
 # The four keys the fragment sets, as they appear in ctrl_bps's
 # bps_defaults.yaml ("pipetask.pipetaskInit.runQuantumCommand" is nested).
@@ -231,6 +244,9 @@ def bps_submit(submit_yaml: Path, cwd: Path, poison_bin: Path) -> subprocess.Com
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate()
         pytest.fail(f"bps submit did not finish in {SUBMIT_TIMEOUT} s:\n{stdout[-3000:]}\n{stderr[-3000:]}")
+    for log in sorted(cwd.glob("runinfo/*/parsl.log")):
+        if "workers failed to register to the executor" in log.read_text(errors="replace"):
+            raise ParslWorkersDidNotStart(f"{log}: Parsl's workers failed to register to the executor")
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
