@@ -93,6 +93,7 @@ def kinds_of(function: Callable) -> dict[str, str]:
             raise AssertionError(f"no kind in pipetask_lite._api.KINDS for {name!r} of {function.__name__}()")
     return kinds
 
+
 _ACTION_OPTIONS = "/".join(sorted((kind.flags[0] for kind in ACTIONS.values()), key=lambda flag: flag.startswith("--")))
 """The options of ``pipeline_actions``, short ones first: ``-t/-c/-C/--delete/--instrument``."""
 
