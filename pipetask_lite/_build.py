@@ -14,7 +14,7 @@ from ._suggest import config_field_suggestion
 from ._util import (
     ACTION_OPTIONS, TASK_LABEL, as_actions, blame, first_line, make_show, open_butler, open_for_writing, warn_unhandled_show,
 )
-from .actions import PipelineAction
+from .actions import ACTIONS, PipelineAction, pipeline_call
 from .errors import PipetaskLiteError, UsageError
 
 if TYPE_CHECKING:
@@ -139,20 +139,10 @@ def build_pipeline(
         # What Pipeline's methods raise for a label or value they refuse
         # (an unknown label for -c/-C/--delete, a name that is not a class).
         with blame(ACTION_OPTIONS[action.option], LookupError, ValueError):
-            match action.option:
-                case "instrument":
-                    _check_class(action.value, "lsst.pipe.base.Instrument", "--instrument")
-                    pipe.addInstrument(action.value)
-                case "task":
-                    _check_class(action.value, "lsst.pipe.base.PipelineTask", "-t/--task")
-                    pipe.addTask(action.value, action.label)
-                case "delete":
-                    pipe.removeTask(action.label)
-                case "config":
-                    name, _, value = action.value.partition("=")
-                    pipe.addConfigOverride(action.label, name, value)
-                case "config_file":
-                    pipe.addConfigFile(action.label, action.value)
+            if (base := ACTIONS[action.option].names_a) is not None:
+                _check_class(action.value, base, ACTION_OPTIONS[action.option])
+            method, arguments = pipeline_call(action)
+            getattr(pipe, method)(*arguments)
     if save_pipeline:
         with blame("-s/--save-pipeline", OSError):
             pipe.write_to_uri(save_pipeline)

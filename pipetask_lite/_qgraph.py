@@ -37,10 +37,12 @@ from .errors import EmptyGraphError, OptionValueError, PipetaskLiteError, UsageE
 
 if TYPE_CHECKING:
     from lsst.ctrl.mpexec import PipelineGraphFactory
-    from lsst.daf.butler import DataCoordinate, DatasetRef
-    from lsst.pex.config import Config
     from lsst.ctrl.mpexec.showInfo import ShowInfo
-    from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
+    from lsst.daf.butler import Butler, DataCoordinate, DatasetRef
+    from lsst.pex.config import Config
+    from lsst.pipe.base import PipelineGraph
+    from lsst.pipe.base.all_dimensions_quantum_graph_builder import DatasetQueryConstraintVariant
+    from lsst.pipe.base.quantum_graph import PredictedQuantumGraph, PredictedQuantumGraphComponents
 
 _LOG = logging.getLogger("lsst.pipetask_lite")
 
@@ -529,10 +531,7 @@ def make_quantum_graph(
     plan : `pipetask_lite._collections.CollectionPlan`
         The collections it reads from and is to be written to.
     """
-    from lsst.pipe.base.all_dimensions_quantum_graph_builder import (
-        AllDimensionsQuantumGraphBuilder,
-        DatasetQueryConstraintVariant,
-    )
+    from lsst.pipe.base.all_dimensions_quantum_graph_builder import DatasetQueryConstraintVariant
     from lsst.pipe.base.dot_tools import graph2dot
     from lsst.pipe.base.mermaid_tools import graph2mermaid
     from lsst.pipe.base.pipeline_graph import PipelineGraphError
@@ -623,42 +622,31 @@ def make_quantum_graph(
                     ).predicted
                     components = None
                 else:
-                    # The builder SimplePipelineExecutor wraps, called directly
-                    # for the options it does not take.
-                    builder = AllDimensionsQuantumGraphBuilder(
-                        pipeline_graph, graph_butler, where=options.data_query, bind=options.bind,
-                        skip_existing_in=skip_existing_in,
-                        clobber=options.clobber_outputs, dataset_query_constraint=constraint,
+                    components = build_quantum_graph(
+                        pipeline_graph, graph_butler, where=options.data_query,
                         input_collections=list(plan.search_path), output_run=plan.output_run,
-                        data_id_tables=tables,
+                        output=options.output, skip_existing_in=skip_existing_in, clobber=options.clobber_outputs,
+                        dataset_query_constraint=constraint, data_id_tables=tables,
+                        # What pipetask records in the graph's header (its keys depend on the release).
+                        metadata=graph_metadata(
+                            butler_argument=str(options.butler_config), extend_run=options.extend_run,
+                            skip_existing_in=skip_existing_in, skip_existing=options.skips_existing,
+                            retained_dataset_types=options.retained_dataset_types, data_query=options.data_query,
+                        ),
+                        attach_datastore_records=options.qgraph_datastore_records or with_datastore_records,
+                        bind=options.bind,
                         **builder_keywords(retained_dataset_types=retained_patterns,
                                            prune_unanchored_quanta=prune_pair),
-                    )
-                    # What pipetask records in the graph's header (its keys depend on the release).
-                    metadata = graph_metadata(
-                        butler_argument=str(options.butler_config), extend_run=options.extend_run,
-                        skip_existing_in=skip_existing_in, skip_existing=options.skips_existing,
-                        retained_dataset_types=options.retained_dataset_types, data_query=options.data_query,
-                    )
-                    components = builder.finish(
-                        options.output, metadata=metadata,
-                        attach_datastore_records=options.qgraph_datastore_records or with_datastore_records,
                     )
         if components is not None:
             quantum_graph = components.assemble()
 
-    if len(quantum_graph) == 0 and not allow_empty:
+    if not allow_empty:
         # Where ctrl_mpexec's script.qgraph returns None (docs/run-api.md, "Differences").
-        raise EmptyGraphError(
-            f"no quanta: query {options.data_query!r}"
-            + (" with the data IDs of data_ids=" if options.data_ids is not None else "")
-            + f" selected no data in collections {list(plan.search_path)} "
-            f"for the pipeline's inputs "
-            f"({', '.join(sorted(name for name, _ in quantum_graph.pipeline_graph.iter_overall_inputs()))})"
-            + (f", or all outputs exist in {list(skip_existing_in)}" if skip_existing_in else "")
-            + "; nothing was written",
-            option="-d/--data-query",
-            hint="check -i/--input and -d/--data-query; the log above names the empty query",
+        check_graph_not_empty(
+            quantum_graph, qgraph=options.qgraph if options.qgraph is None or isinstance(options.qgraph, str)
+            else "the graph given", data_query=options.data_query, search_path=plan.search_path,
+            skip_existing_in=skip_existing_in, with_data_ids=options.data_ids is not None,
         )
     _log_summary(quantum_graph)
     if options.save_qgraph:
@@ -675,6 +663,59 @@ def make_quantum_graph(
         show_info.show_graph_info(quantum_graph, options.butler_config)
     sys.stdout.flush()
     return quantum_graph, plan
+
+
+def check_graph_not_empty(
+    quantum_graph: PredictedQuantumGraph, *, qgraph: str | None, data_query: str, search_path: Sequence[str],
+    skip_existing_in: Sequence[str], with_data_ids: bool = False,
+) -> None:
+    """An empty graph is an error, raised before anything is written.
+
+    ``qgraph`` names the saved graph (``-g``) it was read from; otherwise
+    the message names the query, the collections searched and the
+    pipeline's inputs.  ``--explain=full`` shows this function's source.
+    """
+    if len(quantum_graph) > 0:
+        return
+    if qgraph is not None:
+        raise EmptyGraphError(f"no quanta in {qgraph!r}; nothing was written", option="-g/--qgraph")
+    inputs = ", ".join(sorted(name for name, _ in quantum_graph.pipeline_graph.iter_overall_inputs()))
+    raise EmptyGraphError(
+        f"no quanta: query {data_query!r}"
+        + (" with the data IDs of data_ids=" if with_data_ids else "")
+        + f" selected no data in collections {list(search_path)} for the pipeline's inputs ({inputs})"
+        + (f", or all outputs exist in {list(skip_existing_in)}" if skip_existing_in else "")
+        + "; nothing was written",
+        option="-d/--data-query",
+        hint="check -i/--input and -d/--data-query; the log above names the empty query",
+    )
+
+
+def build_quantum_graph(
+    pipeline_graph: PipelineGraph, butler: Butler, *, where: str, input_collections: Sequence[str], output_run: str,
+    output: str | None, skip_existing_in: Sequence[str], clobber: bool,
+    dataset_query_constraint: DatasetQueryConstraintVariant, data_id_tables: Sequence, metadata: Mapping[str, Any],
+    attach_datastore_records: bool, **builder_options: Any,
+) -> PredictedQuantumGraphComponents:
+    """Build a graph with the builder SimplePipelineExecutor wraps: a step of ``qgraph`` and ``run``.
+
+    Called directly for the options SimplePipelineExecutor does not take:
+    ``--skip-existing-in`` (with the output run for ``--skip-existing`` and
+    ``--extend-run``), ``--clobber-outputs``, ``--dataset-query-constraint``,
+    ``--data-id-table``, ``--qgraph-datastore-records``.  ``metadata`` is
+    recorded in the graph's header; ``builder_options`` are the builder's
+    other keywords (``bind`` from Python, and the options of newer releases,
+    ``--retained-dataset-types`` and ``--prune-unanchored-quanta``, only when
+    given).  ``--explain=full`` shows this function's source.
+    """
+    from lsst.pipe.base.all_dimensions_quantum_graph_builder import AllDimensionsQuantumGraphBuilder
+
+    builder = AllDimensionsQuantumGraphBuilder(
+        pipeline_graph, butler, where=where, input_collections=input_collections, output_run=output_run,
+        skip_existing_in=skip_existing_in, clobber=clobber, dataset_query_constraint=dataset_query_constraint,
+        data_id_tables=data_id_tables, **builder_options,
+    )
+    return builder.finish(output, metadata=metadata, attach_datastore_records=attach_datastore_records)
 
 
 def load_quantum_graph(

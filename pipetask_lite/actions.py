@@ -6,14 +6,15 @@ the command line, so they travel together as one ordered list of
 Click layer, ``cli/utils.py``).
 
 `ACTIONS` is the one table of the kinds: the command line declares its options
-from it (`pipetask_lite.cli`), errors name them by it, ``--explain`` and the
-resume command print them by it, and ``docs/options.md`` says their LSST
-call from it.  A new kind of action is one more entry here.
+from it (`pipetask_lite.cli`), errors name them by it, `pipetask_lite.build`
+applies them by it (`pipeline_call`), ``--explain`` and the resume command
+print them by it, and ``docs/options.md`` says their LSST call from it.  A
+new kind of action is one more entry here.
 """
 
 from __future__ import annotations
 
-__all__ = ("ACTIONS", "ActionKind", "PipelineAction", "action_text", "parse_pipeline_action")
+__all__ = ("ACTIONS", "ActionKind", "PipelineAction", "action_text", "parse_pipeline_action", "pipeline_call")
 
 import re
 from collections.abc import Callable
@@ -55,12 +56,19 @@ class ActionKind(NamedTuple):
         The value's name in ``--help``.
     help : `str`
         The option's ``--help`` text.
-    lsst_call : `str`
-        What it becomes in the LSST API (``docs/options.md``).
+    method : `str`
+        The `lsst.pipe.base.Pipeline` method that applies it.
+    parameters : `str`
+        That method's parameters, as ``docs/options.md`` names them.
+    arguments : `~collections.abc.Callable`
+        That method's arguments, from a `PipelineAction`.
     text : `~collections.abc.Callable`
         The value as typed, from a `PipelineAction` (the inverse of `pattern`).
     many : `bool`
         Whether one value holds several actions, comma-separated (``-C``).
+    names_a : `str` or `None`
+        The class the value must name (checked before the call, whose own
+        error would not say what is wrong).
     """
 
     flags: tuple[str, ...]
@@ -68,14 +76,22 @@ class ActionKind(NamedTuple):
     form: str
     metavar: str
     help: str
-    lsst_call: str
+    method: str
+    parameters: str
+    arguments: Callable[[PipelineAction], tuple]
     text: Callable[[PipelineAction], str]
     many: bool = False
+    names_a: str | None = None
 
     @property
     def option(self) -> str:
         """The option as errors name it: ``-t/--task``."""
         return "/".join(self.flags)
+
+    @property
+    def lsst_call(self) -> str:
+        """What it becomes in the LSST API (``docs/options.md``): ```Pipeline.addTask(task, label)```."""
+        return f"`Pipeline.{self.method}({self.parameters})`"
 
 
 ACTIONS = {
@@ -83,33 +99,43 @@ ACTIONS = {
         ("-t", "--task"), r"(?P<value>[^:]+)(:(?P<label>.+))?", "TASK[:LABEL]", "TASK[:LABEL]",
         "Task name to add to pipeline, must be a fully qualified task name. Task name can be followed by "
         "colon and label name; without a label the task's class name is used.",
-        "`Pipeline.addTask(task, label)`",
-        lambda a: a.value if a.label is None else f"{a.value}:{a.label}",
+        "addTask", "task, label", lambda a: (a.value, a.label),
+        lambda a: a.value if a.label is None else f"{a.value}:{a.label}", names_a="lsst.pipe.base.PipelineTask",
     ),
     "delete": ActionKind(
         ("--delete",), r"(?P<label>.+)", "LABEL", "LABEL", "Delete task with given label from pipeline.",
-        "`Pipeline.removeTask(label)`", lambda a: a.label,
+        "removeTask", "label", lambda a: (a.label,), lambda a: a.label,
     ),
     # pipetask's label pattern is greedy (.+), which mistakes "isr:a=x:y" for
     # label "isr:a=x"; labels never contain ":", so stop at the first one.
     "config": ActionKind(
         ("-c", "--config"), r"(?P<label>[^:]+):(?P<value>[^=]+=.+)", "LABEL:NAME=VALUE", "LABEL:NAME=VALUE",
-        "Config override, as a key-value pair.", "`Pipeline.addConfigOverride(label, name, value)`",
-        lambda a: f"{a.label}:{a.value}",
+        "Config override, as a key-value pair.",
+        "addConfigOverride", "label, name, value", lambda a: (a.label, *a.value.partition("=")[::2]), lambda a: f"{a.label}:{a.value}",
     ),
     "config_file": ActionKind(
         ("-C", "--config-file"), r"(?P<label>[^:]+):(?P<value>.+)", "LABEL:FILE", "LABEL:FILE",
         "Configuration override file(s), applies to a task with a given label.",
-        "`Pipeline.addConfigFile(label, file)`", lambda a: f"{a.label}:{a.value}", many=True,
+        "addConfigFile", "label, file", lambda a: (a.label, a.value), lambda a: f"{a.label}:{a.value}", many=True,
     ),
     "instrument": ActionKind(
         ("--instrument",), r"(?P<value>[^:]+)", "INSTRUMENT", "instrument",
         "Add an instrument which will be used to load config overrides when defining a pipeline. "
         "This must be the fully qualified class name.",
-        "`Pipeline.addInstrument(instrument)`", lambda a: a.value,
+        "addInstrument", "instrument", lambda a: (a.value,), lambda a: a.value, names_a="lsst.pipe.base.Instrument",
     ),
 }
 """Each kind of pipeline action (`PipelineAction.option`), in the order ``--help`` lists them."""
+
+
+def pipeline_call(action: PipelineAction) -> tuple[str, tuple]:
+    """The `lsst.pipe.base.Pipeline` method that applies ``action``, and its arguments.
+
+    ``getattr(pipeline, method)(*arguments)`` applies it (`pipetask_lite.build`);
+    ``--explain`` prints that call.
+    """
+    kind = ACTIONS[action.option]
+    return kind.method, kind.arguments(action)
 
 
 def action_text(action: PipelineAction) -> str:

@@ -20,6 +20,7 @@ __all__ = (
     "coverage_enabled",
     "execute_to_the_end",
     "make_executor",
+    "mp_graph_executor",
     "import_graph_fixup",
     "import_lsst_debug",
     "profiled",
@@ -50,6 +51,9 @@ from .registration import BatchRegistration, QuantumBackedButlers
 if TYPE_CHECKING:
     from lsst.daf.butler import Butler
     from lsst.pipe.base import ExecutionResources
+    from lsst.pipe.base.execution_graph_fixup import ExecutionGraphFixup
+    from lsst.pipe.base.mp_graph_executor import MPGraphExecutor
+    from lsst.pipe.base.quantum_graph_executor import QuantumExecutor
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
     from lsst.pipe.base.quantum_reports import QuantumReport, Report
 
@@ -389,21 +393,33 @@ def make_executor(
             execution_graph_fixup=execution_graph_fixup,
         )
         return execute, pool.get_report
-    from lsst.pipe.base.mp_graph_executor import MPGraphExecutor
-
-    single_quantum_executor, butlers = make_quantum_executor(setup, butler=butler)
-    graph_executor = MPGraphExecutor(
-        num_proc=1,
-        timeout=options.effective_timeout,
-        quantum_executor=StoppableExecutor(
-            stop, single_quantum_executor, watcher=watcher, butlers=butlers, registration=registration
-        ),
-        fail_fast=options.fail_fast,
-        pdb=options.pdb,
+    quantum_executor, butlers = make_quantum_executor(setup, butler=butler)
+    graph_executor = mp_graph_executor(
+        StoppableExecutor(stop, quantum_executor, watcher=watcher, butlers=butlers, registration=registration),
+        num_proc=1, timeout=options.effective_timeout, fail_fast=options.fail_fast, pdb=options.pdb,
         execution_graph_fixup=execution_graph_fixup,
     )
     execute = functools.partial(unwrap_registration_failure, functools.partial(graph_executor.execute, quantum_graph))
     return execute, graph_executor.getReport
+
+
+def mp_graph_executor(
+    quantum_executor: QuantumExecutor, *, num_proc: int, timeout: float, fail_fast: bool, pdb: str | None,
+    execution_graph_fixup: ExecutionGraphFixup | None, start_method: str | None = None,
+) -> MPGraphExecutor:
+    """pipetask's executor of a quantum graph: a step of ``run``, as ``--explain=full`` shows it.
+
+    ``quantum_executor`` executes each quantum; ``num_proc`` is ``-j`` (the
+    command calls this at ``-j 1`` only: its own workers run ``-j N``),
+    ``timeout`` the effective ``--timeout``, then ``--fail-fast``,
+    ``--pdb``, the ``--graph-fixup`` object and ``--start-method``.
+    """
+    from lsst.pipe.base.mp_graph_executor import MPGraphExecutor
+
+    return MPGraphExecutor(
+        num_proc=num_proc, timeout=timeout, quantum_executor=quantum_executor, start_method=start_method,
+        fail_fast=fail_fast, pdb=pdb, execution_graph_fixup=execution_graph_fixup,
+    )
 
 
 def import_graph_fixup(graph_fixup: str | None):

@@ -25,7 +25,9 @@ earlier attempt, so there the workers keep full butlers.
 
 from __future__ import annotations
 
-__all__ = ("START_METHODS", "WorkerPool", "WorkerSetup", "make_quantum_executor", "start_forkserver")
+__all__ = (
+    "START_METHODS", "WorkerPool", "WorkerSetup", "make_quantum_executor", "single_quantum_executor", "start_forkserver",
+)
 
 import contextlib
 import logging
@@ -45,7 +47,12 @@ from .interrupt import StoppedBetweenQuanta
 from .registration import BatchRegistration, QuantumBackedButlers
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from lsst.daf.butler import Butler
+    from lsst.pipe.base import ExecutionResources
     from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
+    from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
     from lsst.pipe.base.quantum_reports import Report
 
 _LOG = logging.getLogger("lsst.pipetask_lite.parallel")
@@ -143,15 +150,33 @@ def make_quantum_executor(setup: WorkerSetup, *, butler=None):
         butler = Butler.from_config(
             setup.butler_config, writeable=True, run=setup.run, collections=list(setup.collections)
         )
-    return SingleQuantumExecutor(
-        butler=butler,
-        task_factory=TaskFactory(),
-        skip_existing_in=setup.skip_existing_in,
-        clobber_outputs=setup.clobber_outputs,
-        enable_lsst_debug=setup.enable_lsst_debug,
-        resources=setup.resources,
+    return single_quantum_executor(
+        butler, skip_existing_in=setup.skip_existing_in, clobber_outputs=setup.clobber_outputs,
+        enable_lsst_debug=setup.enable_lsst_debug, resources=setup.resources,
         raise_on_partial_outputs=setup.raise_on_partial_outputs,
     ), None
+
+
+def single_quantum_executor(
+    butler: Butler, *, skip_existing_in: Sequence[str], clobber_outputs: bool, enable_lsst_debug: bool,
+    resources: ExecutionResources, raise_on_partial_outputs: bool,
+) -> SingleQuantumExecutor:
+    """pipetask's executor of one quantum on a full butler: a step of ``run``, as ``--explain=full`` shows it.
+
+    ``skip_existing_in`` (``--skip-existing-in``, and the output run with
+    ``--skip-existing`` or ``--extend-run``) skips a quantum whose outputs
+    all exist there; ``clobber_outputs`` (``--clobber-outputs`` with
+    ``--extend-run``) removes a failed attempt's partial outputs first;
+    ``enable_lsst_debug`` is ``--debug``; ``resources`` are ``-n`` and
+    ``--memory-per-quantum``.
+    """
+    from lsst.pipe.base import TaskFactory
+    from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
+
+    return SingleQuantumExecutor(
+        butler=butler, task_factory=TaskFactory(), skip_existing_in=skip_existing_in, clobber_outputs=clobber_outputs,
+        enable_lsst_debug=enable_lsst_debug, resources=resources, raise_on_partial_outputs=raise_on_partial_outputs,
+    )
 
 
 # Worker-process state: the executor (and its butlers), made on the first

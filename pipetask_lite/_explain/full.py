@@ -5,8 +5,11 @@ from __future__ import annotations
 import uuid
 
 from .._compat import disables_threading_before_build, records_retained_dataset_types
+from .._execution import mp_graph_executor
+from .._execution.parallel import single_quantum_executor
+from .._qgraph import build_quantum_graph, check_graph_not_empty
 from .._rules import parse_prune_unanchored_quanta
-from .._run import RunOptions
+from .._run import RunOptions, write_init_outputs
 from .script import (
     SHOW_GRAPH_ITEMS,
     SHOW_PIPELINE_ITEMS,
@@ -57,6 +60,10 @@ class PipetaskLiteError(SystemExit):
 
 class CollectionOptionError(PipetaskLiteError):
     """The rules pipetask checks with a ValueError (pipetask_lite.errors.CollectionOptionError)."""
+
+
+class EmptyGraphError(PipetaskLiteError):
+    """The quantum graph has no quanta (pipetask_lite.errors.EmptyGraphError)."""
 '''
 
 
@@ -96,17 +103,18 @@ def _output_collections_source(s: Script) -> None:
         s.raw(inspect.getsource(_collections.make_output_collections))
 
 
-def _step_source(s: Script, name: str) -> None:
-    """Write the step ``name`` of `pipetask_lite._run` into the helpers section, by its source."""
+def _step_source(s: Script, step, *uses: tuple[str, str]) -> None:
+    """Write the function ``step`` of pipetask-lite into the helpers section, by its source.
+
+    ``uses`` are the ``(module, name)`` imports its signature needs.
+    """
     import inspect
 
-    from .. import _run
-
-    s.use("lsst.daf.butler", "Butler")
-    s.use("lsst.pipe.base.quantum_graph", "PredictedQuantumGraph")  # of the signatures
+    for module, name in uses:
+        s.use(module, name)
     with s.into("helpers"):
-        s.raw(f"\n\n# A step of pipetask_lite.run: the source of pipetask_lite._run.{name}, which the command runs.\n"
-              + inspect.getsource(getattr(_run, name)))
+        s.raw(f"\n\n# A step of pipetask_lite.run: the source of {step.__module__}.{step.__name__}, "
+              "which the command runs.\n" + inspect.getsource(step))
 
 
 def _collection_rules(s: Script) -> None:
@@ -244,34 +252,29 @@ def _graph(s: Script, o: Options, *, for_execution: bool) -> None:
                 s("output_run=plan.output_run,", _run_comment(o))
             s(").predicted")
         else:
-            s.use("lsst.pipe.base.all_dimensions_quantum_graph_builder", "AllDimensionsQuantumGraphBuilder")
+            s.use("lsst.pipe.base.all_dimensions_quantum_graph_builder", "DatasetQueryConstraintVariant")
             why = [o.flag(d) for d in o.graph.builder_reasons]
+            # The command's own step, by its source (never re-told here).
+            _step_source(s, build_quantum_graph, ("collections.abc", "Mapping"), ("collections.abc", "Sequence"),
+                         ("typing", "Any"), ("lsst.daf.butler", "Butler"), ("lsst.pipe.base", "PipelineGraph"),
+                         ("lsst.pipe.base.quantum_graph", "PredictedQuantumGraphComponents"))
             s.note(f"The graph builder SimplePipelineExecutor wraps, called directly for {', '.join(why)}.")
-            with s.block("builder = AllDimensionsQuantumGraphBuilder("):
+            with s.block("components = build_quantum_graph("):
                 s("pipeline_graph,")
                 s("graph_butler,")
                 s("where=DATA_QUERY,", o.text("data_query") if o.data_query else "no -d")
                 s("input_collections=list(plan.search_path),")
                 s("output_run=plan.output_run,", _run_comment(o))
-                if skip_expr:
-                    s("skip_existing_in=skip_existing_in,", skip_why)
-                if o.clobber_outputs:
-                    s("clobber=True,", "--clobber-outputs")
-                if o.dataset_query_constraint != "all":
-                    s.use("lsst.pipe.base.all_dimensions_quantum_graph_builder", "DatasetQueryConstraintVariant")
-                    s(f"dataset_query_constraint=DatasetQueryConstraintVariant.fromExpression("
-                      f"{o.dataset_query_constraint!r}),", o.text("dataset_query_constraint"))
-                if tables:
-                    s("data_id_tables=tables,", "--data-id-table")
-                if o.retained_dataset_types is not None:
-                    s("retained_dataset_types=retained_dataset_types,",
-                      f"{o.text('retained_dataset_types')}: a quantum that must run makes its producers run too")
-                if prune:
-                    s(f"prune_unanchored_quanta={prune!r},",
-                      f"{o.text('prune_unanchored_quanta')}: drop {prune[0]} quanta with no {prune[1]} downstream")
-            s(")")
-            with s.block("components = builder.finish("):
-                s(f"{'OUTPUT' if o.output is not None else 'None'},")
+                s(f"output={'OUTPUT' if o.output is not None else 'None'},",
+                  o.text("output") if o.output is not None else "no -o")
+                s(f"skip_existing_in={'skip_existing_in' if skip_expr else '[]'},", skip_why or "no --skip-existing-in")
+                s(f"clobber={o.clobber_outputs!r},", "--clobber-outputs" if o.clobber_outputs else "no --clobber-outputs")
+                s(f"dataset_query_constraint=DatasetQueryConstraintVariant.fromExpression("
+                  f"{o.dataset_query_constraint!r}),",
+                  o.text("dataset_query_constraint") if o.given("dataset_query_constraint")
+                  else "no --dataset-query-constraint: all")
+                s(f"data_id_tables={'tables' if tables else '[]'},",
+                  "--data-id-table" if tables else "no --data-id-table")
                 with s.block("metadata={", "recorded in the graph's header"):
                     s("'butler_argument': REPO,")
                     s(f"'extend_run': {o.extend_run!r},")
@@ -284,19 +287,23 @@ def _graph(s: Script, o: Options, *, for_execution: bool) -> None:
                 s("},")
                 s(f"attach_datastore_records={attach!r},",
                   "--qgraph-datastore-records" if attach else "no --qgraph-datastore-records")
+                if o.retained_dataset_types is not None:
+                    s("retained_dataset_types=retained_dataset_types,",
+                      f"{o.text('retained_dataset_types')}: a quantum that must run makes its producers run too")
+                if prune:
+                    s(f"prune_unanchored_quanta={prune!r},",
+                      f"{o.text('prune_unanchored_quanta')}: drop {prune[0]} quanta with no {prune[1]} downstream")
             s(")")
             s("quantum_graph = components.assemble()")
-    # An empty graph is an error, before anything is written.
-    with s.block("if len(quantum_graph) == 0:"):
-        if from_graph:
-            s(f"sys.exit({('-g/--qgraph: no quanta in ' + repr(o.qgraph) + '; nothing was written')!r})")
-        else:
-            s('names = ", ".join(sorted(name for name, _ in quantum_graph.pipeline_graph.iter_overall_inputs()))')
-            tail = ""
-            if skip_expr:
-                tail = ", or all outputs exist in {skip_existing_in}"
-            s('sys.exit(f"-d/--data-query: no quanta: query {DATA_QUERY!r} selected no data in collections '
-              f'{{list(plan.search_path)}} for the pipeline\'s inputs ({{names}}){tail}; nothing was written")')
+    # The command's own step, by its source (never re-told here).
+    _step_source(s, check_graph_not_empty, ("lsst.pipe.base.quantum_graph", "PredictedQuantumGraph"))
+    with s.block("check_graph_not_empty(", "an empty graph is an error, before anything is written"):
+        s("quantum_graph,")
+        s(f"qgraph={o.qgraph!r},", o.text("qgraph") if from_graph else "no -g: a graph built here")
+        s("data_query=DATA_QUERY," if not from_graph else "data_query='',")
+        s("search_path=plan.search_path,")
+        s(f"skip_existing_in={'skip_existing_in' if skip_expr else '[]'},", skip_why or "no --skip-existing-in")
+    s(")")
     if o.save_qgraph:
         s(f"components.write({o.save_qgraph!r})", o.text("save_qgraph"))
     if o.qgraph_dot:
@@ -536,7 +543,8 @@ def _execute(s: Script, o: Options) -> None:
         else:
             ext = o.extend_run
             # The command's own step, by its source (never re-told here).
-            _step_source(s, "write_init_outputs")
+            _step_source(s, write_init_outputs, ("lsst.daf.butler", "Butler"),
+                         ("lsst.pipe.base.quantum_graph", "PredictedQuantumGraph"))
             with s.block("write_init_outputs(", "init-outputs, task configs and software versions"):
                 s("quantum_graph,")
                 s("butler,")
@@ -557,9 +565,7 @@ def _execute(s: Script, o: Options) -> None:
         s()
         s.note("6. Execution.")
         s.raw(WHY_NOT_SIMPLE_RUN)
-        s.use("lsst.pipe.base", "TaskFactory")
-        s.use("lsst.pipe.base.single_quantum_executor", "SingleQuantumExecutor")
-        s.use("lsst.pipe.base.mp_graph_executor", "MPGraphExecutor", "MPGraphExecutorError")
+        s.use("lsst.pipe.base.mp_graph_executor", "MPGraphExecutorError")
         if o.processes <= 1 and not o.extend_run:
             s.note(
                 "A full butler's put registers each dataset in a transaction of its own.  For a new run",
@@ -567,23 +573,28 @@ def _execute(s: Script, o: Options) -> None:
                 "quantum-backed butlers and registers their outputs in batches, one transaction each (its",
                 "own code, pipetask_lite/_registration.py), with the same outputs in the repo.",
             )
-        with s.block("quantum_executor = SingleQuantumExecutor("):
-            s("butler=butler,")
-            s("task_factory=TaskFactory(),")
-            if skip_expr:
-                s("skip_existing_in=skip_existing_in,", skip_why)
-            if o.clobber_outputs:
-                clobbers = run_options.clobbers
-                s(f"clobber_outputs={clobbers!r},",
-                  "--clobber-outputs" + ("" if clobbers else ": does nothing without --extend-run"))
-            if o.debug:
-                s("enable_lsst_debug=True,", "--debug")
+        # The command's own steps, by their source (never re-told here).
+        _step_source(s, single_quantum_executor, ("collections.abc", "Sequence"), ("lsst.daf.butler", "Butler"),
+                     ("lsst.pipe.base", "ExecutionResources"),
+                     ("lsst.pipe.base.single_quantum_executor", "SingleQuantumExecutor"))
+        with s.block("quantum_executor = single_quantum_executor("):
+            s("butler,")
+            s(f"skip_existing_in={'skip_existing_in' if skip_expr else '[]'},", skip_why or "no --skip-existing-in")
+            clobbers = run_options.clobbers
+            s(f"clobber_outputs={clobbers!r},",
+              "--clobber-outputs" + ("" if clobbers else ": does nothing without --extend-run")
+              if o.clobber_outputs else "no --clobber-outputs")
+            s(f"enable_lsst_debug={o.debug!r},", "--debug" if o.debug else "no --debug")
             s("resources=resources,", "-n, --memory-per-quantum")
             s(f"raise_on_partial_outputs={o.raise_on_partial_outputs!r},",
               o.text("raise_on_partial_outputs") if o.given("raise_on_partial_outputs")
               else "--raise-on-partial-outputs (default)")
         s(")")
-        with s.block("graph_executor = MPGraphExecutor("):
+        _step_source(s, mp_graph_executor, ("lsst.pipe.base.quantum_graph_executor", "QuantumExecutor"),
+                     ("lsst.pipe.base.execution_graph_fixup", "ExecutionGraphFixup"),
+                     ("lsst.pipe.base.mp_graph_executor", "MPGraphExecutor"))
+        with s.block("graph_executor = mp_graph_executor("):
+            s("quantum_executor,")
             if o.processes > 1:
                 s.note(
                     f"{o.text('processes')}: MPGraphExecutor starts a process per quantum, each importing the",
@@ -595,18 +606,16 @@ def _execute(s: Script, o: Options) -> None:
                 s("num_proc=1,", o.text("processes") if o.given("processes") else "-j 1 (default)")
             s(f"timeout={run_options.effective_timeout!r},",
               "no --timeout: pipetask's 30 days" if o.timeout is None else o.text("timeout"))
-            s("quantum_executor=quantum_executor,")
+            s(f"fail_fast={o.fail_fast!r},", "--fail-fast" if o.fail_fast else "no --fail-fast: run all it can")
+            s(f"pdb={o.pdb!r},", o.text("pdb") if o.pdb else "no --pdb")
+            s(f"execution_graph_fixup={'fixup' if o.graph_fixup else 'None'},",
+              "--graph-fixup" if o.graph_fixup else "no --graph-fixup")
             if o.start_method:
                 if run_options.worker_start_method != o.start_method:
                     s(f"start_method={run_options.worker_start_method!r},",
                       "--start-method fork: unsafe and no longer supported; pipetask uses spawn (and warns)")
                 else:
                     s(f"start_method={o.start_method!r},", o.text("start_method"))
-            s(f"fail_fast={o.fail_fast!r},", "--fail-fast" if o.fail_fast else "no --fail-fast: run all it can")
-            if o.pdb:
-                s(f"pdb={o.pdb!r},", o.text("pdb"))
-            if o.graph_fixup:
-                s("execution_graph_fixup=fixup,", "--graph-fixup")
         s(")")
         s("butler.registry.resetConnectionPool()", "worker processes must not share database connections")
         s("failure = None")

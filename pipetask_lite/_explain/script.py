@@ -14,7 +14,7 @@ from .._argv import wrap_command as _wrap_command
 from .._compat import check_builder_options
 from .._qgraph import GraphOptions
 from .._util import as_actions, check_writable
-from ..actions import ACTIONS, PipelineAction, action_text
+from ..actions import ACTIONS, PipelineAction, action_text, pipeline_call
 from ..cli import build_parser, subcommand_parser
 from ..errors import OptionValueError, PipetaskLiteError, UsageError
 
@@ -394,18 +394,8 @@ def _pipeline_actions(s: Script, o: Options) -> None:
         s("pipeline = Pipeline('anonymous')", "no -p: an empty pipeline for -t to fill")
     for action in o.pipeline_actions:
         comment = _action_text(action)
-        match action.option:
-            case "instrument":
-                s(f"pipeline.addInstrument({action.value!r})", comment)
-            case "task":
-                s(f"pipeline.addTask({action.value!r}, {action.label!r})", comment)
-            case "delete":
-                s(f"pipeline.removeTask({action.label!r})", comment)
-            case "config":
-                name, _, value = action.value.partition("=")
-                s(f"pipeline.addConfigOverride({action.label!r}, {name!r}, {value!r})", comment)
-            case "config_file":
-                s(f"pipeline.addConfigFile({action.label!r}, {action.value!r})", comment)
+        method, arguments = pipeline_call(action)
+        s(f"pipeline.{method}({', '.join(map(repr, arguments))})", comment)
 
 
 def _pipeline_outputs(s: Script, o: Options, *, butler: str | None) -> str | None:
