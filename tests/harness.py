@@ -9,8 +9,9 @@ Public API
 ----------
 `AddRepo`, `make_add_repo`, `make_failing_pipeline`, `write_add_pipeline`,
 `copy_repo`, `add_extra_run`, `snapshot`, `diff_snapshots`,
-`normalise_run_name`, `env`, `run_cli`, `run_pipetask`, `run_tool`, and the
-path constants `TESTS_DIR`, `REPO_ROOT`, `PIPETASK`.  In this process:
+`normalise_run_name`, `env`, `run_cli`, `run_pipetask`, `run_tool`,
+`run_script`, `start_cli` (commands start as forks of a warm interpreter,
+``warm.py``), and the path constants `TESTS_DIR`, `REPO_ROOT`, `PIPETASK`.  In this process:
 `call_main` (``pipetask_lite._main.main``, for failures before execution) and
 `restored_process_state`.
 
@@ -62,8 +63,10 @@ __all__ = [
     "run_both",
     "run_cli",
     "run_pipetask",
+    "run_script",
     "run_tool",
     "snapshot",
+    "start_cli",
     "write_add_pipeline",
 ]
 
@@ -87,6 +90,8 @@ from typing import IO, Any
 
 import numpy as np
 import yaml
+
+import warm
 
 TESTS_DIR = Path(__file__).resolve().parent
 """Directory holding this module and `failing_tasks`."""
@@ -722,16 +727,9 @@ def _run(
     timeout: float,
     stdin: int | IO[Any] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        cmd,
-        cwd=None if cwd is None else str(cwd),
-        env=dict(env) if env is not None else _default_env(),
-        stdin=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    # A fork of an interpreter that has imported the stack already (warm.py).
+    return warm.run(cmd, cwd=None if cwd is None else str(cwd), env=env if env is not None else _default_env(),
+                    stdin=stdin, timeout=timeout)
 
 
 def run_cli(
@@ -767,6 +765,26 @@ def run_cli(
     return _run(
         [sys.executable, "-m", "pipetask_lite", *map(str, argv)], cwd=cwd, env=env, timeout=timeout, stdin=stdin
     )
+
+
+def start_cli(
+    argv: Sequence[Any], *, stdout: int | IO[Any] | None = None, stderr: int | IO[Any] | None = None,
+    stdin: int | IO[Any] | None = None,
+) -> subprocess.Popen | warm.WarmProcess:
+    """Start ``python -m pipetask_lite *argv`` in the background, as `subprocess.Popen` would.
+
+    For tests that signal or kill the command while it runs: the result has
+    ``pid``, ``poll``, ``wait`` and ``send_signal``.  The environment is
+    `env` (); ``stdin``, ``stdout`` and ``stderr`` are as for
+    `subprocess.Popen` (a file, `subprocess.DEVNULL`; no ``PIPE``).
+    """
+    return warm.start([sys.executable, "-m", "pipetask_lite", *map(str, argv)], env=_default_env(), stdin=stdin,
+                      stdout=stdout, stderr=stderr)
+
+
+def run_script(path: Path | str, *, cwd: Path | str | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``python path`` (a script ``--explain`` printed) and capture its output, standard input empty."""
+    return _run([sys.executable, str(path)], cwd=cwd, env=None, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 @contextlib.contextmanager

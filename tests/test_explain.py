@@ -162,13 +162,6 @@ def pipeline(_template_add_repo: AddRepo) -> str:
     return str(_template_add_repo.pipeline)
 
 
-def run_script(path: Path, *, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(path)], cwd=str(cwd), env=harness.env(), stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=600, check=False,
-    )
-
-
 def round_trip(
     twins: Twins, argv: Sequence[Any], *, expect_ok: bool = True, depth: str | None = "full"
 ) -> tuple[str, dict]:
@@ -181,7 +174,7 @@ def round_trip(
     path.write_text(script)
     with ThreadPoolExecutor(max_workers=2) as pool:
         cli = pool.submit(harness.run_cli, argv, cwd=twins.dir("cli"))
-        explained = pool.submit(run_script, path, cwd=twins.dir("script"))
+        explained = pool.submit(harness.run_script, path, cwd=twins.dir("script"))
         results = {"cli": cli.result(), "script": explained.result()}
     for side, result in results.items():
         assert (result.returncode == 0) == expect_ok, (
@@ -281,7 +274,7 @@ def test_recipe_on_test_pipeline(twins: Twins, pipeline: str) -> None:
     assert not datasets(snaps["script"], "add_dataset3")
     path = twins.dir("script") / SCRIPT
     path.write_text(explain([*argv[:8], "out/run2", *argv[9:]], depth=None))
-    result = run_script(path, cwd=twins.dir("script"))
+    result = harness.run_script(path, cwd=twins.dir("script"))
     assert result.returncode != 0 and "-o/--output: 'out' exists; see --explain=full" in result.stderr
     assert not diff_snapshots(snaps["script"], twins.snapshots()["script"])
 
@@ -498,7 +491,7 @@ def test_saved_graph_recipe(twins: Twins, pipeline: str) -> None:
     # The graph's run now exists: the command refuses it, the recipe too, before writing.
     path = twins.dir("script") / SCRIPT
     path.write_text(explain([*argv[:6], "elsewhere", *argv[7:]], depth=None))
-    result = run_script(path, cwd=twins.dir("script"))
+    result = harness.run_script(path, cwd=twins.dir("script"))
     assert result.returncode != 0 and "-g: the run 'out/run1' exists; see --explain=full" in result.stderr
     assert not diff_snapshots(snaps["script"], twins.snapshots()["script"])
     # A legacy '.qgraph' file gets the full script, saying why.

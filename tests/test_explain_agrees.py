@@ -22,7 +22,6 @@ import pstats
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -118,8 +117,7 @@ def test_the_explained_script_fails_as_the_command_does(world, what):
     else:
         path = base / "explained.py"
         path.write_text(script)
-        proc = subprocess.run([sys.executable, str(path)], cwd=base, env=harness.env(), capture_output=True,
-                              text=True, stdin=subprocess.DEVNULL, timeout=300)
+        proc = harness.run_script(path, cwd=base, timeout=300)
         got_code, got = proc.returncode, message(proc.stderr)
         exception = raised(proc.stderr)
         if exception is not None and exception[1] in message(command_err):
@@ -146,8 +144,7 @@ def run_explained(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str
     assert code == 0, err
     path = cwd / "explained.py"
     path.write_text(script)
-    return subprocess.run([sys.executable, str(path)], cwd=cwd, env=harness.env(), capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=300)
+    return harness.run_script(path, cwd=cwd, timeout=300)
 
 
 def test_qgraph_summary_is_the_same_from_the_command_and_the_script(world):

@@ -18,8 +18,6 @@ from __future__ import annotations
 import contextlib
 import io
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import harness
@@ -46,8 +44,7 @@ def run_fresh(script: str, path: Path) -> tuple[list, dict]:
     path.write_text(script + "\nimport pickle\n"
                     f"with open({str(out)!r}, 'wb') as f:\n"
                     "    pickle.dump((outputs, {'OUTPUT_RUN': OUTPUT_RUN}), f)\n")
-    result = subprocess.run([sys.executable, str(path)], cwd=path.parent, env=harness.env(),
-                            capture_output=True, text=True, timeout=600)
+    result = harness.run_script(path, cwd=path.parent)
     assert result.returncode == 0, result.stderr
     with open(out, "rb") as f:
         return pickle.load(f)

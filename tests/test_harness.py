@@ -180,3 +180,25 @@ def test_failing_pipeline(add_repo: AddRepo, tmp_path) -> None:
     with Butler.from_config(str(add_repo.root), collections="out") as butler:
         final = butler.get("add_dataset3", instrument="INSTR", detector=0)
     np.testing.assert_array_equal(final, harness.input_array(0) + 9)
+
+
+@pytest.mark.parametrize("runner", [harness.run_cli, run_pipetask], ids=["pipetask-lite", "pipetask"])
+def test_a_warm_interpreter_runs_a_command_as_a_new_one(add_repo: AddRepo, tmp_path, monkeypatch, runner) -> None:
+    """`warm.run` (a fork of a server that has imported the stack) gives what a new interpreter gives."""
+    argv = ["run", "-b", add_repo.root, "-i", "test/in", "-o", "out", "-p", tmp_path / "missing.yaml"]
+    warm = runner(argv, cwd=tmp_path)
+    monkeypatch.setenv("PIPETASK_LITE_TESTS_COLD", "1")
+    cold = runner(argv, cwd=tmp_path)
+    assert warm.returncode == cold.returncode != 0
+    assert warm.stdout == cold.stdout
+    if runner is harness.run_cli:
+        assert warm.stderr == cold.stderr
+    else:
+        # pipetask's traceback: the warm one starts with the server's frames (warm.py, runpy).
+        assert "Traceback" in warm.stderr and warm.stderr.splitlines()[-1] == cold.stderr.splitlines()[-1]
+
+
+def test_a_warm_interpreter_times_out_as_subprocess_run(add_repo: AddRepo, tmp_path) -> None:
+    argv = ["run", "-b", add_repo.root, "-i", "test/in", "-o", "out", "-p", add_repo.pipeline]
+    with pytest.raises(subprocess.TimeoutExpired):
+        harness.run_cli(argv, cwd=tmp_path, timeout=0.01)

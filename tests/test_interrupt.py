@@ -6,20 +6,19 @@ from __future__ import annotations
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from harness import copy_repo, diff_snapshots, env, pipeline_with, run_cli, snapshot
+from harness import copy_repo, diff_snapshots, pipeline_with, run_cli, snapshot, start_cli
 
 pytestmark = [pytest.mark.sigkill]  # slow too (conftest.py)
 
 
 def start(argv, log):
     """Start pipetask-lite in the background with stderr going to ``log``."""
-    return subprocess.Popen([sys.executable, "-m", "pipetask_lite", *argv], stdout=subprocess.DEVNULL,
-                            stderr=log.open("w"), env=env())
+    with log.open("w") as stderr:
+        return start_cli(argv, stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 def wait_for(log, text, timeout=120.0):
@@ -85,7 +84,7 @@ def test_interrupt_while_building_the_graph_writes_nothing(tmp_path, add_repo):
     proc.send_signal(signal.SIGINT)
     code = proc.wait(timeout=60)
     text = log.read_text()
-    assert code == 130
+    assert code == 130, text
     assert "interrupted before anything was written to the repo" in text
     assert diff_snapshots(before, snapshot(add_repo.root)) == ""
 

@@ -31,7 +31,6 @@ import itertools
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -243,8 +242,7 @@ def fresh_gates(gated: Gated) -> Iterator[Gated]:
 def start(argv: Sequence[str], log: Path) -> subprocess.Popen:
     """Start ``pipetask-lite argv`` in the background with its stderr going to ``log``."""
     with log.open("w") as stderr:
-        return subprocess.Popen([sys.executable, "-m", "pipetask_lite", *argv], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=stderr, env=harness.env())
+        return harness.start_cli(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 def wait_until(condition, what: str, timeout: float = 180.0) -> None:

@@ -16,11 +16,10 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
-from harness import copy_repo, diff_snapshots, env, pipeline_with, run_cli, snapshot
+from harness import copy_repo, diff_snapshots, pipeline_with, run_cli, snapshot, start_cli
 
 pytestmark = [pytest.mark.sigkill]  # slow too (conftest.py)
 
@@ -57,8 +56,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, _template_add
     log = tmp_path / "log"
     argv = command(root, pipeline, processes)
     with log.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "pipetask_lite", *argv], stdout=subprocess.DEVNULL,
-                                stderr=stderr, env=env())
+        proc = start_cli(argv, stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + 120
         while count_files(root / RUN) < n_files and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)

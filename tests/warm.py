@@ -1,0 +1,379 @@
+"""Warm interpreters: run ``python -m pipetask_lite``, ``pipetask`` and scripts without importing the stack again.
+
+Most of the suite's time went into new interpreters importing the LSST stack:
+a small ``run`` takes ~2 s, of which ~1.5 s is ``import lsst.pipe.base``
+(``pipetask``: ~2.6 s, ~2 s of it Click and ctrl_mpexec).  `start` (a
+`subprocess.Popen`) and `run` (a `subprocess.run`) start, once per test
+process and program, a server that has imported what the program imports;
+each command is then a ``fork`` of that server which takes the command's
+standard streams, working directory, environment and ``argv``, and runs the
+program's ``__main__`` as the interpreter would.  It is a real process (its
+own pid, exit status, signals, atexit, threads joined at exit) whose parent is
+the server; `run` reads its output to the end as `subprocess.run` does (a
+grandchild that keeps the streams open is waited for).
+
+Where the fork could differ from a new interpreter the command runs in a new
+interpreter as before: a ``PYTHON*`` variable that differs from the server's
+(``PYTHONWARNINGS``, say, is read at start-up), any other program, a server
+that could not start, or ``PIPETASK_LITE_TESTS_COLD`` set.  What stays: the
+modules the server imported are imported (the ``packages`` dataset lists
+them, as the command does once it has imported them), a traceback starts with
+the server's frames, and the hash seed is the server's.  Tests about start-up
+itself (what ``--help`` imports, warnings at import) start their own
+interpreter with `subprocess`.
+
+Run as a script, this module is the server: ``python warm.py KIND SOCKET PARENT_PID``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["WarmProcess", "run", "start"]
+
+import atexit
+import contextlib
+import io
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+# What each program imports before it parses its arguments (the rest it
+# imports itself, as in a new interpreter).
+_IMPORTS = {
+    "lite": ("lsst.daf.butler", "lsst.pipe.base", "lsst.ctrl.mpexec", "pipetask_lite._main"),
+    "pipetask": ("lsst.ctrl.mpexec.cli.pipetask",),
+}
+_STATUS = struct.Struct("=ii")  # (pid, _STARTED) once forked, then (pid, return code)
+_STARTED = -(2**31)  # the status field of the message that gives the pid (no return code is this)
+_START_TIMEOUT = 120.0
+
+
+# ---------------------------------------------------------------------------
+# The client: what harness._run calls.
+# ---------------------------------------------------------------------------
+
+
+def _program(cmd: Sequence[str]) -> str | None:
+    """The server kind that can run ``cmd``, or `None`."""
+    if len(cmd) >= 3 and cmd[0] == sys.executable and cmd[1:3] == ["-m", "pipetask_lite"]:
+        return "lite"
+    if len(cmd) >= 2 and cmd[0] == sys.executable and cmd[1].endswith(".py") and os.path.isfile(cmd[1]):
+        return "lite"  # a script --explain printed: it imports the stack as the command does
+    if cmd and Path(cmd[0]).name == "pipetask" and Path(cmd[0]).parent == Path(sys.executable).parent:
+        return "pipetask"
+    return None
+
+
+class _Server:
+    """One server process of this test process."""
+
+    def __init__(self, kind: str, environ: Mapping[str, str]) -> None:
+        self.directory = tempfile.mkdtemp(prefix=f"warm-{kind}-")
+        self.address = os.path.join(self.directory, "socket")
+        self.environ = dict(environ)
+        self.log = open(os.path.join(self.directory, "log"), "w+b")  # noqa: SIM115 - kept for the server's life
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, kind, self.address, str(os.getpid())], env=self.environ,
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self.ready = False
+
+    def connect(self) -> socket.socket | None:
+        """A connection to the server, waiting for it to start; `None` if it did not."""
+        deadline = time.monotonic() + (0 if self.ready else _START_TIMEOUT)
+        while True:
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                conn.connect(self.address)
+            except OSError:
+                conn.close()
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    return None
+                time.sleep(0.05)
+            else:
+                self.ready = True
+                return conn
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.log.close()
+        for name in ("socket", "log"):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.directory, name))
+        with contextlib.suppress(OSError):
+            os.rmdir(self.directory)
+
+
+_servers: dict[str, _Server | None] = {}
+_servers_lock = threading.Lock()
+
+
+@atexit.register
+def _stop_servers() -> None:
+    for server in _servers.values():
+        if server is not None:
+            server.stop()
+
+
+def _server(kind: str, environ: Mapping[str, str]) -> _Server | None:
+    """This process's server of ``kind``, started the first time; `None` where the command needs its own."""
+    with _servers_lock:  # tests start commands from threads too
+        if kind not in _servers:
+            _servers[kind] = _Server(kind, environ)
+        server = _servers[kind]
+    if server is None:
+        return None
+    started = {k: v for k, v in server.environ.items() if k.startswith("PYTHON")}
+    if {k: v for k, v in environ.items() if k.startswith("PYTHON")} != started:
+        return None
+    return server
+
+
+def _fd(stream: int | IO[Any] | None, default: int) -> tuple[int, bool]:
+    """The file descriptor a child gets for ``stream`` (as `subprocess` reads it), and whether to close it here."""
+    if stream == subprocess.DEVNULL:
+        return os.open(os.devnull, os.O_RDWR), True
+    if stream is None:
+        return default, False
+    return (stream if isinstance(stream, int) else stream.fileno()), False
+
+
+class WarmProcess:
+    """A command forked from a warm interpreter, with `subprocess.Popen`'s ``pid``, ``poll``, ``wait`` and ``send_signal``."""
+
+    def __init__(self, conn: socket.socket, args: list[str]) -> None:
+        self.args = args
+        self._conn = conn
+        # The server answers with the pid as soon as it has forked.
+        self.pid = self._receive(None)
+        self.returncode: int | None = None
+
+    def _receive(self, timeout: float | None) -> int | None:
+        if not select.select([self._conn], [], [], timeout)[0]:
+            return None
+        message = self._conn.recv(_STATUS.size)
+        if not message:
+            raise RuntimeError(f"the warm interpreter ended before {self.args!r} did")
+        pid, status = _STATUS.unpack(message)
+        return pid if status == _STARTED else status
+
+    def _wait(self, timeout: float | None) -> int | None:
+        if self.returncode is None:
+            self.returncode = self._receive(timeout)
+            if self.returncode is not None:
+                self._conn.close()
+        return self.returncode
+
+    def poll(self) -> int | None:
+        """The return code (negative for a signal), or `None` while the command runs."""
+        return self._wait(0)
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the command to end; `subprocess.TimeoutExpired` after ``timeout`` seconds."""
+        if self._wait(timeout) is None:
+            raise subprocess.TimeoutExpired(self.args, timeout)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        """Send ``sig`` to the command, unless it has ended."""
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def start(
+    cmd: list[str], *, cwd: str | None = None, env: Mapping[str, str], stdin: int | IO[Any] | None = None,
+    stdout: int | IO[Any] | None = None, stderr: int | IO[Any] | None = None,
+) -> WarmProcess | subprocess.Popen:
+    """`subprocess.Popen` of ``cmd``, forked from a warm interpreter where it can be.
+
+    ``[sys.executable, "-m", "pipetask_lite", ...]``, ``[sys.executable,
+    "script.py", ...]`` and ``[PIPETASK, ...]`` start warm; anything else,
+    or anything while ``PIPETASK_LITE_TESTS_COLD`` is set, in a new
+    interpreter.  ``env`` is the whole environment; ``stdin``, ``stdout``
+    and ``stderr`` are as for `subprocess.Popen` (no ``PIPE``).
+    """
+    kind = _program(cmd)
+    server = None if kind is None or os.environ.get("PIPETASK_LITE_TESTS_COLD") else _server(kind, env)
+    conn = None if server is None else server.connect()
+    if conn is None:
+        if kind is not None and server is not None:
+            _servers[kind] = None  # it did not start: every command of this kind gets its own interpreter
+            server.stop()
+        return subprocess.Popen(cmd, cwd=cwd, env=dict(env), stdin=stdin, stdout=stdout, stderr=stderr)
+    fds = [_fd(stdin, 0), _fd(stdout, 1), _fd(stderr, 2)]
+    request = json.dumps({"argv": cmd, "cwd": os.path.abspath(cwd or os.getcwd()), "env": dict(env)}).encode()
+    try:
+        socket.send_fds(conn, [request], [fd for fd, _ in fds])
+    finally:
+        for fd, close in fds:
+            if close:
+                os.close(fd)
+    return WarmProcess(conn, cmd)
+
+
+def run(
+    cmd: list[str], *, cwd: str | None, env: Mapping[str, str], stdin: int | IO[Any] | None, timeout: float,
+) -> subprocess.CompletedProcess[str]:
+    """`subprocess.run` of ``cmd`` with text output captured, in a warm interpreter where it can be (`start`).
+
+    Parameters
+    ----------
+    cmd : `list` [`str`]
+        The command, as for `start`.
+    cwd : `str` or `None`
+        Working directory (`None`: this process's).
+    env : `~collections.abc.Mapping`
+        The whole environment.
+    stdin : `int`, file object or `None`
+        As for `subprocess.run`.
+    timeout : `float`
+        Seconds before the command is killed and `subprocess.TimeoutExpired` raised.
+
+    Returns
+    -------
+    result : `subprocess.CompletedProcess`
+        ``args``, ``returncode`` (negative for a signal), text ``stdout`` and ``stderr``.
+    """
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        proc = start(cmd, cwd=cwd, env=env, stdin=stdin, stdout=out_w, stderr=err_w)
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    # Read to the end of both streams, as subprocess.run does: a grandchild
+    # that keeps them open (the -j 1 watcher) is waited for.
+    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+    open_fds = {out_r, err_r}
+    deadline = time.monotonic() + timeout
+    try:
+        while open_fds:
+            left = deadline - time.monotonic()
+            ready = select.select(list(open_fds), [], [], left)[0] if left > 0 else []
+            if not ready:
+                proc.kill()
+                proc.wait()
+                raise subprocess.TimeoutExpired(cmd, timeout, b"".join(chunks[out_r]), b"".join(chunks[err_r]))
+            for fd in ready:
+                data = os.read(fd, 65536)
+                if data:
+                    chunks[fd].append(data)
+                else:
+                    open_fds.discard(fd)
+        try:
+            returncode = proc.wait(max(deadline - time.monotonic(), 0.001))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+    finally:
+        os.close(out_r)
+        os.close(err_r)
+    return subprocess.CompletedProcess(cmd, returncode, _text(b"".join(chunks[out_r])), _text(b"".join(chunks[err_r])))
+
+
+def _text(data: bytes) -> str:
+    """``data`` as `subprocess.run` with ``text=True`` decodes it (locale encoding, universal newlines)."""
+    return io.TextIOWrapper(io.BytesIO(data)).read()
+
+
+# ---------------------------------------------------------------------------
+# The server.
+# ---------------------------------------------------------------------------
+
+
+def _serve(kind: str, address: str, parent: int) -> None:
+    """Import what ``kind`` imports, then fork a command for each request until ``parent`` ends."""
+    import importlib
+
+    for name in _IMPORTS[kind]:
+        importlib.import_module(name)
+    if threading.active_count() != 1:
+        # fork() copies only the calling thread: the client falls back to new interpreters.
+        sys.exit(f"warm {kind}: the imports started threads")
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(address + ".new")
+    listener.listen(64)
+    os.rename(address + ".new", address)  # connectable only when listening
+    waiting: dict[int, socket.socket] = {}
+    while os.getppid() == parent:
+        try:
+            ready = select.select([listener, wake_r], [], [], 1.0)[0]
+        except InterruptedError:
+            ready = []
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+        while waiting:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            conn = waiting.pop(pid)
+            with contextlib.suppress(OSError):
+                conn.send(_STATUS.pack(pid, os.waitstatus_to_exitcode(status)))
+            conn.close()
+        if listener in ready:
+            conn, _ = listener.accept()
+            message, fds, _, _ = socket.recv_fds(conn, 1 << 22, 3)
+            pid = os.fork()
+            if pid == 0:
+                for fd in (wake_r, wake_w):
+                    os.close(fd)
+                listener.close()
+                conn.close()
+                _become(json.loads(message), fds)  # does not return
+            for fd in fds:
+                os.close(fd)
+            conn.send(_STATUS.pack(pid, _STARTED))
+            waiting[pid] = conn
+
+
+def _become(request: dict, fds: list[int]) -> None:
+    """Be the command of ``request``, as a new interpreter would run it: on return or raise, the process ends."""
+    import runpy
+
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    for fd in set(fds):
+        if fd > 2:
+            os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    argv = request["argv"]
+    if argv[1:3] == ["-m", "pipetask_lite"]:
+        # ``python -m``: sys.path[0] is the working directory; runpy sets argv[0].
+        sys.path[0] = os.getcwd()
+        sys.argv = ["-m", *argv[3:]]
+        runpy.run_module("pipetask_lite", run_name="__main__", alter_sys=True)
+    else:
+        # ``python script.py`` or a console script: sys.path[0] is the script's directory.
+        script_argv = argv[1:] if argv[0] == sys.executable else argv
+        sys.path[0] = os.path.dirname(os.path.abspath(script_argv[0]))
+        sys.argv = list(script_argv)
+        runpy.run_path(script_argv[0], run_name="__main__")
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1], sys.argv[2], int(sys.argv[3]))
