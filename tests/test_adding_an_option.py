@@ -9,7 +9,7 @@ one step of it and its message says which file and what to add:
    (`GraphOptions` / `RunOptions`: whether the plain SimplePipelineExecutor
    recipe can express it, and its LSST call for the docs table), and the
    keyword passed into that object;
-3. the explainer (``_explain.py``): what it does to the script, in a comment naming it;
+3. the explainer (``_explain/full.py``): what it does to the script, in a comment naming it;
 4. ``make docs``, which writes docs/options.md from the fields' LSST calls.
 """
 
