@@ -337,8 +337,9 @@ def _serve(kind: str, address: str, parent: int) -> None:
             if pid == 0:
                 for fd in (wake_r, wake_w):
                     os.close(fd)
-                listener.close()
-                conn.close()
+                # The command holds only its own streams, as a new interpreter would.
+                for other in (listener, conn, *waiting.values()):
+                    other.close()
                 _become(json.loads(message), fds)  # does not return
             for fd in fds:
                 os.close(fd)
