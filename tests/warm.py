@@ -7,9 +7,13 @@ a small ``run`` takes ~2 s, of which ~1.5 s is ``import lsst.pipe.base``
 process and program, a server that has imported what the program imports;
 each command is then a ``fork`` of that server which takes the command's
 standard streams, working directory, environment and ``argv``, and runs the
-program's ``__main__`` as the interpreter would.  It is a real process (its
-own pid, exit status, signals, atexit, threads joined at exit) whose parent is
-the server; `run` reads its output to the end as `subprocess.run` does (a
+program's ``__main__`` as the interpreter would.  The server hides what it
+holds from the garbage collector (``gc.freeze``), so that a fork's collections
+do not copy it page by page, and computes once the installed distributions
+that each ``run`` lists in its ``packages`` dataset (`_compute_once`): a
+9-quantum ``run`` takes ~0.9 s so, ~1.6 s without either, ~2.5 s cold.  A
+command is a real process (its own pid, exit status, signals, atexit, threads
+joined at exit) whose parent is the server; `run` reads its output to the end as `subprocess.run` does (a
 grandchild that keeps the streams open is waited for).
 
 Where the fork could differ from a new interpreter the command runs in a new
@@ -299,10 +303,16 @@ def _text(data: bytes) -> str:
 
 def _serve(kind: str, address: str, parent: int) -> None:
     """Import what ``kind`` imports, then fork a command for each request until ``parent`` ends."""
+    import gc
     import importlib
 
     for name in _IMPORTS[kind]:
         importlib.import_module(name)
+    _compute_once()
+    # Out of the collector's sight, what the server holds stays shared with
+    # each fork: traversing it (the command's collections, and the
+    # collections at its exit) would copy every page of it (~0.4 s a command).
+    gc.freeze()
     if threading.active_count() != 1:
         # fork() copies only the calling thread: the client falls back to new interpreters.
         sys.exit(f"warm {kind}: the imports started threads")
@@ -345,6 +355,23 @@ def _serve(kind: str, address: str, parent: int) -> None:
                 os.close(fd)
             conn.send(_STATUS.pack(pid, _STARTED))
             waiting[pid] = conn
+
+
+def _compute_once() -> None:
+    """Compute here what every command would compute again from files that the suite never changes.
+
+    Each ``run`` writes a ``packages`` dataset, for which lsst.utils maps each
+    top-level module name to its distributions by reading every installed
+    distribution's file list (``importlib.metadata.packages_distributions``):
+    ~0.3 s of a 9-quantum run's ~1.1 s, the same answer every time.  The forks
+    inherit the answer; the dataset they write is the same.
+    """
+    import functools
+
+    import lsst.utils.packages
+
+    lsst.utils.packages.packages_distributions = functools.cache(lsst.utils.packages.packages_distributions)
+    lsst.utils.packages.packages_distributions()
 
 
 def _become(request: dict, fds: list[int]) -> None:
