@@ -131,20 +131,26 @@ def _xdist_group(item: pytest.Item) -> str | None:
     return None
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the xdist_group marks
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # Marked as each test is collected, before any pytest_collection_modifyitems
+    # runs: pytest-xdist reads the xdist_group marks in its own.  (It writes
+    # the group into the test's id in a way pytest 9.2 ignores: constraints
+    # pin pytest 9.1, else groups spread and their module fixtures run twice.)
+    if any(item.get_closest_marker(group) for group in SLOW_GROUPS) and not item.get_closest_marker("slow"):
+        item.add_marker(pytest.mark.slow)
+    group = _xdist_group(item)
+    if group is not None and not item.get_closest_marker("xdist_group"):
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    groups: dict[str, str] = {}
-    for item in items:
-        if any(item.get_closest_marker(group) for group in SLOW_GROUPS) and not item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.slow)
-        group = _xdist_group(item)
-        if group is not None and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(group))
-            groups[item.nodeid] = group
-    if config.getoption("dist", "no") == "loadgroup":
+    # On a pytest-xdist worker, where the order is decided, --dist reads "no"
+    # and xdist sets "loadgroup" instead.
+    if getattr(config.option, "loadgroup", False) or config.getoption("dist", "no") == "loadgroup":
         # xdist hands out work in collection order, a group as one unit: the
         # biggest groups first, else one worker would end the run alone with
         # a big group while the other idles.  (A stable sort: the order of
         # the tests within a group, and of the rest, is kept.)
+        groups = {id(item): mark.args[0] for item in items if (mark := item.get_closest_marker("xdist_group"))}
         sizes = collections.Counter(groups.values())
-        items.sort(key=lambda item: -sizes[groups[item.nodeid]] if item.nodeid in groups else 0)
+        items.sort(key=lambda item: -sizes[groups[id(item)]] if id(item) in groups else 0)

@@ -37,15 +37,23 @@ def resume(log) -> subprocess.CompletedProcess:
     return run_cli(words[1:])
 
 
-@pytest.fixture
-def sleepy(tmp_path, add_repo):
-    """A repo, a pipeline whose quanta take a while, and the snapshot of an uninterrupted run."""
-    pipeline = pipeline_with(tmp_path / "p.yaml", "failing_tasks.SleepTask", {"seconds": 1.0})
-    reference = copy_repo(add_repo.root, tmp_path / "reference")
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, _template_add_repo):
+    """A pipeline whose quanta take a while, and the snapshot of its uninterrupted run (once: ~5 s)."""
+    base = tmp_path_factory.mktemp("interrupt")
+    pipeline = pipeline_with(base / "p.yaml", "failing_tasks.SleepTask", {"seconds": 1.0})
+    reference = copy_repo(_template_add_repo.root, base / "reference")
     done = run_cli(["run", "-b", str(reference), "-i", "test/in", "-o", "out", "-p", str(pipeline),
                     "--register-dataset-types"])
     assert done.returncode == 0, done.stderr
-    return add_repo, pipeline, snapshot(reference)
+    return pipeline, snapshot(reference)
+
+
+@pytest.fixture
+def sleepy(add_repo, uninterrupted):
+    """A repo, a pipeline whose quanta take a while, and the snapshot of an uninterrupted run."""
+    pipeline, reference = uninterrupted
+    return add_repo, pipeline, reference
 
 
 @pytest.mark.parametrize(

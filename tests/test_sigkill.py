@@ -43,6 +43,22 @@ def command(root, pipeline, processes: str) -> list[str]:
             "--register-dataset-types", "-j", processes]
 
 
+def watcher_lines(log, patience: float = 0.5) -> list[str]:
+    """The ``to resume:`` lines in ``log``, waiting up to ``patience`` s for one.
+
+    At ``-j 1`` (only) a watcher outlives the command once quanta run, and prints
+    the resume command as the pipe from the killed command closes; killed
+    before the first quantum, the command leaves no one to print it.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        lines = log.read_text().splitlines(keepends=True)
+        printed = [line.rstrip("\n") for line in lines if line.startswith("to resume: ") and line.endswith("\n")]
+        if printed or time.monotonic() > deadline:
+            return printed
+        time.sleep(0.01)
+
+
 def count_files(directory) -> int:
     return sum(len(files) for _, _, files in os.walk(directory))
 
@@ -62,9 +78,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path, _template_add
             time.sleep(0.002)
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=60) == -signal.SIGKILL, log.read_text()
-    # At -j 1 a watcher outlives the command once quanta run, and prints the resume command.
-    time.sleep(0.5)
-    printed = [line for line in log.read_text().splitlines() if line.startswith("to resume: ")]
+    printed = watcher_lines(log) if processes == "1" else []  # -j N starts no watcher
     if printed:
         words = shlex.split(printed[0].removeprefix("to resume: "))
         assert words[0] == "pipetask-lite"
