@@ -13,8 +13,9 @@ do not copy it page by page, and computes once the installed distributions
 that each ``run`` lists in its ``packages`` dataset (`_compute_once`): a
 9-quantum ``run`` takes ~0.9 s so, ~1.6 s without either, ~2.5 s cold.  A
 command is a real process (its own pid, exit status, signals, atexit, threads
-joined at exit) whose parent is the server; `run` reads its output to the end as `subprocess.run` does (a
-grandchild that keeps the streams open is waited for).
+joined at exit) whose parent is the server; `run` reads its output to the end
+as `subprocess.run` does (a grandchild that keeps the streams open is waited
+for).
 
 Where the fork could differ from a new interpreter the command runs in a new
 interpreter as before: a ``PYTHON*`` variable that differs from the server's
