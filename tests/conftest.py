@@ -39,7 +39,7 @@ def _stack_out_of_the_collectors_sight() -> None:
 
     Each collection of the oldest generation traverses every object the
     process holds, the imported stack's included; tests that run commands
-    in-process (the fuzzers, the API tests) spent ~20 % of their time so.
+    in-process (the fuzzers, the API tests) spent ~17 % of their time so.
     What is alive now (modules, the collected tests) lives to the end anyway.
     """
     import lsst.daf.butler  # noqa: F401
