@@ -201,9 +201,11 @@ def write_submit_yaml(
         "site": {"local": {"class": "lsst.ctrl.bps.parsl.sites.Local", "cores": 2}},
         "submitPath": str(submit_root / "{outputRun}"),
         # The final job runs `butler aggregate-graph -j {requestCpus}`; the
-        # default 16 starts 16 processes that each import the stack, ~45 s on
-        # CI's 2 cores against ~6 s with 2.  Nothing else changes.
-        "finalJob": {"requestCpus": 2},
+        # default 16 spawns scanner, writer and ingester processes that each
+        # import the stack (~45 s on CI's 2 cores; ~6 s and ~8 s of CPU with
+        # 2).  At 1 pipe_base runs them as threads of the one process, its
+        # documented way for a small graph.  Nothing else changes.
+        "finalJob": {"requestCpus": 1},
     }
     if qgraph_file is not None:
         config["qgraphFile"] = str(qgraph_file)

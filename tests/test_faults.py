@@ -8,12 +8,11 @@ import shlex
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
-from harness import copy_repo, diff_snapshots, env, pipeline_with, run_cli, run_pipetask, snapshot
+from harness import copy_repo, diff_snapshots, pipeline_with, run_cli, run_pipetask, snapshot, start_cli
 
 
 def argv(repo, pipeline, *extra):
@@ -76,16 +75,19 @@ def test_two_runs_at_once_give_what_one_after_the_other_gives(tmp_path, twin_rep
     a, b = twin_repos
 
     def command(repo, output):
-        return [sys.executable, "-m", "pipetask_lite", "run", "-b", str(repo.root), "-i", "test/in",
-                "-o", output, "--output-run", f"{output}/run", "-p", str(repo.pipeline), "--register-dataset-types"]
+        return ["run", "-b", str(repo.root), "-i", "test/in", "-o", output, "--output-run", f"{output}/run",
+                "-p", str(repo.pipeline), "--register-dataset-types"]
 
-    together = [subprocess.Popen(command(a, name), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                 env=env()) for name in ("first", "second")]
-    for proc in together:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
+    logs = {name: tmp_path / f"{name}.log" for name in ("first", "second")}
+    together = {}
+    for name, log in logs.items():
+        with log.open("w") as stderr:
+            together[name] = start_cli(command(a, name), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=stderr)
+    for name, proc in together.items():
+        assert proc.wait(timeout=300) == 0, logs[name].read_text()
     for name in ("first", "second"):
-        proc = subprocess.run(command(b, name), capture_output=True, text=True, env=env())
+        proc = run_cli(command(b, name))
         assert proc.returncode == 0, proc.stderr
     assert diff_snapshots(snapshot(a.root), snapshot(b.root), names=("together", "in turn")) == ""
 
