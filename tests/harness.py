@@ -782,6 +782,18 @@ def start_cli(
                       stdout=stdout, stderr=stderr)
 
 
+def warm_pipetask_lite(bindir: Path, environ: Mapping[str, str]) -> bool:
+    """Put in ``bindir`` a ``pipetask-lite`` that runs the real one as a fork of the warm interpreter.
+
+    For commands that another program finds on PATH and starts (BPS's jobs):
+    with ``bindir`` first on their PATH, each saves the ~2 s of a new
+    interpreter importing the stack (`warm.write_forwarder`).  Returns
+    `False`, writing nothing, where the commands get their own interpreter.
+    """
+    script = Path(sys.executable).parent / "pipetask-lite"
+    return warm.write_forwarder(bindir / "pipetask-lite", script, environ)
+
+
 def run_script(path: Path | str, *, cwd: Path | str | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run ``python path`` (a script ``--explain`` printed) and capture its output, standard input empty."""
     return _run([sys.executable, str(path)], cwd=cwd, env=None, timeout=timeout, stdin=subprocess.DEVNULL)

@@ -218,7 +218,9 @@ def bps_submit(submit_yaml: Path, cwd: Path, poison_bin: Path) -> subprocess.Com
 
     The jobs (Parsl workers on this machine) inherit this environment:
     ``pipetask-lite`` and ``butler`` from this venv, ``tests/`` on PYTHONPATH
-    for ``failing_tasks``.  ``DAF_BUTLER_DIR`` is what an EUPS setup would
+    for ``failing_tasks``.  Each ``pipetask-lite`` job runs the venv's console
+    script as a fork of the test process's warm interpreter
+    (`harness.warm_pipetask_lite`: 11 jobs a submit, ~2 s of imports each).  ``DAF_BUTLER_DIR`` is what an EUPS setup would
     define; ctrl_bps's final job runs ``${DAF_BUTLER_DIR}/bin/butler``, which
     in a pip install is the venv's ``bin/butler``.  Parsl writes its own logs
     under ``cwd/runinfo``.
@@ -231,6 +233,7 @@ def bps_submit(submit_yaml: Path, cwd: Path, poison_bin: Path) -> subprocess.Com
         }
     )
     environ.pop("BPS_WMS_SERVICE_CLASS", None)
+    harness.warm_pipetask_lite(poison_bin, environ)
     proc = subprocess.Popen(
         [str(BIN / "bps"), "submit", str(submit_yaml)],
         cwd=cwd,

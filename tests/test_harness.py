@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import harness
 import numpy as np
@@ -202,3 +203,18 @@ def test_a_warm_interpreter_times_out_as_subprocess_run(add_repo: AddRepo, tmp_p
     argv = ["run", "-b", add_repo.root, "-i", "test/in", "-o", "out", "-p", add_repo.pipeline]
     with pytest.raises(subprocess.TimeoutExpired):
         harness.run_cli(argv, cwd=tmp_path, timeout=0.01)
+
+
+def test_a_warm_stand_in_runs_the_console_script_as_it_runs(add_repo: AddRepo, tmp_path) -> None:
+    """`harness.warm_pipetask_lite` (BPS's jobs find it on PATH) exits and prints as ``pipetask-lite`` does."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    environ = harness.env()
+    assert harness.warm_pipetask_lite(bindir, environ)
+    argv = ["run", "-b", str(add_repo.root), "-i", "test/in", "-o", "out", "-p", str(tmp_path / "missing.yaml")]
+    real = str(Path(sys.executable).parent / "pipetask-lite")
+    results = [subprocess.run([program, *argv], cwd=tmp_path, env=environ, capture_output=True, text=True,
+                              timeout=120, check=False) for program in (str(bindir / "pipetask-lite"), real)]
+    stand_in, cold = results
+    assert stand_in.returncode == cold.returncode != 0, cold.stderr
+    assert (stand_in.stdout, stand_in.stderr) == (cold.stdout, cold.stderr)

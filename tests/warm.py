@@ -32,7 +32,7 @@ Run as a script, this module is the server: ``python warm.py KIND SOCKET PARENT_
 
 from __future__ import annotations
 
-__all__ = ["WarmProcess", "run", "start"]
+__all__ = ["WarmProcess", "forward", "run", "start", "write_forwarder"]
 
 import atexit
 import contextlib
@@ -297,6 +297,68 @@ def _text(data: bytes) -> str:
     return io.TextIOWrapper(io.BytesIO(data)).read()
 
 
+def write_forwarder(path: Path, script: Path, environ: Mapping[str, str]) -> bool:
+    """Write at ``path`` a stand-in for the console script ``script`` that runs it warm, for other programs to start.
+
+    BPS's jobs start ``pipetask-lite`` themselves (Parsl runs each job's
+    command line in bash), so `start` cannot fork them.  The stand-in, put
+    before ``script`` on the jobs' PATH, is a small interpreter that imports
+    only this module; its `forward` sends the command line, streams, working
+    directory and environment to this test process's server, which forks
+    ``script`` (the real console script, run as the interpreter would run
+    it).  A job whose ``PYTHON*`` variables differ from ``environ``'s runs
+    ``script`` itself.  Returns `False`, and writes nothing, where commands
+    with ``environ`` get their own interpreter (`start`).
+    """
+    server = None if os.environ.get("PIPETASK_LITE_TESTS_COLD") else _server("lite", environ)
+    conn = None if server is None else server.connect()  # waits until it listens
+    if conn is None:
+        if server is not None:
+            _servers["lite"] = None
+            server.stop()
+        return False
+    conn.close()
+    python_vars = {k: v for k, v in environ.items() if k.startswith("PYTHON")}
+    path.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\n"
+        f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
+        "import warm\n"
+        f"warm.forward({server.address!r}, {str(script)!r}, {python_vars!r})\n"
+    )
+    path.chmod(0o755)
+    return True
+
+
+def forward(address: str, script: str, python_vars: Mapping[str, str]) -> None:
+    """Be ``script`` with this process's arguments, run as a fork of the server at ``address``; does not return.
+
+    The process exits as the fork does (killed by the same signal, if it
+    was) and passes SIGINT, SIGTERM and SIGHUP on to it.  Where the fork
+    could differ from a new interpreter (``PYTHON*`` variables other than
+    ``python_vars``) or the server is gone, this process becomes ``script``.
+    """
+    argv = [script, *sys.argv[1:]]
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        if {k: v for k, v in os.environ.items() if k.startswith("PYTHON")} != dict(python_vars):
+            raise ConnectionRefusedError
+        conn.connect(address)
+    except OSError:
+        conn.close()
+        os.execv(script, argv)
+    request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
+    socket.send_fds(conn, [request], [0, 1, 2])
+    proc = WarmProcess(conn, argv)
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, lambda received, _frame: proc.send_signal(received))
+    code = proc.wait()
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    sys.exit(code)
+
+
 # ---------------------------------------------------------------------------
 # The server.
 # ---------------------------------------------------------------------------
@@ -344,6 +406,9 @@ def _serve(kind: str, address: str, parent: int) -> None:
         if listener in ready:
             conn, _ = listener.accept()
             message, fds, _, _ = socket.recv_fds(conn, 1 << 22, 3)
+            if not message:  # a client that only waited for the server to listen (write_forwarder)
+                conn.close()
+                continue
             pid = os.fork()
             if pid == 0:
                 for fd in (wake_r, wake_w):
