@@ -63,7 +63,7 @@ DEFAULT_EXECUTABLES = ("${CTRL_MPEXEC_DIR}/bin/pipetask", "pipetask")
 ``pipetask``, 30.2026.300 (Python 3.11 line) ``${CTRL_MPEXEC_DIR}/bin/pipetask``."""
 QUERY = "instrument='INSTR'"
 OUTPUT = "out/bps"
-# One `bps submit` here takes about 45 s (qgraph, 9 one-quantum jobs on 2
+# One `bps submit` here takes about 20 s (qgraph, 9 one-quantum jobs on 2
 # Parsl workers, aggregate-graph); the limit only stops a hung workflow.
 SUBMIT_TIMEOUT = 240
 
