@@ -220,10 +220,10 @@ def bps_submit(submit_yaml: Path, cwd: Path, poison_bin: Path) -> subprocess.Com
     ``pipetask-lite`` and ``butler`` from this venv, ``tests/`` on PYTHONPATH
     for ``failing_tasks``.  Each ``pipetask-lite`` job runs the venv's console
     script as a fork of the test process's warm interpreter
-    (`harness.warm_pipetask_lite`: 11 jobs a submit, ~2 s of imports each).  ``DAF_BUTLER_DIR`` is what an EUPS setup would
-    define; ctrl_bps's final job runs ``${DAF_BUTLER_DIR}/bin/butler``, which
-    in a pip install is the venv's ``bin/butler``.  Parsl writes its own logs
-    under ``cwd/runinfo``.
+    (`harness.warm_pipetask_lite`: 11 jobs a submit, ~2 s of imports each).
+    ``DAF_BUTLER_DIR`` is what an EUPS setup would define; ctrl_bps's final
+    job runs ``${DAF_BUTLER_DIR}/bin/butler``, which in a pip install is the
+    venv's ``bin/butler``.  Parsl writes its own logs under ``cwd/runinfo``.
     """
     environ = harness.env(
         {

@@ -27,6 +27,9 @@ the server's frames, and the hash seed is the server's.  Tests about start-up
 itself (what ``--help`` imports, warnings at import) start their own
 interpreter with `subprocess`.
 
+A program that starts ``pipetask-lite`` itself from PATH (BPS's jobs) reaches
+the server through a stand-in that `write_forwarder` writes.
+
 Run as a script, this module is the server: ``python warm.py KIND SOCKET PARENT_PID``.
 """
 
@@ -334,17 +337,20 @@ def forward(address: str, script: str, python_vars: Mapping[str, str]) -> None:
     """Be ``script`` with this process's arguments, run as a fork of the server at ``address``; does not return.
 
     The process exits as the fork does (killed by the same signal, if it
-    was) and passes SIGINT, SIGTERM and SIGHUP on to it.  Where the fork
-    could differ from a new interpreter (``PYTHON*`` variables other than
-    ``python_vars``) or the server is gone, this process becomes ``script``.
+    was) and passes SIGINT, SIGTERM and SIGHUP on to it (a SIGKILL, which it
+    cannot pass on, leaves the fork running).  Where the fork could differ
+    from a new interpreter (``PYTHON*`` variables other than ``python_vars``)
+    or the server is gone, this process becomes ``script``.
     """
     argv = [script, *sys.argv[1:]]
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    try:
-        if {k: v for k, v in os.environ.items() if k.startswith("PYTHON")} != dict(python_vars):
-            raise ConnectionRefusedError
-        conn.connect(address)
-    except OSError:
+    can_fork = {k: v for k, v in os.environ.items() if k.startswith("PYTHON")} == dict(python_vars)
+    if can_fork:
+        try:
+            conn.connect(address)
+        except OSError:
+            can_fork = False
+    if not can_fork:
         conn.close()
         os.execv(script, argv)
     request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
