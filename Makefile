@@ -47,8 +47,8 @@ demo: install
 # Three on the machines' two cores: much of the suite waits (on Parsl's 5 s
 # ticks under BPS, on commands it signals or polls), and a third process fills
 # those waits.  On a fresh clone the suite took 9:26 (3.11) and ~11 min (3.12)
-# with two, 8:06-8:42 and 8:30-10:12 with three (the machine's speed varies by
-# ~10 %).  `make test TEST_WORKERS=0` runs it in one.
+# with two, 7:39-8:42 and 8:42-9:48 with three (and BPS's jobs warm, tests/warm.py;
+# the machine's speed varies by ~10 %).  `make test TEST_WORKERS=0` runs it in one.
 TEST_WORKERS ?= 3
 PYTEST_ARGS ?=
 test: install postgres
