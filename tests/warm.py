@@ -142,10 +142,26 @@ def _server(kind: str, environ: Mapping[str, str]) -> _Server | None:
         server = _servers[kind]
     if server is None:
         return None
-    started = {k: v for k, v in server.environ.items() if k.startswith("PYTHON")}
-    if {k: v for k, v in environ.items() if k.startswith("PYTHON")} != started:
+    if _python_vars(environ) != _python_vars(server.environ):
         return None
     return server
+
+
+def _python_vars(environ: Mapping[str, str]) -> dict[str, str]:
+    """The ``PYTHON*`` variables of ``environ``: read at start-up, so a fork cannot take other values."""
+    return {k: v for k, v in environ.items() if k.startswith("PYTHON")}
+
+
+def _connect(kind: str, environ: Mapping[str, str]) -> tuple[_Server, socket.socket] | None:
+    """This process's server of ``kind`` and a connection to it; `None` where commands with ``environ`` need their own interpreter."""
+    server = None if os.environ.get("PIPETASK_LITE_TESTS_COLD") else _server(kind, environ)
+    conn = None if server is None else server.connect()
+    if conn is None:
+        if server is not None:
+            _servers[kind] = None  # it did not start: every command of this kind gets its own interpreter
+            server.stop()
+        return None
+    return server, conn
 
 
 def _fd(stream: int | IO[Any] | None, default: int) -> tuple[int, bool]:
@@ -216,13 +232,10 @@ def start(
     and ``stderr`` are as for `subprocess.Popen` (no ``PIPE``).
     """
     kind = _program(cmd)
-    server = None if kind is None or os.environ.get("PIPETASK_LITE_TESTS_COLD") else _server(kind, env)
-    conn = None if server is None else server.connect()
-    if conn is None:
-        if kind is not None and server is not None:
-            _servers[kind] = None  # it did not start: every command of this kind gets its own interpreter
-            server.stop()
+    connected = None if kind is None else _connect(kind, env)
+    if connected is None:
         return subprocess.Popen(cmd, cwd=cwd, env=dict(env), stdin=stdin, stdout=stdout, stderr=stderr)
+    _, conn = connected
     fds = [_fd(stdin, 0), _fd(stdout, 1), _fd(stderr, 2)]
     request = json.dumps({"argv": cmd, "cwd": os.path.abspath(cwd or os.getcwd()), "env": dict(env)}).encode()
     try:
@@ -313,21 +326,17 @@ def write_forwarder(path: Path, script: Path, environ: Mapping[str, str]) -> boo
     ``script`` itself.  Returns `False`, and writes nothing, where commands
     with ``environ`` get their own interpreter (`start`).
     """
-    server = None if os.environ.get("PIPETASK_LITE_TESTS_COLD") else _server("lite", environ)
-    conn = None if server is None else server.connect()  # waits until it listens
-    if conn is None:
-        if server is not None:
-            _servers["lite"] = None
-            server.stop()
+    connected = _connect("lite", environ)  # waits until the server listens
+    if connected is None:
         return False
+    server, conn = connected
     conn.close()
-    python_vars = {k: v for k, v in environ.items() if k.startswith("PYTHON")}
     path.write_text(
         f"#!{sys.executable}\n"
         "import sys\n"
         f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
         "import warm\n"
-        f"warm.forward({server.address!r}, {str(script)!r}, {python_vars!r})\n"
+        f"warm.forward({server.address!r}, {str(script)!r}, {_python_vars(environ)!r})\n"
     )
     path.chmod(0o755)
     return True
@@ -344,7 +353,7 @@ def forward(address: str, script: str, python_vars: Mapping[str, str]) -> None:
     """
     argv = [script, *sys.argv[1:]]
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    can_fork = {k: v for k, v in os.environ.items() if k.startswith("PYTHON")} == dict(python_vars)
+    can_fork = _python_vars(os.environ) == dict(python_vars)
     if can_fork:
         try:
             conn.connect(address)
